@@ -1,0 +1,29 @@
+/**
+ * `stagerunner`: `server` runs the emulator, `client` talks to any Stagerunner API by URL.
+ * Usage errors exit 2, API errors 1.
+ */
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../lib/errors.ts";
+import { clientCommand } from "./client/index.ts";
+import { serverCommand } from "./server.ts";
+
+export function program(): Command {
+  const root = new Command("stagerunner")
+    .description("Stagerunner: define CI/CD pipelines, trigger them, follow their runs")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  root.addCommand(serverCommand());
+  root.addCommand(clientCommand());
+  return root;
+}
+
+try {
+  await program().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+  if (error instanceof ConfigError) {
+    console.error(`stagerunner: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}

@@ -1,0 +1,45 @@
+/**
+ * `stagerunner server`: the local emulator (what `npm start` runs). Flags override environment
+ * variables, which override defaults; a bad value stops start-up with one line.
+ */
+import { Command, Option } from "commander";
+import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config.ts";
+import { startServer } from "../local/server.ts";
+
+export function serverCommand(): Command {
+  const command = new Command("server").description("run the API, the in-memory store and the worker pool in one process").exitOverride();
+  for (const s of Object.values(serverSettings)) {
+    const option = new Option(`--${s.flag} <value>`, `${s.description} [env ${s.env}${s.default !== undefined ? `, default ${s.default}` : ""}]`);
+    command.addOption(option);
+  }
+  command.action(async (flags: Record<string, string | undefined>) => {
+    const config = loadServerConfig(flags);
+    await serve(config);
+  });
+  return command;
+}
+
+const stamp = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
+async function serve(config: ServerConfig): Promise<void> {
+  const server = await startServer(config, { log: stamp });
+  console.log(`Stagerunner listening on ${server.url} (workers: ${config.workers}, stage duration: ${config.stageDurationMs} ms, failure probability: ${config.failureProbability})`);
+  if (server.generatedToken) {
+    const token = server.tokens[0];
+    console.log(`No token configured (--token / STAGERUNNER_TOKEN); generated one for this run:\n  ${token}`);
+    console.log(`Try: npx stagerunner client --url ${server.url} --token ${token} list`);
+  }
+  let signals = 0;
+  const shutdown = async (signal: string) => {
+    if (++signals > 1) {
+      console.log(`${signal} again: exiting now`);
+      process.exit(130);
+    }
+    stamp(`${signal}: no longer accepting requests`);
+    const report = await server.close();
+    stamp(`stopped (${report.interrupted.length} running run(s) cancelled, ${report.cancelledQueued.length} queued run(s) cancelled)`);
+    process.exit(0);
+  };
+  process.on("SIGINT", (s) => void shutdown(s));
+  process.on("SIGTERM", (s) => void shutdown(s));
+}

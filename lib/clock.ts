@@ -1,0 +1,31 @@
+/**
+ * Time and identity, injected into the store, the worker pool and the stage runners so that tests
+ * and benchmarks run deterministically and without real sleeps.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms`; rejects with the signal's reason when aborted first.
+   * `ms <= 0` resolves on the next microtask: a 0-ms stage must not cost a timer tick (~1 ms).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: async (ms, signal) => {
+    signal?.throwIfAborted();
+    if (ms > 0) await delay(ms, undefined, signal ? { signal } : undefined);
+  },
+};
+
+export type IdGenerator = () => string;
+
+export const randomId: IdGenerator = randomUUID;
+
+/** ISO 8601 UTC, the wire format of every timestamp. */
+export const iso = (ms: number): string => new Date(ms).toISOString();

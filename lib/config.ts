@@ -1,0 +1,92 @@
+/**
+ * Server settings: each one a flag, an environment variable and a default, validated by a zod schema,
+ * so that a bad value stops start-up with one line naming the setting and where it came from.
+ */
+import * as z from "zod";
+import { parseTokens } from "./auth.ts";
+import { ConfigError } from "./errors.ts";
+
+const whole = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const fraction = z
+  .string()
+  .trim()
+  .regex(/^(0|1|0?\.\d+|1\.0*)$/, "must be a number from 0 to 1")
+  .transform(Number);
+
+export interface Setting<T> {
+  flag: string;
+  env: string;
+  /** Shown in --help; undefined for "none". */
+  default: string | undefined;
+  description: string;
+  schema: z.ZodType<T, string>;
+}
+
+const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+export const serverSettings = {
+  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: z.string().trim().min(1, "must not be empty") }),
+  port: setting({ flag: "port", env: "STAGERUNNER_PORT", default: "8080", description: "port to listen on (0: any free port)", schema: whole(0, 65535) }),
+  token: setting({
+    flag: "token",
+    env: "STAGERUNNER_TOKEN",
+    default: undefined,
+    description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
+    schema: z.string().transform(parseTokens),
+  }),
+  workers: setting({ flag: "workers", env: "STAGERUNNER_WORKERS", default: "4", description: "worker pool size (0: API only)", schema: whole(0, 1024) }),
+  failureProbability: setting({
+    flag: "failure-probability",
+    env: "STAGERUNNER_FAILURE_PROBABILITY",
+    default: "0",
+    description: "chance that a simulated stage fails, 0..1",
+    schema: fraction,
+  }),
+  stageDurationMs: setting({
+    flag: "stage-duration-ms",
+    env: "STAGERUNNER_STAGE_DURATION_MS",
+    default: "1000",
+    description: "how long a simulated stage takes",
+    schema: whole(0, 86_400_000),
+  }),
+  shutdownGraceMs: setting({
+    flag: "shutdown-grace-ms",
+    env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
+    default: "10000",
+    description: "on SIGINT/SIGTERM, how long running runs may go on before they are cancelled",
+    schema: whole(0, 3_600_000),
+  }),
+};
+
+type Settings = typeof serverSettings;
+export type ServerConfig = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+/**
+ * Validates one raw value; ConfigError with a one-line message otherwise.
+ * `source` says where the value came from (a flag or an environment variable).
+ */
+export function parseSetting<T>(s: Setting<T>, raw: string, source: string): T {
+  const result = s.schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(`${source}: ${result.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(raw)})`);
+}
+
+/** Config from flags (already strings) over the environment over the defaults. */
+export function loadServerConfig(flags: Partial<Record<keyof Settings, string>>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(serverSettings) as [keyof Settings, Setting<unknown>][]) {
+    const flag = flags[key];
+    const fromEnv = env[s.env];
+    if (flag !== undefined) out[key] = parseSetting(s, flag, `--${s.flag}`);
+    else if (fromEnv !== undefined && fromEnv !== "") out[key] = parseSetting(s, fromEnv, s.env);
+    else out[key] = parseSetting(s, s.default ?? "", `--${s.flag}`);
+  }
+  return out as ServerConfig;
+}

@@ -1,0 +1,112 @@
+/**
+ * Typed errors that carry their HTTP status. They are turned into RFC 9457 problem details in one
+ * place (lib/http/problem.ts); handlers and lib only throw them.
+ */
+import type * as z from "zod";
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly errors: FieldError[] | undefined;
+  constructor(status: number, message: string, opts: { headers?: Record<string, string>; errors?: FieldError[]; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.headers = opts.headers ?? {};
+    this.errors = opts.errors;
+  }
+}
+
+export class BadRequestError extends HttpError {
+  constructor(message: string, errors?: FieldError[]) {
+    super(400, message, errors ? { errors } : {});
+  }
+}
+
+/** A zod failure as a 400 whose `errors` name each bad field by its dotted path. */
+export class ValidationError extends BadRequestError {
+  constructor(what: string, error: z.ZodError) {
+    super(
+      `${what} is invalid`,
+      error.issues.flatMap((issue) =>
+        // One entry per unknown key, each named by its own path.
+        issue.code === "unrecognized_keys"
+          ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "unknown field" }))
+          : [{ path: dotted(issue.path), message: issue.message }],
+      ),
+    );
+  }
+}
+
+const dotted = (path: PropertyKey[]): string => path.map(String).join(".") || "(root)";
+
+export class UnauthorizedError extends HttpError {
+  constructor(message = "missing or invalid token") {
+    super(401, message, { headers: { "WWW-Authenticate": 'Bearer realm="stagerunner"' } });
+  }
+}
+
+export class NotFoundError extends HttpError {
+  constructor(message: string) {
+    super(404, message);
+  }
+}
+
+export class MethodNotAllowedError extends HttpError {
+  constructor(method: string, allow: string[]) {
+    super(405, `method ${method} is not allowed here; allowed: ${allow.join(", ")}`, {
+      headers: { Allow: allow.join(", ") },
+    });
+  }
+}
+
+export class ConflictError extends HttpError {
+  constructor(message: string) {
+    super(409, message);
+  }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  constructor(limitBytes: number) {
+    super(413, `request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** A write by a worker whose claim on a run is no longer current (run cancelled, or taken over). */
+export class StaleClaimError extends Error {
+  constructor(runId: string, why: string) {
+    super(`claim on run ${runId} is no longer valid: ${why}`);
+    this.name = "StaleClaimError";
+  }
+}
+
+/** A bad flag or environment value; reported as one line at start-up. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Whatever was thrown, as an Error with a non-empty message; the original is kept as `cause`. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) {
+    if (!thrown.message) thrown.message = thrown.name || "unknown error";
+    return thrown;
+  }
+  const message = typeof thrown === "string" && thrown ? thrown : `non-error thrown: ${safeString(thrown)}`;
+  return new Error(message, { cause: thrown });
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

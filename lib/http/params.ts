@@ -1,0 +1,23 @@
+/**
+ * Small helpers that handlers share for path ids and list pages.
+ */
+import { NotFoundError } from "../errors.ts";
+import { IdParam } from "../schemas.ts";
+import type { Page } from "../store.ts";
+import type { ApiRequest, Reply } from "./endpoint.ts";
+
+/** The path id, or a 404 when it cannot name anything (not a UUID). */
+export function pathId(request: ApiRequest, name: string, what: string): string {
+  const value = request.params[name];
+  if (!IdParam.safeParse(value).success) throw new NotFoundError(value ? `${what} ${value} not found` : `${what} not found`);
+  return value!;
+}
+
+/** 200 with the page's items; a `Link: <...>; rel="next"` header when more remain. */
+export function pageReply<T>(request: ApiRequest, page: Page<T>): Reply {
+  if (!page.next) return { status: 200, body: page.items };
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(request.query)) if (value !== undefined && key !== "cursor") query.set(key, value);
+  query.set("cursor", page.next);
+  return { status: 200, body: page.items, headers: { Link: `<${request.path}?${query}>; rel="next"` } };
+}

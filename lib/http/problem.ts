@@ -1,0 +1,34 @@
+/**
+ * The one place where errors become responses: RFC 9457 problem details for HttpError, a bare 500
+ * (logged, never exposed) for anything else.
+ */
+import { STATUS_CODES } from "node:http";
+import { coerceError, HttpError } from "../errors.ts";
+import type { Problem } from "../schemas.ts";
+
+export interface HttpResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function problemResult(thrown: unknown, log: (line: string) => void = console.error): HttpResult {
+  const error = coerceError(thrown);
+  if (error instanceof HttpError) {
+    const problem: Problem = {
+      type: "about:blank",
+      title: STATUS_CODES[error.status] ?? "Error",
+      status: error.status,
+      detail: error.message,
+      ...(error.errors ? { errors: error.errors } : {}),
+    };
+    return {
+      statusCode: error.status,
+      headers: { ...error.headers, "Content-Type": "application/problem+json" },
+      body: JSON.stringify(problem),
+    };
+  }
+  log(`internal error: ${error.stack ?? error.message}`);
+  const problem: Problem = { type: "about:blank", title: "Internal Server Error", status: 500 };
+  return { statusCode: 500, headers: { "Content-Type": "application/problem+json" }, body: JSON.stringify(problem) };
+}

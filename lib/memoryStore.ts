@@ -1,0 +1,259 @@
+/**
+ * The in-memory Store: the emulator's default. Every method runs to completion without an await
+ * between reading and writing, so claims are atomic on Node's single thread.
+ *
+ * Runs are copy-on-write: a returned Run is never mutated afterwards, so readers need no copies.
+ * The queue is indexed for O(log P) claims: one FIFO of queued runs per pipeline, and a list of the
+ * pipelines that are ready (nothing running, something queued) sorted by the trigger order of their
+ * oldest queued run.
+ */
+import { iso, randomId, systemClock, type Clock, type IdGenerator } from "./clock.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { StaleClaimError } from "./errors.ts";
+import { closeStages, pendingStages } from "./runState.ts";
+import type { Pipeline, PipelineInput, Run, StagesSpec } from "./schemas.ts";
+import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
+
+interface PipelineRecord {
+  seq: number;
+  pipeline: Pipeline;
+}
+
+interface RunRecord {
+  seq: number;
+  run: Run;
+  spec: StagesSpec;
+  /** Fencing token of the current claim; set while running. */
+  claimToken?: string;
+  onLost?: Set<(reason: string) => void>;
+}
+
+export interface MemoryStoreOptions {
+  clock?: Clock;
+  ids?: IdGenerator;
+}
+
+export class MemoryStore implements Store {
+  readonly durable = false;
+  private readonly clock: Clock;
+  private readonly ids: IdGenerator;
+  private seq = 0;
+  private readonly pipelines = new Map<string, PipelineRecord>();
+  /** Ascending seq, for listing. */
+  private readonly pipelineOrder: PipelineRecord[] = [];
+  private readonly runs = new Map<string, RunRecord>();
+  /** Ascending seq, for listing newest first. */
+  private readonly runOrder: RunRecord[] = [];
+  private readonly runsByPipeline = new Map<string, RunRecord[]>();
+  private readonly queued = new Map<string, Fifo<RunRecord>>();
+  private readonly running = new Map<string, RunRecord>();
+  /** Pipelines with nothing running and something queued, by the seq of their oldest queued run. */
+  private readonly ready: { seq: number; pipelineId: string }[] = [];
+  private readonly listeners = new Set<() => void>();
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.ids = opts.ids ?? randomId;
+  }
+
+  async createPipeline(input: PipelineInput): Promise<Pipeline> {
+    const now = iso(this.clock.now());
+    const pipeline: Pipeline = { id: this.ids(), ...input, created_at: now, updated_at: now };
+    const record = { seq: ++this.seq, pipeline };
+    this.pipelines.set(pipeline.id, record);
+    this.pipelineOrder.push(record);
+    return pipeline;
+  }
+
+  async getPipeline(id: string): Promise<Pipeline | undefined> {
+    return this.pipelines.get(id)?.pipeline;
+  }
+
+  async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
+    const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
+    const start = lowerBound(this.pipelineOrder, (r) => r.seq > after);
+    const slice = this.pipelineOrder.slice(start, start + opts.limit + 1);
+    const items = slice.slice(0, opts.limit);
+    const last = items.at(-1);
+    return slice.length > opts.limit && last
+      ? { items: items.map((r) => r.pipeline), next: encodeCursor(last.seq) }
+      : { items: items.map((r) => r.pipeline) };
+  }
+
+  async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
+    const record = this.pipelines.get(id);
+    if (!record) return undefined;
+    record.pipeline = { ...record.pipeline, ...input, updated_at: iso(this.clock.now()) };
+    return record.pipeline;
+  }
+
+  async deletePipeline(id: string): Promise<DeleteResult | undefined> {
+    const record = this.pipelines.get(id);
+    if (!record) return undefined;
+    this.pipelines.delete(id);
+    this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
+    const reason = "pipeline deleted";
+    const cancelledQueued = [...(this.queued.get(id) ?? [])].map((r) => this.finish(r, "cancelled", reason));
+    this.queued.delete(id);
+    const readyAt = this.ready.findIndex((r) => r.pipelineId === id);
+    if (readyAt >= 0) this.ready.splice(readyAt, 1);
+    const running = this.running.get(id);
+    const cancelledRunning = running ? [this.finish(running, "cancelled", reason)] : [];
+    return { cancelledQueued, cancelledRunning };
+  }
+
+  async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
+    const pipeline = this.pipelines.get(pipelineId)?.pipeline;
+    if (!pipeline) return undefined;
+    const now = iso(this.clock.now());
+    const run: Run = {
+      id: this.ids(),
+      pipeline_id: pipelineId,
+      git_ref: gitRef,
+      status: "queued",
+      stages: pendingStages(pipeline.stages),
+      error: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      updated_at: now,
+    };
+    const record: RunRecord = { seq: ++this.seq, run, spec: pipeline.stages };
+    this.runs.set(run.id, record);
+    this.runOrder.push(record);
+    let history = this.runsByPipeline.get(pipelineId);
+    if (!history) this.runsByPipeline.set(pipelineId, (history = []));
+    history.push(record);
+    let queue = this.queued.get(pipelineId);
+    if (!queue) this.queued.set(pipelineId, (queue = new Fifo()));
+    queue.push(record);
+    if (queue.size === 1 && !this.running.has(pipelineId)) {
+      insertSorted(this.ready, { seq: record.seq, pipelineId }, (r) => r.seq);
+      this.notify();
+    }
+    return run;
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    return this.runs.get(id)?.run;
+  }
+
+  async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
+    const source = filter.pipeline_id ? (this.runsByPipeline.get(filter.pipeline_id) ?? []) : this.runOrder;
+    const before = filter.cursor === undefined ? Infinity : decodeCursor(filter.cursor);
+    const items: Run[] = [];
+    let lastSeq = 0;
+    for (let i = lowerBound(source, (r) => r.seq >= before) - 1; i >= 0; i--) {
+      const record = source[i]!;
+      if (filter.status && record.run.status !== filter.status) continue;
+      if (items.length === filter.limit) return { items, next: encodeCursor(lastSeq) };
+      items.push(record.run);
+      lastSeq = record.seq;
+    }
+    return { items };
+  }
+
+  async claimRun(workerId: string): Promise<Claim | undefined> {
+    const head = this.ready.shift();
+    if (!head) return undefined;
+    const record = this.queued.get(head.pipelineId)!.shift()!;
+    const now = iso(this.clock.now());
+    record.run = { ...record.run, status: "running", started_at: now, updated_at: now };
+    record.claimToken = this.ids();
+    this.running.set(head.pipelineId, record);
+    return { run: record.run, spec: record.spec, workerId, token: record.claimToken };
+  }
+
+  async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<Run> {
+    const record = this.owned(claim);
+    const stage = record.run.stages[index];
+    if (!stage) throw new RangeError(`run ${claim.run.id} has no stage ${index}`);
+    const now = iso(this.clock.now());
+    const next = { ...stage };
+    if (patch.logs?.length) next.logs = [...stage.logs, ...patch.logs];
+    if (patch.status && patch.status !== stage.status) {
+      next.status = patch.status;
+      if (patch.status === "running") next.started_at = now;
+      else if (patch.status !== "pending") next.finished_at = now;
+    }
+    const stages = record.run.stages.slice();
+    stages[index] = next;
+    record.run = { ...record.run, stages, updated_at: now };
+    return record.run;
+  }
+
+  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run> {
+    const record = this.owned(claim);
+    delete record.onLost; // the owner ends its own run: nobody to tell
+    return this.finish(record, status, error);
+  }
+
+  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
+    const record = this.runs.get(claim.run.id);
+    if (!record || record.claimToken !== claim.token) {
+      queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
+      return () => {};
+    }
+    (record.onLost ??= new Set()).add(onLost);
+    return () => record.onLost?.delete(onLost);
+  }
+
+  onClaimable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async cancelQueued(reason: string): Promise<Run[]> {
+    const cancelled: Run[] = [];
+    for (const queue of this.queued.values()) for (const record of queue) cancelled.push(this.finish(record, "cancelled", reason));
+    this.queued.clear();
+    this.ready.length = 0;
+    return cancelled;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  /** The record of a claimed run, if the claim is still current. */
+  private owned(claim: Claim): RunRecord {
+    const record = this.runs.get(claim.run.id);
+    if (!record) throw new StaleClaimError(claim.run.id, "no such run");
+    if (record.claimToken !== claim.token || record.run.status !== "running")
+      throw new StaleClaimError(claim.run.id, `run is ${record.run.status}`);
+    return record;
+  }
+
+  /** Ends a queued or running run; frees its pipeline and tells the claim's watcher. */
+  private finish(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null): Run {
+    const now = iso(this.clock.now());
+    const wasRunning = record.run.status === "running";
+    record.run = {
+      ...record.run,
+      status,
+      error,
+      stages: closeStages(record.run.stages, status, now),
+      finished_at: now,
+      updated_at: now,
+    };
+    delete record.claimToken;
+    const watchers = record.onLost;
+    delete record.onLost;
+    if (wasRunning) {
+      const pipelineId = record.run.pipeline_id;
+      this.running.delete(pipelineId);
+      const next = this.queued.get(pipelineId)?.peek();
+      if (next) {
+        insertSorted(this.ready, { seq: next.seq, pipelineId }, (r) => r.seq);
+        this.notify();
+      }
+      if (status === "cancelled" && watchers) for (const onLost of watchers) onLost(error ?? "run cancelled");
+    }
+    return record.run;
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+}

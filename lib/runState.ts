@@ -1,0 +1,58 @@
+/**
+ * Run and stage state: one status union each, one transition table, everything else derived.
+ */
+import { STAGE_KINDS, type RunStatus, type StageKind, type StageRun, type StagesSpec, type StageStatus } from "./schemas.ts";
+
+/** Allowed run transitions. Terminal states have none. */
+export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
+  queued: ["running", "cancelled"],
+  running: ["success", "failed", "cancelled"],
+  success: [],
+  failed: [],
+  cancelled: [],
+};
+
+export const isTerminal = (status: RunStatus): boolean => RUN_TRANSITIONS[status].length === 0;
+
+export const canTransition = (from: RunStatus, to: RunStatus): boolean => RUN_TRANSITIONS[from].includes(to);
+
+export const isStageFinished = (status: StageStatus): boolean => status !== "pending" && status !== "running";
+
+/** A stage as the stage runner receives it. */
+export type StageSpec =
+  | { kind: "run"; command: string }
+  | { kind: "build"; dockerfile_path: string }
+  | { kind: "deploy"; cluster_name: string; manifest_path: string };
+
+/** The pipeline's stages in execution order: run, build, deploy (those present). */
+export function stageSpecs(stages: StagesSpec): StageSpec[] {
+  const out: StageSpec[] = [];
+  for (const kind of STAGE_KINDS) {
+    const spec = stages[`${kind}_stage`];
+    if (spec) out.push({ kind, ...spec } as StageSpec);
+  }
+  return out;
+}
+
+export function pendingStages(stages: StagesSpec): StageRun[] {
+  return stageSpecs(stages).map((s) => ({
+    name: s.kind as StageKind,
+    status: "pending",
+    started_at: null,
+    finished_at: null,
+    logs: [],
+  }));
+}
+
+/**
+ * The stage statuses once a run ends: a running stage ends `cancelled` (or `failed`), stages that never
+ * started end `skipped`.
+ */
+export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string): StageRun[] {
+  return stages.map((s) => {
+    if (s.status === "pending") return { ...s, status: "skipped" };
+    if (s.status === "running")
+      return { ...s, status: runStatus === "failed" ? "failed" : "cancelled", finished_at: at };
+    return s;
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * Wire schemas: the one place where the JSON shapes of the API are defined.
+ * Types are inferred from them and shared by handlers, store, CLI and tests.
+ * `import * as z` keeps handler bundles small (about 96 KB against 450 KB for `import { z }`).
+ */
+import * as z from "zod";
+
+const text = (what: string) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) })
+    .trim()
+    .min(1, `${what} must not be empty`)
+    .max(4096, `${what} must be at most 4096 characters`);
+
+export const RunStageSpec = z.strictObject({ command: text("command") });
+export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path") });
+export const DeployStageSpec = z.strictObject({
+  cluster_name: text("cluster_name"),
+  manifest_path: text("manifest_path"),
+});
+
+/** Stage kinds in the order they execute. */
+export const STAGE_KINDS = ["run", "build", "deploy"] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
+
+export const StagesSpec = z
+  .strictObject({
+    run_stage: RunStageSpec.optional(),
+    build_stage: BuildStageSpec.optional(),
+    deploy_stage: DeployStageSpec.optional(),
+  })
+  .refine((s) => s.run_stage ?? s.build_stage ?? s.deploy_stage, {
+    message: "at least one of run_stage, build_stage, deploy_stage is required",
+  });
+export type StagesSpec = z.infer<typeof StagesSpec>;
+
+/** What a client sends to create or replace a pipeline. */
+export const PipelineInput = z.strictObject({
+  name: text("name").max(200),
+  repository: text("repository"),
+  stages: StagesSpec,
+});
+export type PipelineInput = z.infer<typeof PipelineInput>;
+
+const timestamp = z.iso.datetime();
+
+export const Pipeline = z.strictObject({
+  id: z.uuid(),
+  ...PipelineInput.shape,
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type Pipeline = z.infer<typeof Pipeline>;
+
+export const RUN_STATUSES = ["queued", "running", "success", "failed", "cancelled"] as const;
+export const RunStatus = z.enum(RUN_STATUSES);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const STAGE_STATUSES = ["pending", "running", "success", "failed", "skipped", "cancelled"] as const;
+export const StageStatus = z.enum(STAGE_STATUSES);
+export type StageStatus = z.infer<typeof StageStatus>;
+
+export const StageRun = z.strictObject({
+  name: z.enum(STAGE_KINDS),
+  status: StageStatus,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  logs: z.array(z.string()),
+});
+export type StageRun = z.infer<typeof StageRun>;
+
+export const Run = z.strictObject({
+  id: z.uuid(),
+  pipeline_id: z.uuid(),
+  git_ref: z.string(),
+  status: RunStatus,
+  stages: z.array(StageRun),
+  error: z.string().nullable(),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  updated_at: timestamp,
+});
+export type Run = z.infer<typeof Run>;
+
+/**
+ * A git ref as git itself accepts it (see git-check-ref-format): no spaces, control characters,
+ * `..`, `~^:?*[\`, leading `-` or `/`, trailing `/`, `.` or `.lock`.
+ */
+const gitRef = z
+  .string({ error: "git_ref must be a string" })
+  .min(1, "git_ref must not be empty")
+  .max(255)
+  .regex(/^(?!-|\/)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[^\s~^:?*[\\\x00-\x1f\x7f]+(?<![/.])(?<!\.lock)$/, "git_ref is not a valid git ref");
+
+export const TriggerInput = z.strictObject({ git_ref: gitRef.default("main") });
+export type TriggerInput = z.infer<typeof TriggerInput>;
+
+const limit = z.coerce
+  .number({ error: "limit must be a number" })
+  .int("limit must be a whole number")
+  .min(1, "limit must be at least 1")
+  .max(1000, "limit must be at most 1000")
+  .default(100);
+const cursor = z.string().min(1).max(200).optional();
+
+export const ListPipelinesQuery = z.strictObject({ limit, cursor });
+export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
+
+export const ListRunsQuery = z.strictObject({
+  limit,
+  cursor,
+  pipeline_id: z.uuid("pipeline_id must be a UUID").optional(),
+  status: RunStatus.optional(),
+});
+export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
+
+export const IdParam = z.uuid("id must be a UUID");
+
+/** RFC 9457 problem details, as every error response carries them. */
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type Problem = z.infer<typeof Problem>;

@@ -1,0 +1,64 @@
+/**
+ * Stage runners execute one stage of a run. The worker pool only knows this interface; `simulate`
+ * is the default (the seed's executor, which only printed logs), a real command runner comes later.
+ */
+import type { Clock } from "./clock.ts";
+import type { StageSpec } from "./runState.ts";
+
+export interface StageContext {
+  /** Appends a line to the stage's log (kept on the run and printed by the server). */
+  log(line: string): void;
+  /** Aborted when the run is cancelled or the server stops; the runner must stop promptly. */
+  signal: AbortSignal;
+}
+
+export interface StageRunner {
+  /** Resolves when the stage succeeded; rejects (with a message fit for the run's `error`) when it failed. */
+  run(stage: StageSpec, ctx: StageContext): Promise<void>;
+}
+
+/** A stage that ran and failed (as opposed to one that was aborted). */
+export class StageFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StageFailedError";
+  }
+}
+
+export interface SimulateOptions {
+  clock: Clock;
+  /** How long each stage takes. */
+  durationMs: number;
+  /** Chance in [0, 1] that a stage fails. */
+  failureProbability: number;
+  /** Source of randomness in [0, 1); injected so tests choose which stages fail. */
+  random?: () => number;
+}
+
+/** What a real runner would execute for the stage, as a shell line. */
+export function describeStage(stage: StageSpec): string {
+  switch (stage.kind) {
+    case "run":
+      return `$ ${stage.command}`;
+    case "build":
+      return `$ docker build -f ${stage.dockerfile_path} .`;
+    case "deploy":
+      return `$ kubectl --context ${stage.cluster_name} apply -f ${stage.manifest_path}`;
+  }
+}
+
+/** Logs what the stage would do, waits `durationMs`, and fails with `failureProbability`. */
+export function simulateRunner(opts: SimulateOptions): StageRunner {
+  const random = opts.random ?? Math.random;
+  return {
+    async run(stage, ctx) {
+      ctx.log(describeStage(stage));
+      await opts.clock.sleep(opts.durationMs, ctx.signal);
+      if (opts.failureProbability > 0 && random() < opts.failureProbability) {
+        ctx.log("simulated failure: exit status 1");
+        throw new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`);
+      }
+      ctx.log(`simulated: done in ${opts.durationMs} ms`);
+    },
+  };
+}

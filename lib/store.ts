@@ -1,0 +1,90 @@
+/**
+ * The Store interface: pipelines, runs, and the run queue in one place, so that the rule "one running
+ * run per pipeline, FIFO per pipeline" is enforced where the data lives. Every method is async, so the
+ * in-memory store and a PostgreSQL store are interchangeable under the handlers and the worker pool.
+ */
+import type { Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "./schemas.ts";
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back as `cursor` to get the next page. Absent on the last page. */
+  next?: string;
+}
+
+export interface ListRunsFilter {
+  pipeline_id?: string | undefined;
+  status?: RunStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/**
+ * A worker's hold on a running run. Every write for the run carries it; a write whose claim is no
+ * longer current (the run was cancelled, or another worker took it over) is refused with
+ * StaleClaimError.
+ */
+export interface Claim {
+  run: Run;
+  /** The pipeline's stages as they were when the run was triggered (a later PUT does not change them). */
+  spec: StagesSpec;
+  workerId: string;
+  /** Unique per claim: fencing token compared on every write. */
+  token: string;
+}
+
+export interface StagePatch {
+  status?: StageStatus;
+  /** Lines appended to the stage's log. */
+  logs?: string[];
+}
+
+export interface DeleteResult {
+  /** Runs that were queued and are now cancelled. */
+  cancelledQueued: Run[];
+  /** The run that was running, now cancelled; its worker is told through `watchClaim`. */
+  cancelledRunning: Run[];
+}
+
+export interface Store {
+  /** True when state outlives the process (queued runs can be left for other workers at shutdown). */
+  readonly durable: boolean;
+
+  createPipeline(input: PipelineInput): Promise<Pipeline>;
+  getPipeline(id: string): Promise<Pipeline | undefined>;
+  listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>>;
+  /** Full replacement; undefined when there is no such pipeline. */
+  updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined>;
+  /** Deletes the pipeline and cancels its queued and running runs; undefined when there is none. */
+  deletePipeline(id: string): Promise<DeleteResult | undefined>;
+
+  /** Writes a queued run; undefined when the pipeline does not exist. */
+  triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined>;
+  getRun(id: string): Promise<Run | undefined>;
+  /** Newest first. */
+  listRuns(filter: ListRunsFilter): Promise<Page<Run>>;
+
+  /**
+   * Atomically takes the oldest queued run whose pipeline has no running run and marks it running.
+   * Undefined when nothing is claimable.
+   */
+  claimRun(workerId: string): Promise<Claim | undefined>;
+  /** Updates one stage of a claimed run (by index in `run.stages`). */
+  updateStage(claim: Claim, index: number, patch: StagePatch): Promise<Run>;
+  /**
+   * Ends a claimed run: terminal status, error, and every stage not yet finished marked
+   * `skipped` (or `cancelled` if it was running).
+   */
+  finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run>;
+  /**
+   * Calls `onLost` once if the claim stops being current (its run was cancelled or taken over).
+   * Returns a function that stops watching.
+   */
+  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void;
+
+  /** Calls `listener` whenever a run may have become claimable. Returns an unsubscribe function. */
+  onClaimable(listener: () => void): () => void;
+
+  /** Cancels every queued run (used when a non-durable store shuts down). */
+  cancelQueued(reason: string): Promise<Run[]>;
+  close(): Promise<void>;
+}

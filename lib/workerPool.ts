@@ -1,0 +1,191 @@
+/**
+ * The worker pool: N workers that claim runs from the Store and execute their stages through a
+ * StageRunner, recording every transition in the store. It knows nothing of which store it uses.
+ *
+ * Idle workers wait on a promise that the store's `onClaimable` notification resolves: there is no
+ * polling loop and no sleep on the hot path.
+ */
+import { systemClock, type Clock } from "./clock.ts";
+import { coerceError, StaleClaimError } from "./errors.ts";
+import { stageSpecs } from "./runState.ts";
+import type { Run } from "./schemas.ts";
+import type { StageRunner } from "./stageRunner.ts";
+import type { Claim, Store } from "./store.ts";
+
+export interface WorkerPoolOptions {
+  store: Store;
+  runner: StageRunner;
+  size: number;
+  clock?: Clock;
+  /** Prefix of worker ids (`<prefix>-1` ...), so that several processes tell theirs apart. */
+  name?: string;
+  /** Where progress lines go (the server prints them); silent by default. */
+  log?: (line: string) => void;
+}
+
+export interface StopReport {
+  /** Runs that were still executing when the grace period ran out, now cancelled. */
+  interrupted: Run[];
+}
+
+class ShutdownAbort extends Error {
+  constructor() {
+    super("the server shut down before the run finished");
+    this.name = "ShutdownAbort";
+  }
+}
+
+export class WorkerPool {
+  private readonly store: Store;
+  private readonly runner: StageRunner;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private readonly ids: string[];
+  private stopping = false;
+  private loops: Promise<void>[] = [];
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly interrupted: Run[] = [];
+  /** Bumped by every wake-up, so a notification between "claim found nothing" and "wait" is not lost. */
+  private wakeGeneration = 0;
+  private waiters: (() => void)[] = [];
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(opts: WorkerPoolOptions) {
+    if (!Number.isInteger(opts.size) || opts.size < 0) throw new RangeError(`pool size must be a whole number >= 0, got ${opts.size}`);
+    this.store = opts.store;
+    this.runner = opts.runner;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? (() => {});
+    const name = opts.name ?? "worker";
+    this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Number of runs being executed right now. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    if (this.loops.length || this.stopping) return;
+    this.unsubscribe = this.store.onClaimable(() => this.wake(1));
+    this.loops = this.ids.map((id) => this.workerLoop(id));
+  }
+
+  /**
+   * Stops claiming, lets runs in flight finish for up to `graceMs`, then aborts the rest (their
+   * current stage ends cancelled and the run with it). Resolves when every worker has exited.
+   */
+  async stop(graceMs: number): Promise<StopReport> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.wake(Infinity);
+    const all = Promise.all(this.loops);
+    if (this.inFlight.size > 0) {
+      const grace = new AbortController();
+      await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
+      grace.abort();
+      for (const controller of this.inFlight.values()) controller.abort(new ShutdownAbort());
+    }
+    await all;
+    return { interrupted: this.interrupted.splice(0) };
+  }
+
+  private wake(count: number): void {
+    this.wakeGeneration++;
+    for (const resolve of this.waiters.splice(0, count)) resolve();
+  }
+
+  private async workerLoop(workerId: string): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const generation = this.wakeGeneration;
+      let claim: Claim | undefined;
+      try {
+        claim = await this.store.claimRun(workerId);
+        failures = 0;
+      } catch (thrown) {
+        // The store is unreachable: back off (50 ms doubling to 5 s) and try again.
+        const delay = Math.min(5000, 50 * 2 ** failures++);
+        this.log(`${workerId}: claim failed (${coerceError(thrown).message}); retrying in ${delay} ms`);
+        await this.clock.sleep(delay).catch(() => {});
+        continue;
+      }
+      if (claim) await this.execute(workerId, claim);
+      else if (generation === this.wakeGeneration && !this.stopping)
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Runs every stage of a claimed run in order and ends the run; never throws. */
+  private async execute(workerId: string, claim: Claim): Promise<void> {
+    const controller = new AbortController();
+    const { signal } = controller;
+    this.inFlight.set(claim.run.id, controller);
+    const unwatch = this.store.watchClaim(claim, (reason) => controller.abort(new StaleClaimError(claim.run.id, reason)));
+    const tag = `run ${claim.run.id.slice(0, 8)}`;
+    this.log(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+    try {
+      const failure = await this.runStages(claim, tag, signal);
+      if (signal.aborted) throw signal.reason;
+      const run = await this.store.finishRun(claim, failure ? "failed" : "success", failure);
+      this.log(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
+    } catch (thrown) {
+      await this.endAborted(claim, tag, coerceError(signal.aborted ? signal.reason : thrown));
+    } finally {
+      unwatch();
+      this.inFlight.delete(claim.run.id);
+    }
+  }
+
+  /** Executes the stages; returns the failure message of the first failed stage, or null. */
+  private async runStages(claim: Claim, tag: string, signal: AbortSignal): Promise<string | null> {
+    const specs = stageSpecs(claim.spec);
+    for (const [index, spec] of specs.entries()) {
+      await this.store.updateStage(claim, index, { status: "running" });
+      // Log lines are written in order, one at a time; the first write error is kept, never left unhandled.
+      let logWrites = Promise.resolve();
+      let logError: unknown;
+      const log = (line: string) => {
+        this.log(`${tag} ${spec.kind}: ${line}`);
+        logWrites = logWrites
+          .then(() => this.store.updateStage(claim, index, { logs: [line] }))
+          .then(() => {}, (thrown) => void (logError ??= thrown));
+      };
+      let failure: Error | undefined;
+      try {
+        await this.runner.run(spec, { log, signal });
+      } catch (thrown) {
+        if (signal.aborted) throw signal.reason;
+        failure = coerceError(thrown);
+      }
+      await logWrites;
+      if (logError !== undefined) throw logError;
+      if (failure) {
+        await this.store.updateStage(claim, index, { status: "failed", logs: [`error: ${failure.message}`] });
+        return failure.message;
+      }
+      await this.store.updateStage(claim, index, { status: "success" });
+    }
+    return null;
+  }
+
+  /** A run that did not end normally: cancelled at shutdown, lost to a cancel, or broken by the store. */
+  private async endAborted(claim: Claim, tag: string, error: Error): Promise<void> {
+    if (error instanceof StaleClaimError) {
+      this.log(`${tag} stopped: ${error.message}`);
+      return;
+    }
+    const status = error instanceof ShutdownAbort ? "cancelled" : "failed";
+    try {
+      const run = await this.store.finishRun(claim, status, error.message);
+      if (error instanceof ShutdownAbort) this.interrupted.push(run);
+      this.log(`${tag} ${status}: ${error.message}`);
+    } catch (thrown) {
+      this.log(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);
+    }
+  }
+}

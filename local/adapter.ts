@@ -1,0 +1,63 @@
+/**
+ * The one boundary between Express and the handlers: an Express request becomes an API Gateway v2
+ * event, a v2 result becomes an Express response. Nothing else in the project sees either side.
+ */
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
+import type { Request, Response } from "express";
+
+/** An Express request as API Gateway's HTTP API (payload 2.0) would deliver it for `routeKey`. */
+export function expressRequestToEvent(req: Request, routeKey: string): APIGatewayProxyEventV2 {
+  const url = new URL(req.originalUrl, "http://localhost");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  const now = Date.now();
+  const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body.toString("utf8") : undefined;
+  const event: APIGatewayProxyEventV2 = {
+    version: "2.0",
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: "local",
+      apiId: "local",
+      domainName: req.hostname,
+      domainPrefix: req.hostname.split(".")[0] ?? "",
+      http: {
+        method: req.method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "",
+        userAgent: req.get("user-agent") ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    isBase64Encoded: false,
+  };
+  if (Object.keys(query).length) event.queryStringParameters = query;
+  if (Object.keys(req.params ?? {}).length) event.pathParameters = { ...req.params } as Record<string, string>;
+  if (body !== undefined) event.body = body;
+  return event;
+}
+
+/** Writes a v2 result (structured, or a bare value that API Gateway would send as JSON). */
+export function resultToExpressResponse(result: APIGatewayProxyResultV2, res: Response): void {
+  if (typeof result !== "object" || result === null || !("statusCode" in result)) {
+    res.status(200).json(result);
+    return;
+  }
+  res.status(result.statusCode ?? 200);
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
+  if (result.cookies?.length) res.setHeader("Set-Cookie", result.cookies);
+  if (result.body === undefined) res.end();
+  else res.end(result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body);
+}

@@ -1,0 +1,81 @@
+/**
+ * The emulator process: in-memory store, worker pool and HTTP server, started and stopped together.
+ */
+import type { AddressInfo } from "node:net";
+import { generateToken, tokenChecker } from "../lib/auth.ts";
+import { systemClock, type Clock } from "../lib/clock.ts";
+import type { ServerConfig } from "../lib/config.ts";
+import { ConfigError } from "../lib/errors.ts";
+import type { Services } from "../lib/http/services.ts";
+import { MemoryStore } from "../lib/memoryStore.ts";
+import type { Run } from "../lib/schemas.ts";
+import { simulateRunner, type StageRunner } from "../lib/stageRunner.ts";
+import type { Store } from "../lib/store.ts";
+import { WorkerPool } from "../lib/workerPool.ts";
+import { createApp } from "./app.ts";
+
+export interface ServerOptions {
+  clock?: Clock;
+  store?: Store;
+  runner?: StageRunner;
+  /** Progress and banner lines; timestamps are added by the caller if wanted. */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  /** The accepted tokens (the generated one when none was configured). */
+  tokens: string[];
+  generatedToken: boolean;
+  store: Store;
+  pool: WorkerPool;
+  /** Stops accepting requests, lets runs finish within the grace period, cancels what is left. */
+  close(graceMs?: number): Promise<ShutdownReport>;
+}
+
+export interface ShutdownReport {
+  interrupted: Run[];
+  cancelledQueued: Run[];
+}
+
+export async function startServer(config: ServerConfig, opts: ServerOptions = {}): Promise<RunningServer> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? (() => {});
+  const store = opts.store ?? new MemoryStore({ clock });
+  const generatedToken = config.token.length === 0;
+  const tokens = generatedToken ? [generateToken()] : config.token;
+  const services: Services = { store, tokens: tokenChecker(tokens), log };
+  const runner =
+    opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
+  const pool = new WorkerPool({ store, runner, size: config.workers, clock, log });
+
+  const app = createApp(services);
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new ConfigError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`)),
+    );
+  });
+  pool.start();
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+
+  let closing: Promise<ShutdownReport> | undefined;
+  const close = (graceMs = config.shutdownGraceMs) =>
+    (closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (pool.busy > 0) log(`shutting down: waiting up to ${graceMs} ms for ${pool.busy} running run(s)`);
+      const { interrupted } = await pool.stop(graceMs);
+      const cancelledQueued = store.durable ? [] : await store.cancelQueued("the server shut down before the run started");
+      if (cancelledQueued.length) log(`cancelled ${cancelledQueued.length} queued run(s): ${cancelledQueued.map((r) => r.id).join(", ")}`);
+      server.closeAllConnections();
+      await stopped;
+      await store.close();
+      return { interrupted, cancelledQueued };
+    })());
+
+  return { url, tokens, generatedToken, store, pool, close };
+}
