@@ -27,5 +27,17 @@ export type IdGenerator = () => string;
 
 export const randomId: IdGenerator = randomUUID;
 
-/** ISO 8601 UTC, the wire format of every timestamp. */
-export const iso = (ms: number): string => new Date(ms).toISOString();
+let lastMs = NaN;
+let lastIso = "";
+
+/**
+ * ISO 8601 UTC, the wire format of every timestamp. The last result is reused: a busy engine stamps
+ * many transitions within one millisecond, and toISOString was 15% of its profile.
+ */
+export function iso(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}

@@ -17,7 +17,7 @@ const whole = (min: number, max: number) =>
 const fraction = z
   .string()
   .trim()
-  .regex(/^(0|1|0?\.\d+|1\.0*)$/, "must be a number from 0 to 1")
+  .regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be a number from 0 to 1")
   .transform(Number);
 
 export interface Setting<T> {

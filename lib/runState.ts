@@ -24,14 +24,24 @@ export type StageSpec =
   | { kind: "build"; dockerfile_path: string }
   | { kind: "deploy"; cluster_name: string; manifest_path: string };
 
-/** The pipeline's stages in execution order: run, build, deploy (those present). */
-export function stageSpecs(stages: StagesSpec): StageSpec[] {
-  const out: StageSpec[] = [];
-  for (const kind of STAGE_KINDS) {
-    const spec = stages[`${kind}_stage`];
-    if (spec) out.push({ kind, ...spec } as StageSpec);
+const specsCache = new WeakMap<StagesSpec, readonly StageSpec[]>();
+
+/**
+ * The pipeline's stages in execution order: run, build, deploy (those present). Cached per stages
+ * object (every run of a pipeline shares it until the pipeline is replaced), so the hot path neither
+ * rebuilds them nor allocates.
+ */
+export function stageSpecs(stages: StagesSpec): readonly StageSpec[] {
+  let specs = specsCache.get(stages);
+  if (!specs) {
+    const out: StageSpec[] = [];
+    for (const kind of STAGE_KINDS) {
+      const spec = stages[`${kind}_stage`];
+      if (spec) out.push(Object.freeze({ kind, ...spec } as StageSpec));
+    }
+    specsCache.set(stages, (specs = Object.freeze(out)));
   }
-  return out;
+  return specs;
 }
 
 export function pendingStages(stages: StagesSpec): StageRun[] {

@@ -84,14 +84,21 @@ export const Run = z.strictObject({
 export type Run = z.infer<typeof Run>;
 
 /**
- * A git ref as git itself accepts it (see git-check-ref-format): no spaces, control characters,
- * `..`, `~^:?*[\`, leading `-` or `/`, trailing `/`, `.` or `.lock`.
+ * A git ref as `git check-ref-format --allow-onelevel` accepts it: no component starting with `.` or
+ * ending with `.lock`; no `..`, `@{`, `//`, control characters, space or any of `~^:?*[\`; not `@`,
+ * not starting with `/` or `-` (it would read as a flag), not ending with `/` or `.`.
  */
+export function isValidGitRef(ref: string): boolean {
+  if (ref === "@" || ref.startsWith("-") || ref.startsWith("/") || ref.endsWith("/") || ref.endsWith(".")) return false;
+  if (ref.includes("..") || ref.includes("@{") || ref.includes("//") || /[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return false;
+  return ref.split("/").every((part) => !part.startsWith(".") && !part.endsWith(".lock"));
+}
+
 const gitRef = z
   .string({ error: "git_ref must be a string" })
   .min(1, "git_ref must not be empty")
-  .max(255)
-  .regex(/^(?!-|\/)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[^\s~^:?*[\\\x00-\x1f\x7f]+(?<![/.])(?<!\.lock)$/, "git_ref is not a valid git ref");
+  .max(255, "git_ref must be at most 255 characters")
+  .refine(isValidGitRef, "git_ref is not a valid git ref");
 
 export const TriggerInput = z.strictObject({ git_ref: gitRef.default("main") });
 export type TriggerInput = z.infer<typeof TriggerInput>;

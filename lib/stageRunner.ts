@@ -50,15 +50,20 @@ export function describeStage(stage: StageSpec): string {
 /** Logs what the stage would do, waits `durationMs`, and fails with `failureProbability`. */
 export function simulateRunner(opts: SimulateOptions): StageRunner {
   const random = opts.random ?? Math.random;
+  const done = `simulated: done in ${opts.durationMs} ms`;
+  // Stage specs are shared by every run of a pipeline (see stageSpecs), so their lines are made once.
+  const lines = new WeakMap<StageSpec, string>();
   return {
     async run(stage, ctx) {
-      ctx.log(describeStage(stage));
+      let line = lines.get(stage);
+      if (line === undefined) lines.set(stage, (line = describeStage(stage)));
+      ctx.log(line);
       await opts.clock.sleep(opts.durationMs, ctx.signal);
       if (opts.failureProbability > 0 && random() < opts.failureProbability) {
         ctx.log("simulated failure: exit status 1");
         throw new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`);
       }
-      ctx.log(`simulated: done in ${opts.durationMs} ms`);
+      ctx.log(done);
     },
   };
 }

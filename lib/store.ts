@@ -69,7 +69,7 @@ export interface Store {
    */
   claimRun(workerId: string): Promise<Claim | undefined>;
   /** Updates one stage of a claimed run (by index in `run.stages`). */
-  updateStage(claim: Claim, index: number, patch: StagePatch): Promise<Run>;
+  updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void>;
   /**
    * Ends a claimed run: terminal status, error, and every stage not yet finished marked
    * `skipped` (or `cancelled` if it was running).

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, StaleClaimError } from "./errors.ts";
 import { stageSpecs } from "./runState.ts";
 import type { Run } from "./schemas.ts";
+import { StageLog } from "./stageLog.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
 
@@ -39,9 +40,14 @@ export class WorkerPool {
   private readonly store: Store;
   private readonly runner: StageRunner;
   private readonly clock: Clock;
-  private readonly log: (line: string) => void;
+  /** Undefined when silent, so that no progress line is even formatted on the hot path. */
+  private readonly log: ((line: string) => void) | undefined;
   private readonly ids: string[];
   private stopping = false;
+  /** Aborted by stop(): cuts short a back-off sleep. */
+  private readonly stopped = new AbortController();
+  /** Set when the shutdown grace period has run out: every run still executing is aborted. */
+  private graceOver = false;
   private loops: Promise<void>[] = [];
   private readonly inFlight = new Map<string, AbortController>();
   private readonly interrupted: Run[] = [];
@@ -55,7 +61,7 @@ export class WorkerPool {
     this.store = opts.store;
     this.runner = opts.runner;
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
   }
@@ -82,14 +88,16 @@ export class WorkerPool {
   async stop(graceMs: number): Promise<StopReport> {
     this.stopping = true;
     this.unsubscribe?.();
+    this.stopped.abort();
     this.wake(Infinity);
     const all = Promise.all(this.loops);
-    if (this.inFlight.size > 0) {
-      const grace = new AbortController();
-      await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
-      grace.abort();
-      for (const controller of this.inFlight.values()) controller.abort(new ShutdownAbort());
-    }
+    // The grace period starts now even if nothing is executing yet: a claim still on its way back
+    // from the store becomes a run that must end within it too.
+    const grace = new AbortController();
+    await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
+    grace.abort();
+    this.graceOver = true;
+    for (const controller of this.inFlight.values()) controller.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0) };
   }
@@ -110,8 +118,8 @@ export class WorkerPool {
       } catch (thrown) {
         // The store is unreachable: back off (50 ms doubling to 5 s) and try again.
         const delay = Math.min(5000, 50 * 2 ** failures++);
-        this.log(`${workerId}: claim failed (${coerceError(thrown).message}); retrying in ${delay} ms`);
-        await this.clock.sleep(delay).catch(() => {});
+        this.log?.(`${workerId}: claim failed (${coerceError(thrown).message}); retrying in ${delay} ms`);
+        await this.clock.sleep(delay, this.stopped.signal).catch(() => {});
         continue;
       }
       if (claim) await this.execute(workerId, claim);
@@ -122,17 +130,19 @@ export class WorkerPool {
 
   /** Runs every stage of a claimed run in order and ends the run; never throws. */
   private async execute(workerId: string, claim: Claim): Promise<void> {
+    // One controller per run: a runner's abort listeners must not outlive its run.
     const controller = new AbortController();
     const { signal } = controller;
+    if (this.graceOver) controller.abort(new ShutdownAbort());
     this.inFlight.set(claim.run.id, controller);
     const unwatch = this.store.watchClaim(claim, (reason) => controller.abort(new StaleClaimError(claim.run.id, reason)));
     const tag = `run ${claim.run.id.slice(0, 8)}`;
-    this.log(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+    this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
     try {
       const failure = await this.runStages(claim, tag, signal);
       if (signal.aborted) throw signal.reason;
       const run = await this.store.finishRun(claim, failure ? "failed" : "success", failure);
-      this.log(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
+      this.log?.(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
     } catch (thrown) {
       await this.endAborted(claim, tag, coerceError(signal.aborted ? signal.reason : thrown));
     } finally {
@@ -146,29 +156,29 @@ export class WorkerPool {
     const specs = stageSpecs(claim.spec);
     for (const [index, spec] of specs.entries()) {
       await this.store.updateStage(claim, index, { status: "running" });
-      // Log lines are written in order, one at a time; the first write error is kept, never left unhandled.
-      let logWrites = Promise.resolve();
-      let logError: unknown;
+      const stageLog = new StageLog((lines) => this.store.updateStage(claim, index, { logs: lines }));
       const log = (line: string) => {
-        this.log(`${tag} ${spec.kind}: ${line}`);
-        logWrites = logWrites
-          .then(() => this.store.updateStage(claim, index, { logs: [line] }))
-          .then(() => {}, (thrown) => void (logError ??= thrown));
+        this.log?.(`${tag} ${spec.kind}: ${line}`);
+        stageLog.add(line);
       };
       let failure: Error | undefined;
       try {
         await this.runner.run(spec, { log, signal });
       } catch (thrown) {
-        if (signal.aborted) throw signal.reason;
+        if (signal.aborted) {
+          // Keep what the stage logged while it was being stopped (the claim may still be ours).
+          const logs = await stageLog.close().catch(() => []);
+          if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
+          throw signal.reason;
+        }
         failure = coerceError(thrown);
       }
-      await logWrites;
-      if (logError !== undefined) throw logError;
+      const logs = await stageLog.close();
       if (failure) {
-        await this.store.updateStage(claim, index, { status: "failed", logs: [`error: ${failure.message}`] });
+        await this.store.updateStage(claim, index, { status: "failed", logs: [...logs, `error: ${failure.message}`] });
         return failure.message;
       }
-      await this.store.updateStage(claim, index, { status: "success" });
+      await this.store.updateStage(claim, index, { status: "success", logs });
     }
     return null;
   }
@@ -176,16 +186,16 @@ export class WorkerPool {
   /** A run that did not end normally: cancelled at shutdown, lost to a cancel, or broken by the store. */
   private async endAborted(claim: Claim, tag: string, error: Error): Promise<void> {
     if (error instanceof StaleClaimError) {
-      this.log(`${tag} stopped: ${error.message}`);
+      this.log?.(`${tag} stopped: ${error.message}`);
       return;
     }
     const status = error instanceof ShutdownAbort ? "cancelled" : "failed";
     try {
       const run = await this.store.finishRun(claim, status, error.message);
       if (error instanceof ShutdownAbort) this.interrupted.push(run);
-      this.log(`${tag} ${status}: ${error.message}`);
+      this.log?.(`${tag} ${status}: ${error.message}`);
     } catch (thrown) {
-      this.log(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);
+      this.log?.(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);
     }
   }
 }

@@ -33,7 +33,10 @@ export interface Reply {
 
 export type Endpoint = (request: ApiRequest, services: Services) => Promise<Reply>;
 
-export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext>;
+/** A handler as deployed, with its business function alongside (benchmarks compare the two). */
+export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext> & {
+  endpoint: Endpoint;
+};
 
 export interface EndpointOptions {
   /** Require a token (every endpoint but the health check). Default true. */
@@ -79,7 +82,7 @@ const withServices = (request: Request): Services => (request.context.services ?
 /** Wraps business logic in the shared middy stack. */
 export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
   const auth = opts.auth ?? true;
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext>({ timeoutEarlyInMillis: 0 })
+  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext>({ timeoutEarlyInMillis: 0 })
     .use(httpHeaderNormalizer())
     .use({
       onError: (request) => {
@@ -97,9 +100,10 @@ export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
       const reply = await fn(toApiRequest(event), context.services!);
       return toResult(reply);
     });
+  return Object.assign(handler, { endpoint: fn });
 }
 
-function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
+export function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
   return {
     method: event.requestContext?.http?.method ?? "GET",
     path: event.rawPath ?? "/",
@@ -109,7 +113,7 @@ function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
   };
 }
 
-function toResult(reply: Reply): APIGatewayProxyStructuredResultV2 {
+export function toResult(reply: Reply): APIGatewayProxyStructuredResultV2 {
   if (reply.body === undefined) return { statusCode: reply.status, headers: reply.headers ?? {} };
   return {
     statusCode: reply.status,

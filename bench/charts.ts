@@ -1,0 +1,84 @@
+/**
+ * SVG charts of a results file, drawn with vega-lite and rendered by vega in Node (no native code).
+ */
+import { writeFile } from "node:fs/promises";
+import * as vega from "vega";
+import * as vl from "vega-lite";
+import type { Results } from "./results.ts";
+
+async function render(spec: vl.TopLevelSpec, path: string): Promise<void> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  await writeFile(path, await view.toSVG());
+  view.finalize();
+}
+
+const series = (p: { pipelines: number; stageMs: number }) => `P=${p.pipelines}, D=${p.stageMs} ms`;
+const logX = { field: "workers", type: "quantitative", title: "workers (W)", scale: { type: "log", base: 2 } } as const;
+
+/** Writes throughput.svg, wait-vs-workers.svg and wait-vs-load.svg into `dir`; returns their paths. */
+export async function drawCharts(results: Results, dir: string): Promise<string[]> {
+  const sweep = results.queue?.sweep ?? [];
+  const throughput = sweep.flatMap((p) => [
+    { workers: p.workers, runsPerSecond: p.runsPerSecond, series: series(p), kind: "measured" },
+    ...(p.limit ? [{ workers: p.workers, runsPerSecond: p.limit, series: `${series(p)} limit`, kind: "limit min(W,P)/(3D)" }] : []),
+  ]);
+  const waits = sweep.flatMap((p) =>
+    (["p50", "p99"] as const).map((q) => ({ workers: p.workers, ms: Math.max(p.wait[q], 1e-3), series: `${series(p)} ${q}` })),
+  );
+  const load = (results.latency?.points ?? []).flatMap((p) =>
+    (["p50", "p95", "p99"] as const).map((q) => ({ load: p.load, ms: Math.max(p.wait[q], 1e-3), percentile: q })),
+  );
+  const paths: string[] = [];
+  const out = (name: string) => (paths.push(`${dir}/${name}`), `${dir}/${name}`);
+  if (throughput.length) {
+    await render(
+      {
+        title: "Queue throughput against workers (3 stages per run)",
+        width: 520,
+        height: 320,
+        data: { values: throughput },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: logX,
+          y: { field: "runsPerSecond", type: "quantitative", title: "runs/s", scale: { type: "log" } },
+          color: { field: "series", type: "nominal", title: null },
+          strokeDash: { field: "kind", type: "nominal", title: null },
+        },
+      },
+      out("throughput.svg"),
+    );
+    await render(
+      {
+        title: "Trigger-to-start wait against workers (all runs triggered at once)",
+        width: 520,
+        height: 320,
+        data: { values: waits },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: logX,
+          y: { field: "ms", type: "quantitative", title: "wait (ms)", scale: { type: "log" } },
+          color: { field: "series", type: "nominal", title: null },
+        },
+      },
+      out("wait-vs-workers.svg"),
+    );
+  }
+  if (load.length) {
+    await render(
+      {
+        title: "Trigger-to-start wait under open-loop load",
+        width: 520,
+        height: 320,
+        data: { values: load },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "load", type: "quantitative", title: "load (fraction of measured capacity)", axis: { format: "%" } },
+          y: { field: "ms", type: "quantitative", title: "wait (ms)", scale: { type: "log" } },
+          color: { field: "percentile", type: "nominal", title: null },
+        },
+      },
+      out("wait-vs-load.svg"),
+    );
+  }
+  return paths;
+}

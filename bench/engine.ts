@@ -1,0 +1,98 @@
+/**
+ * Drives the real engine (MemoryStore + WorkerPool + simulate runner) with no HTTP, and measures
+ * throughput, trigger-to-start and trigger-to-finish latency, and the one-run-per-pipeline rule.
+ */
+import { performance } from "node:perf_hooks";
+import { systemClock } from "../lib/clock.ts";
+import { MemoryStore } from "../lib/memoryStore.ts";
+import type { PipelineInput } from "../lib/schemas.ts";
+import { simulateRunner } from "../lib/stageRunner.ts";
+import { WorkerPool } from "../lib/workerPool.ts";
+import { recordingStore, type Recording } from "./recordingStore.ts";
+import { percentiles, type Percentiles } from "./stats.ts";
+
+/** Three stages per run, as the sweep's limit min(W, P) / (3 D) assumes. */
+export const benchPipeline: PipelineInput = {
+  name: "bench",
+  repository: "repo",
+  stages: {
+    run_stage: { command: "make test" },
+    build_stage: { dockerfile_path: "Dockerfile" },
+    deploy_stage: { cluster_name: "bench", manifest_path: "k8s/" },
+  },
+};
+
+export interface Engine {
+  trigger(index: number): Promise<void>;
+  recording: Recording;
+  stop(): Promise<void>;
+}
+
+/** A started engine with `pipelines` pipelines; `trigger(i)` queues a run on pipeline i mod P. */
+export async function startEngine(workers: number, pipelines: number, stageMs: number): Promise<Engine> {
+  const { store, recording } = recordingStore(new MemoryStore());
+  const ids: string[] = [];
+  for (let i = 0; i < pipelines; i++) ids.push((await store.createPipeline(benchPipeline)).id);
+  const runner = simulateRunner({ clock: systemClock, durationMs: stageMs, failureProbability: 0 });
+  const pool = new WorkerPool({ store, runner, size: workers });
+  pool.start();
+  return {
+    recording,
+    trigger: async (index) => void (await store.triggerRun(ids[index % pipelines]!, "main")),
+    stop: async () => void (await pool.stop(0)),
+  };
+}
+
+export interface Latencies {
+  /** Trigger to start, ms. */
+  wait: Percentiles;
+  /** Trigger to finish, ms. */
+  total: Percentiles;
+}
+
+export function latencies(recording: Recording): Latencies {
+  const wait: number[] = [];
+  const total: number[] = [];
+  for (const r of recording.runs.values()) {
+    if (r.started !== undefined) wait.push(r.started - r.triggered);
+    if (r.finished !== undefined) total.push(r.finished - r.triggered);
+  }
+  return { wait: percentiles(wait), total: percentiles(total) };
+}
+
+export interface SweepPoint extends Latencies {
+  workers: number;
+  pipelines: number;
+  stageMs: number;
+  runs: number;
+  seconds: number;
+  runsPerSecond: number;
+  /** min(W, P) / (3 D) runs/s, for D > 0. */
+  limit: number | null;
+  efficiency: number | null;
+  maxConcurrentPerPipeline: number;
+}
+
+/** Triggers `runs` runs at once (round-robin over the pipelines) and waits for all to finish. */
+export async function measurePoint(workers: number, pipelines: number, stageMs: number, runs: number): Promise<SweepPoint> {
+  const engine = await startEngine(workers, pipelines, stageMs);
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await engine.trigger(i);
+  await engine.recording.whenFinished(runs);
+  const seconds = (performance.now() - started) / 1000;
+  await engine.stop();
+  const runsPerSecond = runs / seconds;
+  const limit = stageMs > 0 ? Math.min(workers, pipelines) / ((3 * stageMs) / 1000) : null;
+  return {
+    workers,
+    pipelines,
+    stageMs,
+    runs,
+    seconds,
+    runsPerSecond,
+    limit,
+    efficiency: limit ? runsPerSecond / limit : null,
+    maxConcurrentPerPipeline: engine.recording.maxConcurrentPerPipeline,
+    ...latencies(engine.recording),
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [--out file]`
+ *
+ * Runs the parts asked for (all by default), shows progress on stderr, writes every figure to a
+ * results file, prints tables and the target checks, and (for a full run) draws the charts. Exits 1 if
+ * two runs of one pipeline were ever seen running at once.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { measureBaseline } from "./baseline.ts";
+import { drawCharts } from "./charts.ts";
+import { measurePoint } from "./engine.ts";
+import { measureHandlers } from "./handlers.ts";
+import { measureHttp } from "./http.ts";
+import { measureLoad } from "./openLoop.ts";
+import { printResults } from "./report.ts";
+import { checkTargets, machine, type Results } from "./results.ts";
+
+const PROFILES = {
+  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, warmupSeconds: 2 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, warmupSeconds: 0.5 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, warmupSeconds: 0.1 } },
+};
+const PARTS = ["queue", "latency", "http", "handlers"] as const;
+type Part = (typeof PARTS)[number];
+
+const { values, positionals } = parseArgs({
+  options: { quick: { type: "boolean" }, tiny: { type: "boolean" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+  allowPositionals: true,
+});
+if (values.help) {
+  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [--out file]");
+  process.exit(0);
+}
+const unknown = positionals.filter((p) => !PARTS.includes(p as Part));
+if (unknown.length) {
+  console.error(`bench: unknown part ${unknown.join(", ")}; parts are ${PARTS.join(", ")}`);
+  process.exit(2);
+}
+const parts = new Set<Part>(positionals.length ? (positionals as Part[]) : PARTS);
+const profileName = values.tiny ? "tiny" : values.quick ? "quick" : "full";
+const profile = PROFILES[profileName];
+const out = values.out ?? new URL(`./results/${profileName === "full" ? "latest" : profileName}.json`, import.meta.url).pathname;
+const progress = (line: string) => process.stderr.write(`\r\x1b[K${line}`);
+
+const results: Results = { ...machine(), profile: profileName, parameters: { ...profile, parts: [...parts] } };
+
+// The latency part needs the capacity of its configuration, measured by the sweep or alone.
+const LOAD = { workers: 8, pipelines: 64, stageMs: 5 };
+if (parts.has("queue") || parts.has("latency")) {
+  await measurePoint(4, 4, 0, profile.runsAtZero); // warm-up: JIT and allocation paths
+}
+if (parts.has("queue")) {
+  const sweep = [];
+  const baseline = [];
+  for (const stageMs of profile.stageMs)
+    for (const pipelines of profile.pipelines)
+      for (const workers of profile.workers) {
+        progress(`queue: W=${workers} P=${pipelines} D=${stageMs} ms`);
+        const runs = stageMs === 0 ? profile.runsAtZero : Math.min(workers, pipelines) * profile.rounds;
+        const point = await measurePoint(workers, pipelines, stageMs, runs);
+        sweep.push(point);
+        if (stageMs === 0) {
+          const baselineRunsPerSecond = await measureBaseline(workers, pipelines, runs);
+          baseline.push({ workers, pipelines, runs, baselineRunsPerSecond, engineRunsPerSecond: point.runsPerSecond, ratio: point.runsPerSecond / baselineRunsPerSecond });
+        }
+      }
+  results.queue = { sweep, baseline };
+}
+if (parts.has("latency")) {
+  const { workers, pipelines } = LOAD;
+  const stageMs = profileName === "tiny" ? 1 : LOAD.stageMs;
+  const known = results.queue?.sweep.find((p) => p.workers === workers && p.pipelines === pipelines && p.stageMs === stageMs);
+  progress("latency: measuring capacity");
+  const capacity = known?.runsPerSecond ?? (await measurePoint(workers, pipelines, stageMs, Math.min(workers, pipelines) * profile.rounds)).runsPerSecond;
+  const points = [];
+  for (const load of [0.25, 0.5, 0.9]) {
+    progress(`latency: ${Math.round(load * 100)}% of ${Math.round(capacity)} runs/s`);
+    points.push(await measureLoad(workers, pipelines, stageMs, load, capacity, profile.loadSeconds));
+  }
+  results.latency = { workers, pipelines, stageMs, capacity, points };
+}
+if (parts.has("http")) {
+  results.http = { connections: profile.http.connections, seconds: profile.http.seconds, points: await measureHttp(profile.http, progress) };
+}
+if (parts.has("handlers")) {
+  progress("handlers: mitata");
+  results.handlers = await measureHandlers(profileName !== "full");
+}
+progress("");
+results.targets = checkTargets(results);
+
+await mkdir(dirname(out), { recursive: true });
+await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+printResults(results);
+console.log(`\nresults: ${out}`);
+if (profileName === "full" && !values.out) {
+  const charts = await drawCharts(results, dirname(out));
+  console.log(`charts: ${charts.join(", ")}`);
+}
+
+const overlaps = [...(results.queue?.sweep ?? []), ...(results.latency?.points ?? [])].filter((p) => p.maxConcurrentPerPipeline > 1);
+if (overlaps.length) {
+  console.error(`FAILED: two runs of one pipeline ran at once in ${overlaps.length} measurement(s)`);
+  process.exit(1);
+}

@@ -1,0 +1,77 @@
+/**
+ * A Store decorator that records, for every run, when it was triggered, started and finished
+ * (performance.now(), sub-millisecond), and the largest number of runs of one pipeline running at once.
+ *
+ * The in-memory store mutates synchronously inside each call, so a finish is recorded right after the
+ * store ends the run and before any other task can claim the pipeline's next run: an overlap counted
+ * here is a real one.
+ */
+import { performance } from "node:perf_hooks";
+import type { Claim, Store } from "../lib/store.ts";
+
+export interface RunTimes {
+  pipelineId: string;
+  triggered: number;
+  started?: number;
+  finished?: number;
+}
+
+export interface Recording {
+  runs: Map<string, RunTimes>;
+  /** Largest number of runs of one pipeline seen running at once; must be 1. */
+  maxConcurrentPerPipeline: number;
+  finished: number;
+  /** Resolves once `count` runs have finished. */
+  whenFinished(count: number): Promise<void>;
+}
+
+export function recordingStore(inner: Store): { store: Store; recording: Recording } {
+  const runs = new Map<string, RunTimes>();
+  const runningPerPipeline = new Map<string, number>();
+  let waiting: { count: number; resolve: () => void } | undefined;
+  const recording: Recording = {
+    runs,
+    maxConcurrentPerPipeline: 0,
+    finished: 0,
+    whenFinished: (count) =>
+      recording.finished >= count ? Promise.resolve() : new Promise((resolve) => (waiting = { count, resolve })),
+  };
+  const overrides: Partial<Store> = {};
+  overrides.triggerRun = async (pipelineId, gitRef) => {
+    const triggered = performance.now();
+    const run = await inner.triggerRun(pipelineId, gitRef);
+    if (run) runs.set(run.id, { pipelineId, triggered });
+    return run;
+  };
+  overrides.claimRun = async (workerId) => {
+    const claim = await inner.claimRun(workerId);
+    if (claim) {
+      runs.get(claim.run.id)!.started = performance.now();
+      const running = (runningPerPipeline.get(claim.run.pipeline_id) ?? 0) + 1;
+      runningPerPipeline.set(claim.run.pipeline_id, running);
+      recording.maxConcurrentPerPipeline = Math.max(recording.maxConcurrentPerPipeline, running);
+    }
+    return claim;
+  };
+  overrides.finishRun = (claim: Claim, status, error) => {
+    const result = inner.finishRun(claim, status, error);
+    runs.get(claim.run.id)!.finished = performance.now();
+    runningPerPipeline.set(claim.run.pipeline_id, runningPerPipeline.get(claim.run.pipeline_id)! - 1);
+    if (++recording.finished === waiting?.count) waiting.resolve();
+    return result;
+  };
+  // Every other method goes to the inner store, bound to it once.
+  const bound = new Map<PropertyKey, unknown>(Object.entries(overrides));
+  const store = new Proxy(inner, {
+    get(target, key) {
+      let value = bound.get(key);
+      if (value === undefined) {
+        value = Reflect.get(target, key);
+        if (typeof value === "function") value = value.bind(target);
+        bound.set(key, value);
+      }
+      return value;
+    },
+  });
+  return { store, recording };
+}

@@ -1,0 +1,70 @@
+/**
+ * The results file: every figure of a bench run with the machine it ran on; ratios and target checks
+ * are computed from it, never parsed from printed text.
+ */
+import os from "node:os";
+import type { SweepPoint } from "./engine.ts";
+import type { HandlerPoint } from "./handlers.ts";
+import type { HttpPoint } from "./http.ts";
+import type { LoadPoint } from "./openLoop.ts";
+
+export interface BaselinePoint {
+  workers: number;
+  pipelines: number;
+  runs: number;
+  baselineRunsPerSecond: number;
+  engineRunsPerSecond: number;
+  ratio: number;
+}
+
+export interface Results {
+  node: string;
+  cpu: string;
+  cores: number;
+  date: string;
+  profile: string;
+  parameters: Record<string, unknown>;
+  queue?: { sweep: SweepPoint[]; baseline: BaselinePoint[] };
+  latency?: { workers: number; pipelines: number; stageMs: number; capacity: number; points: LoadPoint[] };
+  http?: { connections: number; seconds: number; points: HttpPoint[] };
+  handlers?: HandlerPoint[];
+  targets?: Target[];
+}
+
+export interface Target {
+  name: string;
+  value: number;
+  goal: string;
+  met: boolean;
+}
+
+export function machine(): Pick<Results, "node" | "cpu" | "cores" | "date"> {
+  return { node: process.version, cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, date: new Date().toISOString() };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** The targets, checked against the figures of this run. */
+export function checkTargets(r: Results): Target[] {
+  const out: Target[] = [];
+  const d5 = r.queue?.sweep.filter((p) => p.stageMs === 5 && p.workers <= p.pipelines) ?? [];
+  if (d5.length) {
+    const worst = Math.min(...d5.map((p) => p.efficiency ?? 0));
+    out.push({ name: "efficiency at D=5 ms, worst W<=P", value: worst, goal: ">= 0.95", met: worst >= 0.95 });
+  }
+  if (r.queue?.baseline.length) {
+    const ratio = median(r.queue.baseline.map((b) => b.ratio));
+    out.push({ name: "engine/baseline runs/s at D=0 (median)", value: ratio, goal: ">= 0.25 (goal 0.5)", met: ratio >= 0.25 });
+  }
+  const half = r.latency?.points.find((p) => p.load === 0.5);
+  if (half) out.push({ name: "trigger-to-start p99 at 50% load (ms)", value: half.wait.p99, goal: "< 1", met: half.wait.p99 < 1 });
+  const http = r.http?.points ?? [];
+  const get = (target: string) => http.find((p) => p.target === target && p.request === "GET /pipelines/{id}");
+  const emu = get("emulator");
+  const bare = get("express");
+  if (emu && bare) {
+    const ratio = emu.requestsPerSecond / bare.requestsPerSecond;
+    out.push({ name: "emulator/bare Express GET /pipelines/{id} req/s", value: ratio, goal: ">= 0.8 (goal 0.85)", met: ratio >= 0.8 });
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+/** Percentiles and small helpers for bench figures. */
+
+/** The p-th percentile (0..100) by nearest rank; NaN for no samples. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
+}
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export function percentiles(samples: number[]): Percentiles {
+  const sorted = Float64Array.from(samples).sort();
+  const arr = Array.from(sorted);
+  return { p50: percentile(arr, 50), p95: percentile(arr, 95), p99: percentile(arr, 99) };
+}
+
+/** Rounds for display and for the results file (3 significant decimals). */
+export const round = (n: number, digits = 3): number => (Number.isFinite(n) ? Number(n.toFixed(digits)) : n);

@@ -1,0 +1,33 @@
+/**
+ * The bench cannot rot: `npm run bench -- --tiny` runs every part on tiny sizes and must complete with
+ * the one-run-per-pipeline check held. No timing is asserted: speed is measured, not tested.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, it } from "vitest";
+import type { Results } from "../../bench/results.ts";
+
+it("runs every bench part on tiny sizes and never sees two runs of one pipeline at once", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stagerunner-bench-"));
+  try {
+    const out = join(dir, "results.json");
+    const main = new URL("../../bench/main.ts", import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", main, "--tiny", "--out", out]);
+    expect(stdout).toMatch(/Queue sweep/);
+    const results = JSON.parse(await readFile(out, "utf8")) as Results;
+    expect(results.queue!.sweep.length).toBe(2 * 2 * 2);
+    for (const point of [...results.queue!.sweep, ...results.latency!.points]) expect(point.maxConcurrentPerPipeline).toBe(1);
+    expect(results.queue!.sweep.every((p) => p.runsPerSecond > 0)).toBe(true);
+    expect(results.latency!.points.every((p) => p.runs > 0 && p.wait.p99 >= 0)).toBe(true);
+    expect(results.queue!.baseline.every((b) => b.ratio > 0)).toBe(true);
+    expect(results.http!.points.map((p) => `${p.target} ${p.request}`)).toHaveLength(6);
+    expect(results.http!.points.every((p) => p.requests > 0 && p.errors === 0 && p.non2xx === 0)).toBe(true);
+    expect(results.handlers!.length).toBeGreaterThan(5);
+    expect(results.targets!.length).toBe(3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

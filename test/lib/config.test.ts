@@ -1,0 +1,105 @@
+/** Server configuration: flags over environment over defaults, and one clear line for a bad value. */
+import { describe, expect, it } from "vitest";
+import { loadServerConfig } from "../../lib/config.ts";
+import { ConfigError } from "../../lib/errors.ts";
+
+const defaults = {
+  host: "127.0.0.1",
+  port: 8080,
+  token: [],
+  workers: 4,
+  failureProbability: 0,
+  stageDurationMs: 1000,
+  shutdownGraceMs: 10_000,
+};
+
+/** The ConfigError thrown by loading `flags` over `env`; fails the test when nothing is thrown. */
+function configError(flags: Parameters<typeof loadServerConfig>[0], env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    loadServerConfig(flags, env);
+  } catch (thrown) {
+    expect(thrown).toBeInstanceOf(ConfigError);
+    return thrown as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify({ flags, env })}`);
+}
+
+describe("loadServerConfig", () => {
+  it("uses the defaults when neither flags nor environment say anything", () => {
+    expect(loadServerConfig({}, {})).toEqual(defaults);
+  });
+
+  it("takes the environment over the defaults, and ignores empty environment values", () => {
+    const env = {
+      STAGERUNNER_HOST: "0.0.0.0",
+      STAGERUNNER_PORT: "9090",
+      STAGERUNNER_TOKEN: "a,b",
+      STAGERUNNER_WORKERS: "0",
+      STAGERUNNER_FAILURE_PROBABILITY: "0.25",
+      STAGERUNNER_STAGE_DURATION_MS: "0",
+      STAGERUNNER_SHUTDOWN_GRACE_MS: "500",
+    };
+    expect(loadServerConfig({}, env)).toEqual({
+      host: "0.0.0.0",
+      port: 9090,
+      token: ["a", "b"],
+      workers: 0,
+      failureProbability: 0.25,
+      stageDurationMs: 0,
+      shutdownGraceMs: 500,
+    });
+    expect(loadServerConfig({}, { STAGERUNNER_PORT: "", STAGERUNNER_WORKERS: "" })).toEqual(defaults);
+  });
+
+  it("takes flags over the environment", () => {
+    const env = { STAGERUNNER_PORT: "9090", STAGERUNNER_WORKERS: "8", STAGERUNNER_TOKEN: "from-env" };
+    expect(loadServerConfig({ port: "7070", token: "from-flag" }, env)).toMatchObject({ port: 7070, workers: 8, token: ["from-flag"] });
+  });
+
+  it("accepts the edges of each range", () => {
+    expect(loadServerConfig({ port: "0", workers: "1024", failureProbability: "1" }, {})).toMatchObject({ port: 0, workers: 1024, failureProbability: 1 });
+    expect(loadServerConfig({ port: "65535", failureProbability: ".5" }, {})).toMatchObject({ port: 65535, failureProbability: 0.5 });
+    expect(loadServerConfig({ port: " 8081 " }, {})).toMatchObject({ port: 8081 });
+  });
+
+  it("rejects bad flag values with a one-line message naming the flag and the value", () => {
+    const cases: [Parameters<typeof loadServerConfig>[0], string][] = [
+      [{ port: "abc" }, "--port"],
+      [{ port: "70000" }, "--port"],
+      [{ port: "80.5" }, "--port"],
+      [{ port: "" }, "--port"],
+      [{ workers: "-1" }, "--workers"],
+      [{ workers: "1025" }, "--workers"],
+      [{ failureProbability: "1.5" }, "--failure-probability"],
+      [{ failureProbability: "-0.1" }, "--failure-probability"],
+      [{ failureProbability: "half" }, "--failure-probability"],
+      [{ stageDurationMs: "1e3" }, "--stage-duration-ms"],
+      [{ shutdownGraceMs: "soon" }, "--shutdown-grace-ms"],
+      [{ host: "  " }, "--host"],
+    ];
+    for (const [flags, name] of cases) {
+      const error = configError(flags);
+      const raw = Object.values(flags)[0]!;
+      expect(error.message, JSON.stringify(flags)).toMatch(new RegExp(`^${name}: `));
+      expect(error.message).toContain(JSON.stringify(raw));
+      expect(error.message).not.toContain("\n");
+    }
+  });
+
+  it("names the environment variable when the bad value came from it", () => {
+    expect(configError({}, { STAGERUNNER_PORT: "abc" }).message).toMatch(/^STAGERUNNER_PORT: .*"abc"/);
+    expect(configError({}, { STAGERUNNER_WORKERS: "-1" }).message).toMatch(/^STAGERUNNER_WORKERS: /);
+    expect(configError({}, { STAGERUNNER_FAILURE_PROBABILITY: "1.5" }).message).toMatch(/^STAGERUNNER_FAILURE_PROBABILITY: /);
+    // A good flag hides a bad environment value.
+    expect(loadServerConfig({ port: "1234" }, { STAGERUNNER_PORT: "abc" }).port).toBe(1234);
+  });
+
+  it("says what range is allowed", () => {
+    expect(configError({ port: "70000" }).message).toBe('--port: must be at most 65535 (got "70000")');
+    expect(configError({ workers: "-1" }).message).toContain("0 to 1024");
+  });
+
+  it("keeps a value with a line break on one line", () => {
+    expect(configError({ port: "80\n80" }).message).not.toContain("\n");
+  });
+});

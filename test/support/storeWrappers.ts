@@ -1,0 +1,44 @@
+/**
+ * A Store that forwards every call to another one, with hooks, so that tests can make the store
+ * fail or record what happened without knowing which implementation sits underneath.
+ */
+import type { Claim, Store } from "../../lib/store.ts";
+
+export type StoreOverrides = Partial<Omit<Store, "durable">>;
+
+/** `inner` with some methods replaced; the replacements may call `inner` themselves. */
+export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
+  return {
+    get durable() {
+      return inner.durable;
+    },
+    createPipeline: overrides.createPipeline ?? ((input) => inner.createPipeline(input)),
+    getPipeline: overrides.getPipeline ?? ((id) => inner.getPipeline(id)),
+    listPipelines: overrides.listPipelines ?? ((opts) => inner.listPipelines(opts)),
+    updatePipeline: overrides.updatePipeline ?? ((id, input) => inner.updatePipeline(id, input)),
+    deletePipeline: overrides.deletePipeline ?? ((id) => inner.deletePipeline(id)),
+    triggerRun: overrides.triggerRun ?? ((pipelineId, gitRef) => inner.triggerRun(pipelineId, gitRef)),
+    getRun: overrides.getRun ?? ((id) => inner.getRun(id)),
+    listRuns: overrides.listRuns ?? ((filter) => inner.listRuns(filter)),
+    claimRun: overrides.claimRun ?? ((workerId) => inner.claimRun(workerId)),
+    updateStage: overrides.updateStage ?? ((claim, index, patch) => inner.updateStage(claim, index, patch)),
+    finishRun: overrides.finishRun ?? ((claim, status, error) => inner.finishRun(claim, status, error)),
+    watchClaim: overrides.watchClaim ?? ((claim, onLost) => inner.watchClaim(claim, onLost)),
+    onClaimable: overrides.onClaimable ?? ((listener) => inner.onClaimable(listener)),
+    cancelQueued: overrides.cancelQueued ?? ((reason) => inner.cancelQueued(reason)),
+    close: overrides.close ?? (() => inner.close()),
+  };
+}
+
+/** A store whose claimRun throws (as an unreachable database would) for the first `failures` calls. */
+export function failingClaims(inner: Store, failures: number): Store & { readonly attempts: number } {
+  let attempts = 0;
+  const store = wrapStore(inner, {
+    claimRun: async (workerId): Promise<Claim | undefined> => {
+      attempts++;
+      if (attempts <= failures) throw new Error(`connection refused (attempt ${attempts})`);
+      return inner.claimRun(workerId);
+    },
+  });
+  return Object.defineProperty(store, "attempts", { get: () => attempts }) as Store & { readonly attempts: number };
+}
