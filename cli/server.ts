@@ -4,7 +4,6 @@
  */
 import { Command, Option } from "commander";
 import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config.ts";
-import { startServer } from "../local/server.ts";
 
 export function serverCommand(): Command {
   const command = new Command("server").description("run the API, the in-memory store and the worker pool in one process").exitOverride();
@@ -22,6 +21,8 @@ export function serverCommand(): Command {
 const stamp = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
 async function serve(config: ServerConfig): Promise<void> {
+  // Loaded here, not at the top: client commands need neither Express nor the handlers (0.5 s of start-up).
+  const { startServer } = await import("../local/server.ts");
   const server = await startServer(config, { log: stamp });
   console.log(`Stagerunner listening on ${server.url} (workers: ${config.workers}, stage duration: ${config.stageDurationMs} ms, failure probability: ${config.failureProbability})`);
   if (server.generatedToken) {

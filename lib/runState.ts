@@ -66,3 +66,14 @@ export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string
     return s;
   });
 }
+
+/** A handed-back run's stages: pending again, the first one's log saying why the last attempt stopped. */
+export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
+  return stages.map((s, i) => ({
+    ...s,
+    status: "pending",
+    started_at: null,
+    finished_at: null,
+    logs: i === 0 ? [`previous attempt handed back to the queue: ${reason}`] : [],
+  }));
+}

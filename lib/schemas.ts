@@ -24,11 +24,14 @@ export const STAGE_KINDS = ["run", "build", "deploy"] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 export const StagesSpec = z
-  .strictObject({
+  .strictObject(
+    {
     run_stage: RunStageSpec.optional(),
     build_stage: BuildStageSpec.optional(),
     deploy_stage: DeployStageSpec.optional(),
-  })
+    },
+    { error: (issue) => (issue.input === undefined ? "stages is required" : "stages must be an object") },
+  )
   .refine((s) => s.run_stage ?? s.build_stage ?? s.deploy_stage, {
     message: "at least one of run_stage, build_stage, deploy_stage is required",
   });

@@ -76,6 +76,11 @@ export interface Store {
    */
   finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run>;
   /**
+   * Hands a claimed run back to the queue (a durable store's worker shutting down): the run is
+   * `queued` again in its original place, its stages pending, a log line saying why.
+   */
+  releaseRun(claim: Claim, reason: string): Promise<void>;
+  /**
    * Calls `onLost` once if the claim stops being current (its run was cancelled or taken over).
    * Returns a function that stops watching.
    */

@@ -191,6 +191,12 @@ export class WorkerPool {
     }
     const status = error instanceof ShutdownAbort ? "cancelled" : "failed";
     try {
+      if (error instanceof ShutdownAbort && this.store.durable) {
+        // Another worker process can take it: hand it back rather than cancel it.
+        await this.store.releaseRun(claim, error.message);
+        this.log?.(`${tag} handed back to the queue: ${error.message}`);
+        return;
+      }
       const run = await this.store.finishRun(claim, status, error.message);
       if (error instanceof ShutdownAbort) this.interrupted.push(run);
       this.log?.(`${tag} ${status}: ${error.message}`);

@@ -1,4 +1,21 @@
-import { Command } from "commander";
+/**
+ * `stagerunner client <command>`: talks to any Stagerunner API (the emulator, a Lambda deployment
+ * behind a base path, ...) by URL. Global options may come before or after the subcommand.
+ */
+import { Command, Option } from "commander";
+import { pipelineCommands } from "./pipelineCommands.ts";
+import { runCommands } from "./runCommands.ts";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+
 export function clientCommand(): Command {
-  return new Command("client").description("talk to a Stagerunner API");
+  const client = new Command("client")
+    .description("talk to a Stagerunner API")
+    .addOption(new Option("--url <url>", "the API's base URL, with any base path (https://host/prod)").env("STAGERUNNER_URL").default(DEFAULT_URL))
+    .addOption(new Option("--token <token>", "API token, sent as Authorization: Bearer <token>").env("STAGERUNNER_TOKEN"))
+    .option("--json", "print the JSON response instead of human output")
+    .exitOverride()
+    .showHelpAfterError("(add --help for usage)");
+  for (const command of [...pipelineCommands(), ...runCommands()]) client.addCommand(command);
+  return client;
 }

@@ -19,7 +19,7 @@ async function fails(args: string[], env: Record<string, string> = {}) {
   return result;
 }
 
-describe.concurrent("stagerunner server start-up", () => {
+describe.concurrent("stagerunner server start-up", { timeout: 30_000 }, () => {
   it.each([
     [["--port", "abc"], {}, /--port: must be a whole number from 0 to 65535 \(got "abc"\)/],
     [["--port", "70000"], {}, /--port: must be at most 65535/],

@@ -23,6 +23,7 @@ export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
     claimRun: overrides.claimRun ?? ((workerId) => inner.claimRun(workerId)),
     updateStage: overrides.updateStage ?? ((claim, index, patch) => inner.updateStage(claim, index, patch)),
     finishRun: overrides.finishRun ?? ((claim, status, error) => inner.finishRun(claim, status, error)),
+    releaseRun: overrides.releaseRun ?? ((claim, reason) => inner.releaseRun(claim, reason)),
     watchClaim: overrides.watchClaim ?? ((claim, onLost) => inner.watchClaim(claim, onLost)),
     onClaimable: overrides.onClaimable ?? ((listener) => inner.onClaimable(listener)),
     cancelQueued: overrides.cancelQueued ?? ((reason) => inner.cancelQueued(reason)),

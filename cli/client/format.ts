@@ -1,0 +1,81 @@
+/**
+ * Human output of the client: plain lines, no colours, stable enough to grep. Each function returns
+ * the lines so that commands, the run follower and the demo print them the same way.
+ */
+import { STAGE_KINDS, type Pipeline, type Problem, type Run, type StageRun } from "../../lib/schemas.ts";
+
+/** Stage kinds a pipeline defines, in execution order. */
+export function stageKinds(pipeline: Pipeline): string[] {
+  return STAGE_KINDS.filter((kind) => pipeline.stages[`${kind}_stage`] !== undefined);
+}
+
+export function pipelineLines(pipelines: Pipeline[]): string[] {
+  if (pipelines.length === 0) return ["No pipelines."];
+  const name = width(pipelines.map((p) => p.name));
+  const repository = width(pipelines.map((p) => p.repository));
+  return pipelines.map((p) => `${p.id}  ${p.name.padEnd(name)}  ${p.repository.padEnd(repository)}  ${stageKinds(p).join(",")}`);
+}
+
+export function pipelineDetail(p: Pipeline): string[] {
+  const lines = [`Pipeline: ID: ${p.id}`, `  Name: ${p.name}`, `  Repository: ${p.repository}`, "  Stages:"];
+  for (const kind of STAGE_KINDS) {
+    const spec = p.stages[`${kind}_stage`];
+    if (!spec) continue;
+    const fields = Object.entries(spec).map(([key, value]) => `${key}: ${value}`);
+    lines.push(`    ${kind.padEnd(8)} ${fields.join(", ")}`);
+  }
+  lines.push(`  Created: ${p.created_at}`, `  Updated: ${p.updated_at}`);
+  return lines;
+}
+
+export function runLines(runs: Run[]): string[] {
+  if (runs.length === 0) return ["No runs."];
+  const ref = width(runs.map((r) => r.git_ref));
+  return runs.map((r) => `${r.id}  ${r.pipeline_id}  ${r.git_ref.padEnd(ref)}  ${r.status.padEnd(9)}  ${r.created_at}`);
+}
+
+/** The seed's `get-run` layout. */
+export function runDetail(run: Run): string[] {
+  const lines = [
+    `Run: ID: ${run.id}`,
+    `  PipelineID: ${run.pipeline_id}`,
+    `  GitRef: ${run.git_ref}`,
+    `  Status: ${run.status}`,
+    `  Created: ${run.created_at}`,
+    `  Started: ${run.started_at ?? "-"}`,
+    `  Finished: ${run.finished_at ?? "-"}`,
+  ];
+  if (run.error !== null) lines.push(`  Error: ${run.error}`);
+  lines.push("  Stages:");
+  for (const stage of run.stages) {
+    const times = stage.started_at ? `${stage.started_at} -> ${stage.finished_at ?? "..."}` : "";
+    lines.push(`    ${stage.name.padEnd(8)} ${stage.status.padEnd(8)} ${times}`.trimEnd());
+    for (const log of stage.logs) lines.push(`      ${log}`);
+  }
+  return lines;
+}
+
+/** One progress line for a stage whose status changed, e.g. `  run      success (0.2 s)`. */
+export function stageProgress(stage: StageRun): string {
+  const took = stage.started_at && stage.finished_at ? ` (${seconds(stage.started_at, stage.finished_at)} s)` : "";
+  return `  ${stage.name.padEnd(8)} ${stage.status}${took}`;
+}
+
+/** The closing line of a followed run. */
+export function runOutcome(run: Run): string {
+  const took = run.started_at && run.finished_at ? ` in ${seconds(run.started_at, run.finished_at)} s` : "";
+  return `Run ${run.id} ${run.status}${took}${run.error ? `: ${run.error}` : ""}`;
+}
+
+/** `error: <status> <title>: <detail>` then one line per field error. */
+export function problemLines(problem: Problem): string[] {
+  const lines = [`error: ${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ""}`];
+  for (const e of problem.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
+  return lines;
+}
+
+const width = (values: string[]): number => Math.max(0, ...values.map((v) => v.length));
+
+function seconds(from: string, to: string): string {
+  return ((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1);
+}

@@ -1,0 +1,66 @@
+/** `create`, `list`, `get`, `update`, `delete`: the pipeline subcommands. */
+import { Option, type Command } from "commander";
+import { pipelineDetail, pipelineLines } from "./format.ts";
+import { readJsonArgument } from "./input.ts";
+import { action, positiveInt, subcommand } from "./context.ts";
+
+const BODY_HELP = "the pipeline as JSON: inline, @file to read a file, or - to read stdin";
+
+export function pipelineCommands(): Command[] {
+  const create = subcommand("create", "create a pipeline")
+    .argument("<json>", BODY_HELP)
+    .addHelpText("after", `\nExample:\n  stagerunner client create '{"name":"test1","repository":"repo1","stages":{"run_stage":{"command":"make test"}}}'`)
+    .action(
+      action(async (ctx, body: string) => {
+        const pipeline = await ctx.api.createPipeline(await readJsonArgument(body));
+        ctx.raw(pipeline);
+        ctx.say(`Pipeline created. ID: ${pipeline.id}`);
+      }),
+    );
+
+  const list = subcommand("list", "list pipelines, oldest first")
+    .addOption(new Option("--limit <n>", "at most this many (server default 100, at most 1000)").argParser(positiveInt))
+    .option("--cursor <cursor>", "continue from where a previous page ended")
+    .action(
+      action(async (ctx, opts: { limit?: number; cursor?: string }) => {
+        const page = await ctx.api.listPipelines(opts);
+        ctx.raw(page.items);
+        ctx.say(pipelineLines(page.items));
+        // With --json the hint goes to stderr, so that stdout stays one JSON document.
+        if (page.next) (ctx.json ? console.error : console.log)(`More pipelines: stagerunner client list --cursor ${page.next}`);
+      }),
+    );
+
+  const get = subcommand("get", "show a pipeline")
+    .argument("<id>", "pipeline id")
+    .action(
+      action(async (ctx, id: string) => {
+        const pipeline = await ctx.api.getPipeline(id);
+        ctx.raw(pipeline);
+        ctx.say(pipelineDetail(pipeline));
+      }),
+    );
+
+  const update = subcommand("update", "replace a pipeline's name, repository and stages")
+    .argument("<id>", "pipeline id")
+    .argument("<json>", BODY_HELP)
+    .action(
+      action(async (ctx, id: string, body: string) => {
+        const pipeline = await ctx.api.updatePipeline(id, await readJsonArgument(body));
+        ctx.raw(pipeline);
+        ctx.say(`Pipeline updated. ID: ${pipeline.id}`);
+      }),
+    );
+
+  const remove = subcommand("delete", "delete a pipeline")
+    .argument("<id>", "pipeline id")
+    .action(
+      action(async (ctx, id: string) => {
+        await ctx.api.deletePipeline(id);
+        // 204 has no body, so --json prints nothing: the exit status says it worked.
+        ctx.say(`Pipeline deleted. ID: ${id}`);
+      }),
+    );
+
+  return [create, list, get, update, remove];
+}

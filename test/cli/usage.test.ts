@@ -1,0 +1,50 @@
+/**
+ * What the client does before or without a server: help at every level, usage errors (exit 2) and a
+ * server that is not there (exit 1). All one line on stderr, never a stack trace.
+ */
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { cli } from "./harness.ts";
+
+/** A port where nothing listens: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const noStack = /\n\s+at /;
+
+describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, () => {
+  it.each([
+    [["-h"], /Usage: stagerunner \[options\] \[command\]/],
+    [["client", "-h"], /Usage: stagerunner client \[options\] \[command\][\s\S]*--url <url>[\s\S]*STAGERUNNER_URL[\s\S]*trigger/],
+    [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <id> \[git_ref\][\s\S]*--wait[\s\S]*--interval-ms/],
+  ])("%j prints help and exits 0", async (args, usage) => {
+    const result = await cli(args);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(usage);
+  });
+
+  it.each([
+    [["client", "launch"], /^error: unknown command 'launch'/],
+    [["client", "get-run"], /^error: missing required argument 'id'/],
+    [["client", "create", "{name: 1}"], /^error: the JSON argument is not valid JSON: /],
+    [["client", "--url", "ftp://example.com", "list"], /^error: --url: not an http\(s\) URL: ftp:\/\/example\.com/],
+  ])("%j is a usage error: exit 2", async (args, message) => {
+    const result = await cli(args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(noStack);
+  });
+
+  it("says in one line that the server cannot be reached, exit 1", async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/prod`;
+    const result = await cli(["client", "--url", url, "list"], { env: { STAGERUNNER_TOKEN: "t" } });
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toBe(`error: cannot reach Stagerunner at ${url}: ECONNREFUSED\n`);
+  });
+});
