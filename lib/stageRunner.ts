@@ -58,7 +58,9 @@ export function simulateRunner(opts: SimulateOptions): StageRunner {
       let line = lines.get(stage);
       if (line === undefined) lines.set(stage, (line = describeStage(stage)));
       ctx.log(line);
-      await opts.clock.sleep(opts.durationMs, ctx.signal);
+      // A 0-ms stage has nothing to interrupt: leave the signal alone (making one costs; see LazyAbort).
+      if (opts.durationMs > 0) await opts.clock.sleep(opts.durationMs, ctx.signal);
+      else await opts.clock.sleep(0);
       if (opts.failureProbability > 0 && random() < opts.failureProbability) {
         ctx.log("simulated failure: exit status 1");
         throw new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`);

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, StaleClaimError } from "./errors.ts";
 import { stageSpecs } from "./runState.ts";
 import type { Run } from "./schemas.ts";
+import { LazyAbort } from "./lazyAbort.ts";
 import { StageLog } from "./stageLog.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
@@ -49,7 +50,7 @@ export class WorkerPool {
   /** Set when the shutdown grace period has run out: every run still executing is aborted. */
   private graceOver = false;
   private loops: Promise<void>[] = [];
-  private readonly inFlight = new Map<string, AbortController>();
+  private readonly inFlight = new Map<string, LazyAbort>();
   private readonly interrupted: Run[] = [];
   /** Bumped by every wake-up, so a notification between "claim found nothing" and "wait" is not lost. */
   private wakeGeneration = 0;
@@ -97,7 +98,7 @@ export class WorkerPool {
     await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
     grace.abort();
     this.graceOver = true;
-    for (const controller of this.inFlight.values()) controller.abort(new ShutdownAbort());
+    for (const abort of this.inFlight.values()) abort.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0) };
   }
@@ -130,21 +131,20 @@ export class WorkerPool {
 
   /** Runs every stage of a claimed run in order and ends the run; never throws. */
   private async execute(workerId: string, claim: Claim): Promise<void> {
-    // One controller per run: a runner's abort listeners must not outlive its run.
-    const controller = new AbortController();
-    const { signal } = controller;
-    if (this.graceOver) controller.abort(new ShutdownAbort());
-    this.inFlight.set(claim.run.id, controller);
-    const unwatch = this.store.watchClaim(claim, (reason) => controller.abort(new StaleClaimError(claim.run.id, reason)));
+    // One abort per run: a runner's abort listeners must not outlive its run.
+    const abort = new LazyAbort();
+    if (this.graceOver) abort.abort(new ShutdownAbort());
+    this.inFlight.set(claim.run.id, abort);
+    const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
     const tag = `run ${claim.run.id.slice(0, 8)}`;
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
     try {
-      const failure = await this.runStages(claim, tag, signal);
-      if (signal.aborted) throw signal.reason;
+      const failure = await this.runStages(claim, tag, abort);
+      if (abort.aborted) throw abort.reason;
       const run = await this.store.finishRun(claim, failure ? "failed" : "success", failure);
       this.log?.(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
     } catch (thrown) {
-      await this.endAborted(claim, tag, coerceError(signal.aborted ? signal.reason : thrown));
+      await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
     } finally {
       unwatch();
       this.inFlight.delete(claim.run.id);
@@ -152,7 +152,7 @@ export class WorkerPool {
   }
 
   /** Executes the stages; returns the failure message of the first failed stage, or null. */
-  private async runStages(claim: Claim, tag: string, signal: AbortSignal): Promise<string | null> {
+  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
     const specs = stageSpecs(claim.spec);
     for (const [index, spec] of specs.entries()) {
       await this.store.updateStage(claim, index, { status: "running" });
@@ -163,13 +163,13 @@ export class WorkerPool {
       };
       let failure: Error | undefined;
       try {
-        await this.runner.run(spec, { log, signal });
+        await this.runner.run(spec, { log, get signal() { return abort.signal; } });
       } catch (thrown) {
-        if (signal.aborted) {
+        if (abort.aborted) {
           // Keep what the stage logged while it was being stopped (the claim may still be ours).
           const logs = await stageLog.close().catch(() => []);
           if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
-          throw signal.reason;
+          throw abort.reason;
         }
         failure = coerceError(thrown);
       }
