@@ -2,20 +2,13 @@
  * `stagerunner server`: the local emulator (what `npm start` runs). Flags override environment
  * variables, which override defaults; a bad value stops start-up with one line.
  */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config.ts";
+import { addSettings } from "./settings.ts";
 
 export function serverCommand(): Command {
-  const command = new Command("server").description("run the API, the in-memory store and the worker pool in one process").exitOverride();
-  for (const s of Object.values(serverSettings)) {
-    const option = new Option(`--${s.flag} <value>`, `${s.description} [env ${s.env}${s.default !== undefined ? `, default ${s.default}` : ""}]`);
-    command.addOption(option);
-  }
-  command.action(async (flags: Record<string, string | undefined>) => {
-    const config = loadServerConfig(flags);
-    await serve(config);
-  });
-  return command;
+  const command = new Command("server").description("run the API, the store and the worker pool in one process").exitOverride();
+  return addSettings(command, serverSettings).action(async (flags: Record<string, string | undefined>) => serve(loadServerConfig(flags)));
 }
 
 const stamp = (line: string) => console.log(`${new Date().toISOString()} ${line}`);

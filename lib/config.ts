@@ -23,6 +23,8 @@ const fraction = z
 export interface Setting<T> {
   flag: string;
   env: string;
+  /** A second environment variable read when `env` is unset (DATABASE_URL, the common convention). */
+  fallbackEnv?: string;
   /** Shown in --help; undefined for "none". */
   default: string | undefined;
   description: string;
@@ -30,6 +32,42 @@ export interface Setting<T> {
 }
 
 const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+/** Where state lives: this process's memory, or a PostgreSQL database shared by many processes. */
+export type StoreConfig = { kind: "memory" } | { kind: "postgres"; url: string };
+
+/** A connection string with its password masked, for messages and banners. */
+export const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+
+const storeSchema = z
+  .string()
+  .trim()
+  .transform((value, ctx): StoreConfig => {
+    if (value === "memory") return { kind: "memory" };
+    if (/^postgres(ql)?:\/\//.test(value) && URL.canParse(value)) return { kind: "postgres", url: value };
+    ctx.addIssue({ code: "custom", message: 'must be "memory" or a postgres:// connection URL' });
+    return z.NEVER;
+  });
+
+/** Settings that every process running workers or serving the API shares. */
+const storeSettings = {
+  store: setting({
+    flag: "store",
+    env: "STAGERUNNER_STORE",
+    fallbackEnv: "DATABASE_URL",
+    default: "memory",
+    description: 'where state lives: "memory" or a postgres:// URL',
+    schema: storeSchema,
+  }),
+  dbPoolSize: setting({ flag: "db-pool-size", env: "STAGERUNNER_DB_POOL_SIZE", default: "10", description: "PostgreSQL connections per process", schema: whole(1, 1000) }),
+  leaseMs: setting({
+    flag: "lease-ms",
+    env: "STAGERUNNER_LEASE_MS",
+    default: "30000",
+    description: "PostgreSQL: a claimed run's lease; a worker silent this long loses its run",
+    schema: whole(1000, 3_600_000),
+  }),
+};
 
 export const serverSettings = {
   host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: z.string().trim().min(1, "must not be empty") }),
@@ -41,6 +79,7 @@ export const serverSettings = {
     description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
     schema: z.string().transform(parseTokens),
   }),
+  ...storeSettings,
   workers: setting({ flag: "workers", env: "STAGERUNNER_WORKERS", default: "4", description: "worker pool size (0: API only)", schema: whole(0, 1024) }),
   failureProbability: setting({
     flag: "failure-probability",
@@ -65,8 +104,14 @@ export const serverSettings = {
   }),
 };
 
-type Settings = typeof serverSettings;
-export type ServerConfig = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+/** `stagerunner worker`: the server's settings without the HTTP ones. */
+export const { host: _host, port: _port, token: _token, ...workerSettings } = serverSettings;
+/** `stagerunner migrate` */
+export const migrateSettings = { store: storeSettings.store };
+
+type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+export type ServerConfig = ConfigOf<typeof serverSettings>;
+export type WorkerConfig = ConfigOf<typeof workerSettings>;
 
 /**
  * Validates one raw value; ConfigError with a one-line message otherwise.
@@ -75,18 +120,25 @@ export type ServerConfig = { [K in keyof Settings]: Settings[K] extends Setting<
 export function parseSetting<T>(s: Setting<T>, raw: string, source: string): T {
   const result = s.schema.safeParse(raw);
   if (result.success) return result.data;
-  throw new ConfigError(`${source}: ${result.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(raw)})`);
+  throw new ConfigError(`${source}: ${result.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(redactUrl(raw))})`);
 }
 
 /** Config from flags (already strings) over the environment over the defaults. */
-export function loadServerConfig(flags: Partial<Record<keyof Settings, string>>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig<S extends Record<string, Setting<unknown>>>(
+  settings: S,
+  flags: Partial<Record<keyof S, string>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<S> {
   const out: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(serverSettings) as [keyof Settings, Setting<unknown>][]) {
+  for (const [key, s] of Object.entries(settings)) {
     const flag = flags[key];
-    const fromEnv = env[s.env];
+    const envName = [s.env, s.fallbackEnv].find((name) => name && env[name]);
     if (flag !== undefined) out[key] = parseSetting(s, flag, `--${s.flag}`);
-    else if (fromEnv !== undefined && fromEnv !== "") out[key] = parseSetting(s, fromEnv, s.env);
+    else if (envName) out[key] = parseSetting(s, env[envName]!, envName);
     else out[key] = parseSetting(s, s.default ?? "", `--${s.flag}`);
   }
-  return out as ServerConfig;
+  return out as ConfigOf<S>;
 }
+
+export const loadServerConfig = (flags: Partial<Record<keyof typeof serverSettings, string>>, env?: NodeJS.ProcessEnv): ServerConfig =>
+  loadConfig(serverSettings, flags, env);

@@ -5,23 +5,30 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 import type { Request, Response } from "express";
+import { iso } from "../lib/clock.ts";
 
 /** An Express request as API Gateway's HTTP API (payload 2.0) would deliver it for `routeKey`. */
 export function expressRequestToEvent(req: Request, routeKey: string): APIGatewayProxyEventV2 {
-  const url = new URL(req.originalUrl, "http://localhost");
+  // Split by hand: `new URL()` per request was the adapter's largest cost in a profile under load.
+  const target = req.originalUrl;
+  const mark = target.indexOf("?");
+  const rawPath = mark < 0 ? target : target.slice(0, mark);
+  const rawQueryString = mark < 0 ? "" : target.slice(mark + 1);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const name in req.headers) {
+    const value = req.headers[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
   }
+  // API Gateway joins repeated query parameters with commas.
   const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  if (rawQueryString) for (const [name, value] of new URLSearchParams(rawQueryString)) query[name] = name in query ? `${query[name]},${value}` : value;
   const now = Date.now();
   const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body.toString("utf8") : undefined;
   const event: APIGatewayProxyEventV2 = {
     version: "2.0",
     routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath,
+    rawQueryString,
     headers,
     requestContext: {
       accountId: "local",
@@ -30,7 +37,7 @@ export function expressRequestToEvent(req: Request, routeKey: string): APIGatewa
       domainPrefix: req.hostname.split(".")[0] ?? "",
       http: {
         method: req.method,
-        path: url.pathname,
+        path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress ?? "",
         userAgent: req.get("user-agent") ?? "",
@@ -38,7 +45,7 @@ export function expressRequestToEvent(req: Request, routeKey: string): APIGatewa
       requestId: randomUUID(),
       routeKey,
       stage: "$default",
-      time: new Date(now).toISOString(),
+      time: iso(now),
       timeEpoch: now,
     },
     isBase64Encoded: false,

@@ -45,12 +45,15 @@ export function createApp(services: Services): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  // Every body is read raw, whatever its Content-Type; the handlers parse it.
-  app.use(express.raw({ type: () => true, limit: MAX_BODY_BYTES }));
+  // Bodies are read raw, whatever their Content-Type (the handlers parse them), and only on routes
+  // that take one, so GETs skip the body parser.
+  const body = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
 
   const methodsByPath = new Map<string, string[]>();
   for (const route of routes) {
-    app[route.method.toLowerCase() as "get" | "post" | "put" | "delete"](expressPath(route.path), invoke(route, services));
+    const mount = app[route.method.toLowerCase() as "get" | "post" | "put" | "delete"].bind(app);
+    if (route.method === "POST" || route.method === "PUT") mount(expressPath(route.path), body, invoke(route, services));
+    else mount(expressPath(route.path), invoke(route, services));
     methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
   }
   for (const [path, methods] of methodsByPath) {

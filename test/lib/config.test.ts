@@ -11,6 +11,9 @@ const defaults = {
   failureProbability: 0,
   stageDurationMs: 1000,
   shutdownGraceMs: 10_000,
+  store: { kind: "memory" },
+  dbPoolSize: 10,
+  leaseMs: 30_000,
 };
 
 /** The ConfigError thrown by loading `flags` over `env`; fails the test when nothing is thrown. */
@@ -38,8 +41,14 @@ describe("loadServerConfig", () => {
       STAGERUNNER_FAILURE_PROBABILITY: "0.25",
       STAGERUNNER_STAGE_DURATION_MS: "0",
       STAGERUNNER_SHUTDOWN_GRACE_MS: "500",
+      STAGERUNNER_STORE: "postgres://u:pw@db:5432/ci",
+      STAGERUNNER_DB_POOL_SIZE: "4",
+      STAGERUNNER_LEASE_MS: "5000",
     };
     expect(loadServerConfig({}, env)).toEqual({
+      store: { kind: "postgres", url: "postgres://u:pw@db:5432/ci" },
+      dbPoolSize: 4,
+      leaseMs: 5000,
       host: "0.0.0.0",
       port: 9090,
       token: ["a", "b"],
@@ -49,6 +58,13 @@ describe("loadServerConfig", () => {
       shutdownGraceMs: 500,
     });
     expect(loadServerConfig({}, { STAGERUNNER_PORT: "", STAGERUNNER_WORKERS: "" })).toEqual(defaults);
+  });
+
+  it("reads DATABASE_URL when STAGERUNNER_STORE is unset, and never echoes a password", () => {
+    expect(loadServerConfig({}, { DATABASE_URL: "postgresql://db/x" }).store).toEqual({ kind: "postgres", url: "postgresql://db/x" });
+    expect(loadServerConfig({}, { DATABASE_URL: "postgresql://db/x", STAGERUNNER_STORE: "memory" }).store).toEqual({ kind: "memory" });
+    const error = configError({ store: "mysql://root:hunter2@db/x" });
+    expect(error.message).toBe('--store: must be "memory" or a postgres:// connection URL (got "mysql://root:***@db/x")');
   });
 
   it("takes flags over the environment", () => {
