@@ -29,55 +29,33 @@ export async function drawCharts(results: Results, dir: string): Promise<string[
     (["p50", "p95", "p99"] as const).map((q) => ({ load: p.load, ms: Math.max(p.wait[q], 1e-3), percentile: q })),
   );
   const paths: string[] = [];
-  const out = (name: string) => (paths.push(`${dir}/${name}`), `${dir}/${name}`);
+  const chart = async (name: string, title: string, values: object[], x: object, y: object, color: object) => {
+    const spec: vl.TopLevelSpec = { title, width: 520, height: 320, data: { values }, mark: { type: "line", point: true }, encoding: { x, y, ...color } };
+    await render(spec, `${dir}/${name}`);
+    paths.push(`${dir}/${name}`);
+  };
+  const logMs = { field: "ms", type: "quantitative", title: "wait (ms)", scale: { type: "log" } };
   if (throughput.length) {
-    await render(
-      {
-        title: "Queue throughput against workers (3 stages per run)",
-        width: 520,
-        height: 320,
-        data: { values: throughput },
-        mark: { type: "line", point: true },
-        encoding: {
-          x: logX,
-          y: { field: "runsPerSecond", type: "quantitative", title: "runs/s", scale: { type: "log" } },
-          color: { field: "series", type: "nominal", title: null },
-          strokeDash: { field: "kind", type: "nominal", title: null },
-        },
-      },
-      out("throughput.svg"),
+    await chart(
+      "throughput.svg",
+      "Queue throughput against workers (3 stages per run)",
+      throughput,
+      logX,
+      { field: "runsPerSecond", type: "quantitative", title: "runs/s", scale: { type: "log" } },
+      { color: { field: "series", type: "nominal", title: null }, strokeDash: { field: "kind", type: "nominal", title: null } },
     );
-    await render(
-      {
-        title: "Trigger-to-start wait against workers (all runs triggered at once)",
-        width: 520,
-        height: 320,
-        data: { values: waits },
-        mark: { type: "line", point: true },
-        encoding: {
-          x: logX,
-          y: { field: "ms", type: "quantitative", title: "wait (ms)", scale: { type: "log" } },
-          color: { field: "series", type: "nominal", title: null },
-        },
-      },
-      out("wait-vs-workers.svg"),
-    );
+    await chart("wait-vs-workers.svg", "Trigger-to-start wait against workers (all runs triggered at once)", waits, logX, logMs, {
+      color: { field: "series", type: "nominal", title: null },
+    });
   }
   if (load.length) {
-    await render(
-      {
-        title: "Trigger-to-start wait under open-loop load",
-        width: 520,
-        height: 320,
-        data: { values: load },
-        mark: { type: "line", point: true },
-        encoding: {
-          x: { field: "load", type: "quantitative", title: "load (fraction of measured capacity)", axis: { format: "%" } },
-          y: { field: "ms", type: "quantitative", title: "wait (ms)", scale: { type: "log" } },
-          color: { field: "percentile", type: "nominal", title: null },
-        },
-      },
-      out("wait-vs-load.svg"),
+    await chart(
+      "wait-vs-load.svg",
+      "Trigger-to-start wait under open-loop load",
+      load,
+      { field: "load", type: "quantitative", title: "load (fraction of measured capacity)", axis: { format: "%" } },
+      logMs,
+      { color: { field: "percentile", type: "nominal", title: null } },
     );
   }
   return paths;
