@@ -77,6 +77,16 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/**
+ * A dependency the request needs (the database) cannot be reached right now; the client may retry.
+ * The connection error is kept as `cause` for the log, never sent to the client.
+ */
+export class ServiceUnavailableError extends HttpError {
+  constructor(message = "database unavailable", opts: { cause?: unknown } = {}) {
+    super(503, message, opts);
+  }
+}
+
 /** A write by a worker whose claim on a run is no longer current (run cancelled, or taken over). */
 export class StaleClaimError extends Error {
   constructor(runId: string, why: string) {

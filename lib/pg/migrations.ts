@@ -1,0 +1,76 @@
+/**
+ * The PostgreSQL schema, as versioned migrations. They are TypeScript strings rather than .sql files
+ * so that a bundler (esbuild for the Lambda handlers) carries them along without loaders or copying.
+ * A migration, once released, never changes: a change to the schema is a new entry at the end.
+ *
+ * Tables are created unqualified, in the first schema of the connection's search_path (see
+ * lib/pg/connection.ts), so that tests can give every case a schema of its own.
+ */
+
+export interface Migration {
+  /** 1, 2, 3, ... with no gaps; recorded in stagerunner_migrations once applied. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "pipelines, runs and the per-pipeline queue lanes",
+    sql: `
+-- Pipelines, and on each one its queue "lane": which run is running (if any) and the seq of its oldest
+-- queued run (if any). The lane is what makes a claim O(log n): claimers look only at the lanes that
+-- are ready, through pipelines_ready, never at the queued runs behind each lane's head.
+-- lane_version is bumped by every write that changes the lane or its runs' queued/running states, so a
+-- claim can tell whether its snapshot of the lane is current (lib/pg/queueSql.ts explains why).
+CREATE TABLE pipelines (
+  id             uuid PRIMARY KEY,
+  seq            bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  name           text NOT NULL,
+  repository     text NOT NULL,
+  stages         jsonb NOT NULL,
+  created_at     timestamptz NOT NULL,
+  updated_at     timestamptz NOT NULL,
+  running_run_id uuid,
+  head_seq       bigint,
+  lane_version   bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX pipelines_ready ON pipelines (head_seq) WHERE running_run_id IS NULL AND head_seq IS NOT NULL;
+
+-- Runs keep their pipeline's stages as they were at trigger time (spec), and carry no foreign key to
+-- pipelines: they stay readable after their pipeline is deleted.
+CREATE TABLE runs (
+  id               uuid PRIMARY KEY,
+  seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  pipeline_id      uuid NOT NULL,
+  git_ref          text NOT NULL,
+  status           text NOT NULL CHECK (status IN ('queued', 'running', 'success', 'failed', 'cancelled')),
+  stages           jsonb NOT NULL,
+  spec             jsonb NOT NULL,
+  error            text,
+  created_at       timestamptz NOT NULL,
+  started_at       timestamptz,
+  finished_at      timestamptz,
+  updated_at       timestamptz NOT NULL,
+  -- The last worker that claimed the run (kept after it ends, for "worker lost" forensics).
+  worker_id        text,
+  -- The current claim's fencing token and lease: present exactly while the run is running.
+  claim_token      uuid,
+  lease_expires_at timestamptz,
+  CONSTRAINT runs_claim_while_running CHECK ((status = 'running') = (claim_token IS NOT NULL AND lease_expires_at IS NOT NULL))
+);
+-- One running run per pipeline, whatever code path or process writes: a second one is a unique violation.
+CREATE UNIQUE INDEX runs_one_running_per_pipeline ON runs (pipeline_id) WHERE status = 'running';
+-- A lane's next head after a claim: the oldest queued run of the pipeline after the claimed one.
+CREATE INDEX runs_queued ON runs (pipeline_id, seq) WHERE status = 'queued';
+CREATE INDEX runs_by_pipeline ON runs (pipeline_id, seq);
+CREATE INDEX runs_by_status ON runs (status, seq);
+-- The recovery sweep: running runs by lease expiry.
+CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+`,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

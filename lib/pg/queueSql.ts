@@ -1,0 +1,227 @@
+/**
+ * The queue's statements. Each is one statement (CTEs), so that it commits or fails whole and its
+ * NOTIFY is delivered at commit, with the rows it changed.
+ *
+ * ## Lanes
+ *
+ * Every pipeline row carries its queue lane: `running_run_id` (its running run, if any), `head_seq`
+ * (the seq of its oldest queued run, if any) and `lane_version` (bumped by every write below that
+ * changes the lane or the queued/running state of its runs). A lane is ready when nothing runs and
+ * something is queued; the partial index pipelines_ready holds exactly the ready lanes, by head_seq.
+ * A claim locks the first ready lane it can with SKIP LOCKED, marks its head run running and moves the
+ * head to the next queued run of that pipeline (an index probe on runs_queued): O(log n) however many
+ * runs wait behind the head. The unique index runs_one_running_per_pipeline backs the lane up: whatever
+ * writes, a pipeline never has two running runs.
+ *
+ * ## Why this is safe under READ COMMITTED
+ *
+ * Lock order is always lane first, then runs; every write that changes a lane's runs (trigger, claim,
+ * finish, release, recovery, delete, cancelQueued) holds the lane's row lock until it commits, so
+ * writes to one lane are serialised and each starts from the lane its predecessor left.
+ * - Trigger locks the lane (plain FOR UPDATE: it waits), inserts the run, sets head_seq only if the
+ *   lane had none. Its run's seq is drawn after the lock, so per-pipeline seq order is commit order.
+ * - Concurrent claimers skip each other's lanes (SKIP LOCKED), and a lane another claimer just took is
+ *   rechecked by FOR UPDATE on its newest version (running_run_id is set: no longer ready, skipped).
+ * - The one hazard is the statement snapshot: reads in a statement see the database as of its start,
+ *   while FOR UPDATE returns the newest version of the lane. If a trigger (say) committed between the
+ *   two, its run is invisible to the "next head" probe, which would then set head_seq to NULL and
+ *   strand that run. So the claim compares the locked lane's lane_version with the version its own
+ *   snapshot sees; when they differ it claims nothing and reports `locked` without a run, and the
+ *   caller repeats the statement with a fresh snapshot. When they match, no write to the lane (nor,
+ *   by the rule above, to its runs) committed after the snapshot, and the probe is exact.
+ * - Finish, release and recovery read nothing but the lane and the run they lock (their SET clauses
+ *   see newest versions through PostgreSQL's recheck), so their snapshots cannot mislead them.
+ * - Delete and cancelQueued lock lanes in one statement and change runs in a second one, whose fresh
+ *   snapshot sees every run committed before the lock; no trigger can add one to a locked lane.
+ * Deadlock: lanes are locked before runs everywhere; claim and recovery skip locked lanes; the only
+ * statement that waits on several lanes (cancelQueued) takes them in id order.
+ */
+import { closeStagesSql, patchStageSql, pendingStagesSql } from "./stagesSql.ts";
+import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
+
+/** $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload. */
+export const TRIGGER_RUN = `
+WITH lane AS (
+  SELECT id, stages FROM pipelines WHERE id = $1 FOR UPDATE
+), run AS (
+  INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at)
+  SELECT $2, lane.id, $3, 'queued', ${pendingStagesSql("lane.stages", "$5::text[]")}, lane.stages, $4::text::timestamptz, $4::text::timestamptz
+  FROM lane
+  RETURNING *
+), lane_after AS (
+  UPDATE pipelines p SET head_seq = coalesce(p.head_seq, run.seq), lane_version = p.lane_version + 1
+  FROM run WHERE p.id = run.pipeline_id
+  RETURNING p.running_run_id IS NULL AND p.head_seq = run.seq AS became_ready
+), notified AS (
+  SELECT pg_notify($6, $7) FROM lane_after WHERE became_ready
+)
+SELECT ${runColumns("run.")}, lane_after.became_ready, (SELECT count(*) FROM notified) AS notified
+FROM run, lane_after`;
+
+/** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
+export const CLAIM_RUN = `
+WITH lane AS (
+  SELECT id, head_seq, lane_version FROM pipelines
+  WHERE running_run_id IS NULL AND head_seq IS NOT NULL
+  ORDER BY head_seq
+  LIMIT 1
+  FOR UPDATE SKIP LOCKED
+), current_lane AS (
+  -- The lane as this statement's snapshot sees it must be the lane we locked (see above).
+  SELECT lane.id, lane.head_seq FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
+), claimed AS (
+  UPDATE runs r SET status = 'running', started_at = $1::text::timestamptz, updated_at = $1::text::timestamptz,
+    worker_id = $2, claim_token = $3, lease_expires_at = $4::text::timestamptz
+  FROM current_lane l
+  WHERE r.seq = l.head_seq AND r.pipeline_id = l.id AND r.status = 'queued'
+  RETURNING r.*
+), lane_after AS (
+  UPDATE pipelines p SET running_run_id = c.id, lane_version = p.lane_version + 1,
+    head_seq = (SELECT q.seq FROM runs q WHERE q.pipeline_id = c.pipeline_id AND q.status = 'queued' AND q.seq > c.seq ORDER BY q.seq LIMIT 1)
+  FROM claimed c WHERE p.id = c.pipeline_id
+)
+SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec
+FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`;
+
+/** $1 run, $2 token, $3 stage index, $4 new status or NULL, $5 log lines (jsonb array), $6 now. */
+export const UPDATE_STAGE = `
+UPDATE runs r SET updated_at = $6::text::timestamptz,
+  stages = jsonb_set(r.stages, ARRAY[$3::int::text], ${patchStageSql("(r.stages -> $3::int)", "$4::text", "$5::jsonb", "$6::text")})
+WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND $3::int >= 0 AND $3::int < jsonb_array_length(r.stages)
+RETURNING r.id`;
+
+/** $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload. */
+export const FINISH_RUN = `
+WITH lane AS (
+  SELECT id FROM pipelines WHERE running_run_id = $1 FOR UPDATE
+), ended AS (
+  UPDATE runs r SET status = $3::text, error = $4, stages = ${closeStagesSql("r.stages", "$3::text", "$5::text")},
+    finished_at = $5::text::timestamptz, updated_at = $5::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
+  FROM lane
+  WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
+  RETURNING r.*
+), lane_after AS (
+  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1
+  FROM ended WHERE p.id = ended.pipeline_id
+  RETURNING p.head_seq IS NOT NULL AS became_ready
+), notified AS (
+  SELECT pg_notify($6, $7) FROM lane_after WHERE became_ready
+)
+SELECT ${runColumns("ended.")}, lane_after.became_ready, (SELECT count(*) FROM notified) AS notified
+FROM ended, lane_after`;
+
+/**
+ * $1 run, $2 token, $3 now, $4 the released stages, $5 claimable channel, $6 payload. The run goes back
+ * to the head of its lane: it was the head when claimed, and everything queued since is younger.
+ */
+export const RELEASE_RUN = `
+WITH lane AS (
+  SELECT id FROM pipelines WHERE running_run_id = $1 FOR UPDATE
+), released AS (
+  UPDATE runs r SET status = 'queued', started_at = NULL, updated_at = $3::text::timestamptz, stages = $4::jsonb,
+    claim_token = NULL, lease_expires_at = NULL
+  FROM lane
+  WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
+  RETURNING r.seq, r.pipeline_id
+), lane_after AS (
+  UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1
+  FROM released WHERE p.id = released.pipeline_id
+), notified AS (
+  SELECT pg_notify($5, $6) FROM released
+)
+SELECT (SELECT count(*) FROM released)::int AS released, (SELECT count(*) FROM notified) AS notified`;
+
+/** $1 run ids, $2 their tokens, $3 new lease expiry. Returns the tokens still held. */
+export const RENEW_LEASES = `
+UPDATE runs r SET lease_expires_at = $3::text::timestamptz
+FROM unnest($1::uuid[], $2::uuid[]) AS held(id, token)
+WHERE r.id = held.id AND r.claim_token = held.token AND r.status = 'running'
+RETURNING r.claim_token AS token`;
+
+/**
+ * $1 now, $2 batch size, $3 error, $4 claimable channel, $5 payload, $6 cancel channel. Fails running
+ * runs whose lease ran out, frees their lanes and tells their watchers. Lanes another write holds are
+ * skipped until the next sweep; a lease renewed meanwhile is seen by the recheck of the UPDATE.
+ */
+export const RECOVER_EXPIRED = `
+WITH expired AS (
+  SELECT p.id AS pipeline_id, r.id AS run_id, r.claim_token
+  FROM runs r JOIN pipelines p ON p.running_run_id = r.id
+  WHERE r.status = 'running' AND r.lease_expires_at < $1::text::timestamptz
+  ORDER BY r.lease_expires_at
+  LIMIT $2
+  FOR UPDATE OF p SKIP LOCKED
+), failed AS (
+  UPDATE runs r SET status = 'failed', error = $3::text, stages = ${closeStagesSql("r.stages", "'failed'", "$1::text")},
+    finished_at = $1::text::timestamptz, updated_at = $1::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
+  FROM expired e
+  WHERE r.id = e.run_id AND r.status = 'running' AND r.lease_expires_at < $1::text::timestamptz
+  RETURNING ${runColumns("r.")}, e.claim_token AS lost_token
+), lane_after AS (
+  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1
+  FROM failed WHERE p.id = failed.pipeline_id
+  RETURNING p.head_seq IS NOT NULL AS became_ready
+), claimable AS (
+  SELECT pg_notify($4, $5) WHERE EXISTS (SELECT 1 FROM lane_after WHERE became_ready)
+), lost AS (
+  SELECT pg_notify($6, json_build_object('token', lost_token, 'reason', $3::text)::text) FROM failed
+)
+SELECT failed.*, (SELECT count(*) FROM claimable) > 0 AS became_ready, (SELECT count(*) FROM lost) AS notified
+FROM failed`;
+
+/** Step 1 of a delete: $1 pipeline. Removes the lane (and waits for whoever holds it). */
+export const DELETE_PIPELINE = "DELETE FROM pipelines WHERE id = $1 RETURNING id";
+
+/** Step 2 of a delete: $1 pipeline, $2 reason, $3 now, $4 cancel channel. Cancels its open runs, oldest first. */
+export const CANCEL_PIPELINE_RUNS = `
+WITH open AS (
+  SELECT id, status, claim_token FROM runs WHERE pipeline_id = $1 AND status IN ('queued', 'running') FOR UPDATE
+), cancelled AS (
+  UPDATE runs r SET status = 'cancelled', error = $2::text, stages = ${closeStagesSql("r.stages", "'cancelled'", "$3::text")},
+    finished_at = $3::text::timestamptz, updated_at = $3::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
+  FROM open
+  WHERE r.id = open.id
+  RETURNING ${runColumns("r.")}, open.status AS was, open.claim_token AS lost_token
+), lost AS (
+  SELECT pg_notify($4, json_build_object('token', lost_token, 'reason', $2::text)::text) FROM cancelled WHERE was = 'running'
+)
+SELECT cancelled.*, (SELECT count(*) FROM lost) AS notified FROM cancelled ORDER BY seq`;
+
+/** Step 1 of cancelQueued: empties every lane that has queued runs, locking them in id order. */
+export const EMPTY_LANES = `
+WITH locked AS (
+  SELECT id FROM pipelines WHERE head_seq IS NOT NULL ORDER BY id FOR UPDATE
+)
+UPDATE pipelines p SET head_seq = NULL, lane_version = p.lane_version + 1
+FROM locked WHERE p.id = locked.id
+RETURNING p.id`;
+
+/** Step 2 of cancelQueued: $1 the emptied lanes, $2 reason, $3 now. */
+export const CANCEL_QUEUED = `
+WITH cancelled AS (
+  UPDATE runs r SET status = 'cancelled', error = $2::text, stages = ${closeStagesSql("r.stages", "'cancelled'", "$3::text")},
+    finished_at = $3::text::timestamptz, updated_at = $3::text::timestamptz
+  WHERE r.pipeline_id = ANY($1::uuid[]) AND r.status = 'queued'
+  RETURNING ${runColumns("r.")}
+)
+SELECT * FROM cancelled ORDER BY seq`;
+
+/** Why a claim's write was refused: $1 run. */
+export const CLAIM_STATE = "SELECT status, claim_token FROM runs WHERE id = $1";
+
+export const INSERT_PIPELINE = `
+INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at)
+VALUES ($1, $2, $3, $4::jsonb, $5::text::timestamptz, $5::text::timestamptz)
+RETURNING ${PIPELINE_COLUMNS}`;
+
+export const SELECT_PIPELINE = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE id = $1`;
+
+/** $1 after this seq, $2 how many. */
+export const LIST_PIPELINES = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE seq > $1 ORDER BY seq LIMIT $2`;
+
+export const REPLACE_PIPELINE = `
+UPDATE pipelines SET name = $2, repository = $3, stages = $4::jsonb, updated_at = $5::text::timestamptz
+WHERE id = $1
+RETURNING ${PIPELINE_COLUMNS}`;
+
+export const SELECT_RUN = `SELECT ${runColumns()} FROM runs WHERE id = $1`;

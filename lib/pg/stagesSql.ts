@@ -1,0 +1,39 @@
+/**
+ * lib/runState.ts's stage functions as SQL over a run's `stages` jsonb array, for the statements that
+ * change stages they have not read (a run ended by its pipeline's deletion or by lease recovery, a
+ * stage patched without a read-modify-write round trip). Each must stay in step with its TypeScript
+ * twin; the Store contract suite runs over both stores and checks that they agree.
+ *
+ * Arguments are SQL expressions; timestamps are text parameters (the wire's ISO strings), so that the
+ * JSON holds exactly what MemoryStore would hold.
+ */
+
+/** pendingStages: a pending stage for each kind present in `spec`, in the order of `kinds` (text[]). */
+export const pendingStagesSql = (spec: string, kinds: string): string => `(
+  SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'name', k.kind, 'status', 'pending', 'started_at', NULL, 'finished_at', NULL, 'logs', '[]'::jsonb) ORDER BY k.n), '[]'::jsonb)
+  FROM unnest(${kinds}) WITH ORDINALITY AS k(kind, n)
+  WHERE ${spec} ? (k.kind || '_stage'))`;
+
+/** closeStages: pending stages end skipped, a running one failed or cancelled (with `at`), others unchanged. */
+export const closeStagesSql = (stages: string, runStatus: string, at: string): string => `(
+  SELECT coalesce(jsonb_agg(CASE e.s ->> 'status'
+           WHEN 'pending' THEN e.s || '{"status": "skipped"}'::jsonb
+           WHEN 'running' THEN e.s || jsonb_build_object(
+             'status', CASE WHEN ${runStatus} = 'failed' THEN 'failed' ELSE 'cancelled' END, 'finished_at', ${at})
+           ELSE e.s END ORDER BY e.n), '[]'::jsonb)
+  FROM jsonb_array_elements(${stages}) WITH ORDINALITY AS e(s, n))`;
+
+/**
+ * MemoryStore.updateStage's change to one stage: `logs` (a jsonb array) appended; a new `status`
+ * (text, or NULL for none) stamps started_at when it is running, finished_at when it is an end state,
+ * and nothing when the stage already had that status.
+ */
+export const patchStageSql = (stage: string, status: string, logs: string, at: string): string => `
+  ${stage} || jsonb_build_object('logs', (${stage} -> 'logs') || ${logs})
+  || CASE
+       WHEN ${status} IS NULL OR ${stage} ->> 'status' = ${status} THEN '{}'::jsonb
+       WHEN ${status} = 'running' THEN jsonb_build_object('status', ${status}, 'started_at', ${at})
+       WHEN ${status} = 'pending' THEN jsonb_build_object('status', ${status})
+       ELSE jsonb_build_object('status', ${status}, 'finished_at', ${at})
+     END`;
