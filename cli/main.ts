@@ -5,7 +5,9 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../lib/errors.ts";
 import { clientCommand } from "./client/index.ts";
+import { migrateCommand } from "./migrate.ts";
 import { serverCommand } from "./server.ts";
+import { workerCommand } from "./worker.ts";
 
 export function program(): Command {
   const root = new Command("stagerunner")
@@ -13,6 +15,8 @@ export function program(): Command {
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   root.addCommand(serverCommand());
+  root.addCommand(workerCommand());
+  root.addCommand(migrateCommand());
   root.addCommand(clientCommand());
   return root;
 }

@@ -4,14 +4,13 @@
  */
 import { Command } from "commander";
 import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config.ts";
+import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
 
 export function serverCommand(): Command {
   const command = new Command("server").description("run the API, the store and the worker pool in one process").exitOverride();
   return addSettings(command, serverSettings).action(async (flags: Record<string, string | undefined>) => serve(loadServerConfig(flags)));
 }
-
-const stamp = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
 async function serve(config: ServerConfig): Promise<void> {
   // Loaded here, not at the top: client commands need neither Express nor the handlers (0.5 s of start-up).
@@ -23,17 +22,10 @@ async function serve(config: ServerConfig): Promise<void> {
     console.log(`No token configured (--token / STAGERUNNER_TOKEN); generated one for this run:\n  ${token}`);
     console.log(`Try: npx stagerunner client --url ${server.url} --token ${token} list`);
   }
-  let signals = 0;
-  const shutdown = async (signal: string) => {
-    if (++signals > 1) {
-      console.log(`${signal} again: exiting now`);
-      process.exit(130);
-    }
+  onShutdownSignal(async (signal) => {
     stamp(`${signal}: no longer accepting requests`);
     const report = await server.close();
-    stamp(`stopped (${report.interrupted.length} running run(s) cancelled, ${report.cancelledQueued.length} queued run(s) cancelled)`);
-    process.exit(0);
-  };
-  process.on("SIGINT", (s) => void shutdown(s));
-  process.on("SIGTERM", (s) => void shutdown(s));
+    const queued = server.store.durable ? "queued runs stay queued for other workers" : `${report.cancelledQueued.length} queued run(s) cancelled`;
+    stamp(`stopped (${report.interrupted.length} running run(s) cancelled, ${queued})`);
+  });
 }

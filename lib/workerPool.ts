@@ -26,8 +26,10 @@ export interface WorkerPoolOptions {
 }
 
 export interface StopReport {
-  /** Runs that were still executing when the grace period ran out, now cancelled. */
+  /** Runs that were still executing when the grace period ran out, now cancelled (non-durable store). */
   interrupted: Run[];
+  /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
+  released: string[];
 }
 
 class ShutdownAbort extends Error {
@@ -52,6 +54,7 @@ export class WorkerPool {
   private loops: Promise<void>[] = [];
   private readonly inFlight = new Map<string, LazyAbort>();
   private readonly interrupted: Run[] = [];
+  private readonly released: string[] = [];
   /** Bumped by every wake-up, so a notification between "claim found nothing" and "wait" is not lost. */
   private wakeGeneration = 0;
   private waiters: (() => void)[] = [];
@@ -100,7 +103,7 @@ export class WorkerPool {
     this.graceOver = true;
     for (const abort of this.inFlight.values()) abort.abort(new ShutdownAbort());
     await all;
-    return { interrupted: this.interrupted.splice(0) };
+    return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
 
   private wake(count: number): void {
@@ -194,6 +197,7 @@ export class WorkerPool {
       if (error instanceof ShutdownAbort && this.store.durable) {
         // Another worker process can take it: hand it back rather than cancel it.
         await this.store.releaseRun(claim, error.message);
+        this.released.push(claim.run.id);
         this.log?.(`${tag} handed back to the queue: ${error.message}`);
         return;
       }

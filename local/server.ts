@@ -7,11 +7,11 @@ import { systemClock, type Clock } from "../lib/clock.ts";
 import type { ServerConfig } from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { Services } from "../lib/http/services.ts";
-import { MemoryStore } from "../lib/memoryStore.ts";
+import { openStore } from "../lib/openStore.ts";
 import type { Run } from "../lib/schemas.ts";
 import { simulateRunner, type StageRunner } from "../lib/stageRunner.ts";
 import type { Store } from "../lib/store.ts";
-import { WorkerPool } from "../lib/workerPool.ts";
+import { WorkerPool, type StopReport } from "../lib/workerPool.ts";
 import { createApp } from "./app.ts";
 
 export interface ServerOptions {
@@ -33,15 +33,14 @@ export interface RunningServer {
   close(graceMs?: number): Promise<ShutdownReport>;
 }
 
-export interface ShutdownReport {
-  interrupted: Run[];
+export interface ShutdownReport extends StopReport {
   cancelledQueued: Run[];
 }
 
 export async function startServer(config: ServerConfig, opts: ServerOptions = {}): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? (() => {});
-  const store = opts.store ?? new MemoryStore({ clock });
+  const store = opts.store ?? (await openStore(config, clock));
   const generatedToken = config.token.length === 0;
   const tokens = generatedToken ? [generateToken()] : config.token;
   const services: Services = { store, tokens: tokenChecker(tokens), log };
@@ -68,13 +67,13 @@ export async function startServer(config: ServerConfig, opts: ServerOptions = {}
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (pool.busy > 0) log(`shutting down: waiting up to ${graceMs} ms for ${pool.busy} running run(s)`);
-      const { interrupted } = await pool.stop(graceMs);
+      const report = await pool.stop(graceMs);
       const cancelledQueued = store.durable ? [] : await store.cancelQueued("the server shut down before the run started");
       if (cancelledQueued.length) log(`cancelled ${cancelledQueued.length} queued run(s): ${cancelledQueued.map((r) => r.id).join(", ")}`);
       server.closeAllConnections();
       await stopped;
       await store.close();
-      return { interrupted, cancelledQueued };
+      return { ...report, cancelledQueued };
     })());
 
   return { url, tokens, generatedToken, store, pool, close };

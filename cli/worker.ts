@@ -1,0 +1,27 @@
+/**
+ * `stagerunner worker`: executes runs from a PostgreSQL store, no HTTP. SIGINT/SIGTERM: stop claiming,
+ * let running runs finish within the grace period, hand back the rest, exit 0.
+ */
+import { Command } from "commander";
+import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config.ts";
+import { onShutdownSignal, stamp } from "./process.ts";
+import { addSettings } from "./settings.ts";
+
+export function workerCommand(): Command {
+  const command = new Command("worker").description("execute runs from a shared PostgreSQL store; run as many as you like").exitOverride();
+  return addSettings(command, workerSettings).action(async (flags: Record<string, string | undefined>) =>
+    work(loadConfig(workerSettings, flags)),
+  );
+}
+
+async function work(config: WorkerConfig): Promise<void> {
+  const { startWorkers } = await import("../local/worker.ts");
+  const workers = await startWorkers(config, { log: stamp });
+  const where = config.store.kind === "postgres" ? redactUrl(config.store.url) : "memory";
+  stamp(`Stagerunner worker: ${config.workers} worker(s) on ${where} (lease ${config.leaseMs} ms, stage duration ${config.stageDurationMs} ms)`);
+  onShutdownSignal(async (signal) => {
+    stamp(`${signal}: no longer claiming runs; waiting up to ${config.shutdownGraceMs} ms for ${workers.pool.busy} running run(s)`);
+    const report = await workers.close();
+    stamp(`stopped (${report.released.length} run(s) handed back to the queue)`);
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * PostgreSQL going away and coming back, through a TCP proxy the test can cut: the API answers 503
+ * problem+json meanwhile and stores nothing; afterwards the workers resume and runs finish.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadServerConfig } from "../../lib/config.ts";
+import { startServer, type RunningServer } from "../../local/server.ts";
+import { seedPipeline } from "../support/fixtures.ts";
+import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
+
+/** Forwards to PostgreSQL until cut; while cut, every connection is dropped at once. */
+async function cuttableProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let cut = false;
+  const server = net.createServer((client) => {
+    if (cut) return void client.destroy();
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {}).on("close", () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut() {
+      cut = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${PG_SKIP_REASON})`}`, { timeout: 60_000 }, () => {
+  const dbName = `sr_outage_${randomBytes(4).toString("hex")}`;
+  let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    const direct = new URL(pgTestUrl!);
+    proxy = await cuttableProxy(direct);
+    const viaProxy = new URL(pgTestUrl!);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    viaProxy.pathname = `/${dbName}`;
+    server = await startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: "5", store: viaProxy.toString() }, {}));
+  });
+
+  afterAll(async () => {
+    proxy.restore();
+    await server?.close(0);
+    await proxy?.close();
+    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  });
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(server.url + path, { method, headers: { authorization: "t" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    return { status: response.status, type: response.headers.get("content-type"), body: (await response.json().catch(() => undefined)) as any };
+  };
+  const finished = async (runId: string) => {
+    for (let i = 0; i < 400; i++) {
+      const run = (await call("GET", `/runs/${runId}`)).body;
+      if (run?.status === "success") return run;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`run ${runId} did not finish`);
+  };
+
+  it("answers 503 while the database is unreachable, and picks up where it left off after", async () => {
+    const pipeline = (await call("POST", "/pipelines", seedPipeline)).body;
+    await finished((await call("POST", `/pipelines/${pipeline.id}/trigger`)).body.id);
+
+    proxy.cut();
+    for (const [method, path] of [["GET", `/pipelines/${pipeline.id}`], ["POST", `/pipelines/${pipeline.id}/trigger`], ["GET", "/runs"]] as const) {
+      const answer = await call(method, path);
+      expect(answer.status).toBe(503);
+      expect(answer.type).toMatch(/^application\/problem\+json/);
+      expect(answer.body).toMatchObject({ status: 503, title: "Service Unavailable" });
+    }
+
+    proxy.restore();
+    const runs = (await call("GET", `/runs?pipeline_id=${pipeline.id}`)).body;
+    expect(runs).toHaveLength(1); // the trigger refused during the outage stored nothing
+    const run = (await call("POST", `/pipelines/${pipeline.id}/trigger`)).body;
+    expect((await finished(run.id)).stages.map((s: { status: string }) => s.status)).toEqual(["success", "success", "success"]);
+  });
+});
