@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [--out file]`
+ * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [--out file]`
+ * (postgres: STAGERUNNER_BENCH_DATABASE_URL, else STAGERUNNER_TEST_DATABASE_URL, else the local server)
  *
  * Runs the parts asked for (all by default), shows progress on stderr, writes every figure to a
  * results file, prints tables and the target checks, and (for a full run) draws the charts. Exits 1 if
@@ -14,15 +15,19 @@ import { measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
 import { measureHttp } from "./http.ts";
 import { measureLoad } from "./openLoop.ts";
+import { measurePostgres } from "./postgres.ts";
+import { redactUrl } from "../lib/config.ts";
 import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
 
+const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
-  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, warmupSeconds: 2 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, warmupSeconds: 0.5 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, warmupSeconds: 0.1 } },
+  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, warmupSeconds: 2 }, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, warmupSeconds: 0.5 }, pg: { ...PG, processes: [1, 2], jobs: 1000, latencyJobs: 50 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, warmupSeconds: 0.1 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
 };
-const PARTS = ["queue", "latency", "http", "handlers"] as const;
+const PARTS = ["queue", "latency", "http", "handlers", "postgres"] as const;
 type Part = (typeof PARTS)[number];
 
 const { values, positionals } = parseArgs({
@@ -30,7 +35,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 if (values.help) {
-  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [--out file]");
+  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [--out file]");
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !PARTS.includes(p as Part));
@@ -83,6 +88,15 @@ if (parts.has("latency")) {
 }
 if (parts.has("http")) {
   results.http = { connections: profile.http.connections, seconds: profile.http.seconds, points: await measureHttp(profile.http, progress) };
+}
+if (parts.has("postgres")) {
+  try {
+    results.postgres = { adminUrl: redactUrl(pgAdminUrl), points: await measurePostgres({ adminUrl: pgAdminUrl, ...profile.pg }, progress) };
+  } catch (error) {
+    // No database here: say so and go on with the rest (`npm run bench -- postgres` names it explicitly).
+    if (positionals.includes("postgres") || !(error instanceof Error && /ECONNREFUSED|does not exist|password/.test(error.message))) throw error;
+    console.error(`\npostgres: skipped, ${redactUrl(pgAdminUrl)} is not reachable (${error.message}); set STAGERUNNER_BENCH_DATABASE_URL`);
+  }
 }
 if (parts.has("handlers")) {
   progress("handlers: mitata");

@@ -49,6 +49,14 @@ export function printResults(r: Results): void {
       return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "vs bare": bare ? n(p.requestsPerSecond / bare.requestsPerSecond, 3) : "-", errors: p.errors + p.non2xx };
     }),
   );
+  const pgPoints = r.postgres?.points ?? [];
+  table(
+    "PostgreSQL queue against graphile-worker (one-stage runs / no-op jobs over named queues; start = trigger to start, ms)",
+    pgPoints.map((p) => {
+      const other = pgPoints.find((o) => o.engine === "graphile-worker" && o.processes === p.processes);
+      return { engine: p.engine, processes: p.processes, concurrency: p.concurrency, queues: p.queues, jobs: p.jobs, "jobs/s": Math.round(p.jobsPerSecond), "start p50": n(p.latency.p50, 3), "start p99": n(p.latency.p99, 3), "vs graphile": other ? n(p.jobsPerSecond / other.jobsPerSecond, 3) : "-" };
+    }),
+  );
   table("Handler cost (mitata)", (r.handlers ?? []).map((h) => ({ case: h.name, "p50 µs": n(h.p50Ns / 1000, 2), "avg µs": n(h.avgNs / 1000, 2) })));
   table("Targets", (r.targets ?? []).map((t) => ({ target: t.name, value: n(t.value, 3), goal: t.goal, met: t.met ? "yes" : "MISSED" })));
 }

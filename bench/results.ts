@@ -7,6 +7,7 @@ import type { SweepPoint } from "./engine.ts";
 import type { HandlerPoint } from "./handlers.ts";
 import type { HttpPoint } from "./http.ts";
 import type { LoadPoint } from "./openLoop.ts";
+import type { PgPoint } from "./postgres.ts";
 
 export interface BaselinePoint {
   workers: number;
@@ -28,6 +29,7 @@ export interface Results {
   latency?: { workers: number; pipelines: number; stageMs: number; capacity: number; points: LoadPoint[] };
   http?: { connections: number; seconds: number; points: HttpPoint[] };
   handlers?: HandlerPoint[];
+  postgres?: { adminUrl: string; points: PgPoint[] };
   targets?: Target[];
 }
 
@@ -65,6 +67,14 @@ export function checkTargets(r: Results): Target[] {
   if (emu && bare) {
     const ratio = emu.requestsPerSecond / bare.requestsPerSecond;
     out.push({ name: "emulator/bare Express GET /pipelines/{id} req/s", value: ratio, goal: ">= 0.8 (goal 0.85)", met: ratio >= 0.8 });
+  }
+  for (const ours of r.postgres?.points.filter((p) => p.engine === "stagerunner") ?? []) {
+    const theirs = r.postgres!.points.find((p) => p.engine === "graphile-worker" && p.processes === ours.processes);
+    if (!theirs) continue;
+    const ratio = ours.jobsPerSecond / theirs.jobsPerSecond;
+    out.push({ name: `PostgreSQL runs/s vs graphile-worker named queues, ${ours.processes} process(es)`, value: ratio, goal: ">= 1", met: ratio >= 1 });
+    const p99 = ours.latency.p99 / theirs.latency.p99;
+    out.push({ name: `PostgreSQL start p99 vs graphile-worker, ${ours.processes} process(es)`, value: p99, goal: "<= 1", met: p99 <= 1 });
   }
   return out;
 }

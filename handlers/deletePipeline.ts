@@ -10,4 +10,4 @@ export const handler = endpoint(async (request, { store }) => {
   const id = pathId(request, "id", "pipeline");
   if (!(await store.deletePipeline(id))) throw new NotFoundError(`pipeline ${id} not found`);
   return { status: 204 };
-});
+}, { route: "/pipelines/{id}" });

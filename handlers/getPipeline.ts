@@ -8,4 +8,4 @@ export const handler = endpoint(async (request, { store }) => {
   const pipeline = await store.getPipeline(id);
   if (!pipeline) throw new NotFoundError(`pipeline ${id} not found`);
   return { status: 200, body: pipeline };
-});
+}, { route: "/pipelines/{id}" });

@@ -8,4 +8,4 @@ export const handler = endpoint(async (request, { store }) => {
   const run = await store.getRun(id);
   if (!run) throw new NotFoundError(`run ${id} not found`);
   return { status: 200, body: run };
-});
+}, { route: "/runs/{run_id}" });

@@ -10,4 +10,4 @@ export const handler = endpoint(async (request, { store }) => {
   const run = await store.triggerRun(id, input.git_ref);
   if (!run) throw new NotFoundError(`pipeline ${id} not found`);
   return { status: 202, body: run, headers: { Location: `/runs/${run.id}` } };
-});
+}, { route: "/pipelines/{id}/trigger" });

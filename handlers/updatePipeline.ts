@@ -10,4 +10,4 @@ export const handler = endpoint(async (request, { store }) => {
   const pipeline = await store.updatePipeline(id, input);
   if (!pipeline) throw new NotFoundError(`pipeline ${id} not found`);
   return { status: 200, body: pipeline };
-});
+}, { route: "/pipelines/{id}" });

@@ -50,7 +50,7 @@ const storeSchema = z
   });
 
 /** Settings that every process running workers or serving the API shares. */
-const storeSettings = {
+export const storeSettings = {
   store: setting({
     flag: "store",
     env: "STAGERUNNER_STORE",

@@ -10,7 +10,9 @@ const text = (what: string) =>
     .string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) })
     .trim()
     .min(1, `${what} must not be empty`)
-    .max(4096, `${what} must be at most 4096 characters`);
+    .max(4096, `${what} must be at most 4096 characters`)
+    // NUL cannot be stored in PostgreSQL text (it would be a 500 there); tab and newline are fine.
+    .refine((v) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v), `${what} must not contain control characters`);
 
 export const RunStageSpec = z.strictObject({ command: text("command") });
 export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path") });

@@ -7,7 +7,7 @@
  */
 import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, StaleClaimError } from "./errors.ts";
-import { stageSpecs } from "./runState.ts";
+import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
 import { StageLog } from "./stageLog.ts";
@@ -23,6 +23,19 @@ export interface WorkerPoolOptions {
   name?: string;
   /** Where progress lines go (the server prints them); silent by default. */
   log?: (line: string) => void;
+  /**
+   * Asked before each stage; false hands the run back (or, on a non-durable store, cancels it) and
+   * stops the pool claiming. A Lambda-hosted worker uses it never to start a stage it cannot finish.
+   */
+  canStartStage?: (stage: StageSpec) => boolean;
+}
+
+/** What the pool's workers did since it started. */
+export interface PoolCounts {
+  success: number;
+  failed: number;
+  cancelled: number;
+  released: number;
 }
 
 export interface StopReport {
@@ -33,8 +46,8 @@ export interface StopReport {
 }
 
 class ShutdownAbort extends Error {
-  constructor() {
-    super("the server shut down before the run finished");
+  constructor(message = "the server shut down before the run finished") {
+    super(message);
     this.name = "ShutdownAbort";
   }
 }
@@ -59,6 +72,10 @@ export class WorkerPool {
   private wakeGeneration = 0;
   private waiters: (() => void)[] = [];
   private unsubscribe: (() => void) | undefined;
+  private readonly canStartStage: ((stage: StageSpec) => boolean) | undefined;
+  private idleListeners: (() => void)[] = [];
+  /** Runs ended by this pool's workers, by how they ended. */
+  readonly counts: PoolCounts = { success: 0, failed: 0, cancelled: 0, released: 0 };
 
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.size) || opts.size < 0) throw new RangeError(`pool size must be a whole number >= 0, got ${opts.size}`);
@@ -66,6 +83,7 @@ export class WorkerPool {
     this.runner = opts.runner;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
+    this.canStartStage = opts.canStartStage;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
   }
@@ -106,6 +124,16 @@ export class WorkerPool {
     return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
 
+  /** Resolves when every worker is waiting for work and none is executing (or the pool has stopped). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleListeners.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.stopping || (this.waiters.length === this.ids.length && this.inFlight.size === 0);
+  }
+
   private wake(count: number): void {
     this.wakeGeneration++;
     for (const resolve of this.waiters.splice(0, count)) resolve();
@@ -128,7 +156,10 @@ export class WorkerPool {
       }
       if (claim) await this.execute(workerId, claim);
       else if (generation === this.wakeGeneration && !this.stopping)
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        await new Promise<void>((resolve) => {
+          this.waiters.push(resolve);
+          if (this.isIdle()) for (const idle of this.idleListeners.splice(0)) idle();
+        });
     }
   }
 
@@ -145,6 +176,7 @@ export class WorkerPool {
       const failure = await this.runStages(claim, tag, abort);
       if (abort.aborted) throw abort.reason;
       const run = await this.store.finishRun(claim, failure ? "failed" : "success", failure);
+      this.counts[run.status === "success" ? "success" : "failed"]++;
       this.log?.(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
     } catch (thrown) {
       await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
@@ -158,6 +190,13 @@ export class WorkerPool {
   private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
     const specs = stageSpecs(claim.spec);
     for (const [index, spec] of specs.entries()) {
+      if (this.canStartStage && !this.canStartStage(spec)) {
+        // Claim nothing more either; whoever waits for the pool to go idle may go on.
+        this.stopping = true;
+        this.wake(Infinity);
+        for (const idle of this.idleListeners.splice(0)) idle();
+        throw new ShutdownAbort(`not enough time left to run the ${spec.kind} stage`);
+      }
       await this.store.updateStage(claim, index, { status: "running" });
       const stageLog = new StageLog((lines) => this.store.updateStage(claim, index, { logs: lines }));
       const log = (line: string) => {
@@ -198,10 +237,12 @@ export class WorkerPool {
         // Another worker process can take it: hand it back rather than cancel it.
         await this.store.releaseRun(claim, error.message);
         this.released.push(claim.run.id);
+        this.counts.released++;
         this.log?.(`${tag} handed back to the queue: ${error.message}`);
         return;
       }
       const run = await this.store.finishRun(claim, status, error.message);
+      this.counts[status]++;
       if (error instanceof ShutdownAbort) this.interrupted.push(run);
       this.log?.(`${tag} ${status}: ${error.message}`);
     } catch (thrown) {

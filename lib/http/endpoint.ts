@@ -1,46 +1,42 @@
 /**
  * The shared middy stack, applied by one helper so that a handler file holds only its business logic:
- * header normalisation, problem+json errors, services, token check, JSON body. Handlers take an
- * API Gateway v2 event and return a v2 result.
+ * event normalisation, problem+json errors, services, token check, JSON body. Handlers take any
+ * API Gateway (v1, v2), Function URL or ALB event and answer in that event's result shape; the
+ * translation both ways lives in events.ts and results.ts.
  */
 import middy from "@middy/core";
-import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type * as z from "zod";
 import { BadRequestError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
+import { eventShape, pathTemplate, toApiRequest, type ApiEvent, type ApiRequest } from "./events.ts";
 import { problemResult } from "./problem.ts";
+import { shapeResult, toResult, type ApiResult, type Reply } from "./results.ts";
 import { servicesFromEnvironment, type HandlerContext, type Services } from "./services.ts";
+
+export type { ApiRequest } from "./events.ts";
+export type { Reply } from "./results.ts";
+export { toApiRequest } from "./events.ts";
+export { toResult } from "./results.ts";
 
 /** Largest request body accepted: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export interface ApiRequest {
-  method: string;
-  /** The path as received (with any stage prefix), for building links. */
-  path: string;
-  params: Record<string, string | undefined>;
-  query: Record<string, string | undefined>;
-  /** Parsed JSON, or undefined when the request had no body. */
-  body: unknown;
-}
-
-export interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
 export type Endpoint = (request: ApiRequest, services: Services) => Promise<Reply>;
 
-/** A handler as deployed, with its business function alongside (benchmarks compare the two). */
-export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext> & {
+/** A handler as deployed, with its business function (benchmarks compare the two) and route path alongside. */
+export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult, Error, HandlerContext> & {
   endpoint: Endpoint;
+  route: string | undefined;
 };
 
 export interface EndpointOptions {
   /** Require a token (every endpoint but the health check). Default true. */
   auth?: boolean;
+  /**
+   * The route path with its `{param}` segments, for endpoints that read path parameters: ALB and
+   * Function URL events carry none, so they are read from the path with it.
+   */
+  route?: string;
 }
 
 /** Validates `value` against `schema`; a 400 naming each bad field otherwise. */
@@ -50,30 +46,37 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what:
   return result.data;
 }
 
-type Request = middy.Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext>;
+type Request = middy.Request<ApiEvent, ApiResult, Error, HandlerContext>;
+
+/**
+ * Each invocation's normalised request. middy hands the handler only the event, so the first step
+ * swaps in a shallow copy of the event (never shared by two invocations, even when a caller reuses
+ * an event object) and keys the request by it.
+ */
+const normalised = new WeakMap<ApiEvent, ApiRequest>();
+const requestOf = (event: ApiEvent): ApiRequest => normalised.get(event)!;
 
 // 6.4.5 implements `disableContentTypeCheck` but its typings do not declare it yet.
 const jsonParser = httpJsonBodyParser({ disableContentTypeCheck: true } as Parameters<typeof httpJsonBodyParser>[0]);
 
 /**
  * JSON whatever the Content-Type says (`curl -d` sends form-urlencoded); malformed JSON is a 400 and
- * a body over 1 MiB a 413, where middy's parser alone would answer 415 for both.
+ * a body over 1 MiB (after base64 decoding) a 413, where middy's parser alone would answer 415 for both.
  */
-const jsonBody: middy.MiddlewareObj<APIGatewayProxyEventV2> = {
+const jsonBody: middy.MiddlewareObj<ApiEvent, ApiResult, Error, HandlerContext> = {
   before: async (request) => {
-    const { body, isBase64Encoded } = request.event;
-    if (body === undefined || body === null || body === "") {
-      request.event.body = undefined;
-      return;
-    }
-    const size = isBase64Encoded ? Buffer.byteLength(body, "base64") : Buffer.byteLength(body);
-    if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+    const apiRequest = requestOf(request.event);
+    if (typeof apiRequest.body !== "string") return;
+    if (Buffer.byteLength(apiRequest.body) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+    // The parser reads and rewrites `event.body`; it is given the normalised text and headers.
+    const parsing = { event: { headers: apiRequest.headers, body: apiRequest.body, isBase64Encoded: false } };
     try {
-      await jsonParser.before!(request as never);
+      await jsonParser.before!(parsing as never);
     } catch (thrown) {
       const reason = (thrown as { cause?: { message?: string } }).cause?.message;
       throw new BadRequestError(`request body is not valid JSON${reason ? `: ${reason}` : ""}`);
     }
+    apiRequest.body = parsing.event.body;
   },
 };
 
@@ -82,42 +85,31 @@ const withServices = (request: Request): Services => (request.context.services ?
 /** Wraps business logic in the shared middy stack. */
 export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
   const auth = opts.auth ?? true;
-  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, HandlerContext>({ timeoutEarlyInMillis: 0 })
-    .use(httpHeaderNormalizer())
+  const route = opts.route === undefined ? undefined : pathTemplate(opts.route);
+  const handler = middy<ApiEvent, ApiResult, Error, HandlerContext>({ timeoutEarlyInMillis: 0 })
+    // The one translation of the event. It replaces @middy/http-header-normalizer: toApiRequest
+    // lower-cases names and also merges v1/ALB multiValueHeaders, which the token check must see.
     .use({
-      onError: (request) => {
-        request.response = problemResult(request.error, request.context.services?.log);
+      before: (request: Request) => {
+        request.event = { ...request.event };
+        normalised.set(request.event, toApiRequest(request.event, route));
       },
     })
     .use({
-      before: (request) => {
+      onError: (request: Request) => {
+        request.response = shapeResult(problemResult(request.error, request.context.services?.log), eventShape(request.event));
+      },
+    })
+    .use({
+      before: (request: Request) => {
         const services = withServices(request);
-        if (auth && !services.tokens.accepts(request.event.headers?.authorization)) throw new UnauthorizedError();
+        if (auth && !services.tokens.accepts(requestOf(request.event).headers.authorization)) throw new UnauthorizedError();
       },
     })
     .use(jsonBody)
     .handler(async (event, context) => {
-      const reply = await fn(toApiRequest(event), context.services!);
-      return toResult(reply);
+      const reply = await fn(requestOf(event), context.services!);
+      return toResult(reply, eventShape(event));
     });
-  return Object.assign(handler, { endpoint: fn });
-}
-
-export function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
-  return {
-    method: event.requestContext?.http?.method ?? "GET",
-    path: event.rawPath ?? "/",
-    params: event.pathParameters ?? {},
-    query: event.queryStringParameters ?? {},
-    body: event.body as unknown,
-  };
-}
-
-export function toResult(reply: Reply): APIGatewayProxyStructuredResultV2 {
-  if (reply.body === undefined) return { statusCode: reply.status, headers: reply.headers ?? {} };
-  return {
-    statusCode: reply.status,
-    headers: { "Content-Type": "application/json", ...reply.headers },
-    body: JSON.stringify(reply.body),
-  };
+  return Object.assign(handler, { endpoint: fn, route: opts.route });
 }

@@ -3,7 +3,7 @@
  * (logged, never exposed) for anything else.
  */
 import { STATUS_CODES } from "node:http";
-import { coerceError, HttpError } from "../errors.ts";
+import { coerceError, ConfigError, HttpError } from "../errors.ts";
 import type { Problem } from "../schemas.ts";
 
 export interface HttpResult {
@@ -29,6 +29,12 @@ export function problemResult(thrown: unknown, log: (line: string) => void = con
     };
   }
   log(`internal error: ${error.stack ?? error.message}`);
-  const problem: Problem = { type: "about:blank", title: "Internal Server Error", status: 500 };
+  // A function deployed without its settings says which one is missing; any other failure says nothing.
+  const problem: Problem = {
+    type: "about:blank",
+    title: "Internal Server Error",
+    status: 500,
+    ...(error instanceof ConfigError ? { detail: `server misconfigured: ${error.message}` } : {}),
+  };
   return { statusCode: 500, headers: { "Content-Type": "application/problem+json" }, body: JSON.stringify(problem) };
 }

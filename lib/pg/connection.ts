@@ -25,9 +25,11 @@ export function checkConnection(url: string, opts: ConnectionOptions): void {
 }
 
 /** Settings shared by the pool and the LISTEN client. */
-export function clientConfig(url: string, opts: ConnectionOptions): pg.ClientConfig {
+export function clientConfig(url: string, opts: ConnectionOptions, applicationName = "stagerunner"): pg.ClientConfig {
   return {
     connectionString: url,
+    // Names the connections in pg_stat_activity; a connection string's application_name wins.
+    application_name: applicationName,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     // Detects a peer that vanished without closing the socket (a host that died), which a
     // connection idle in LISTEN would otherwise never notice.
@@ -47,8 +49,12 @@ export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')
 
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
 
-/** SQLSTATEs that mean "this server cannot serve you now", not "your statement is wrong". */
-const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "53400"]);
+/**
+ * SQLSTATEs that mean "this server cannot serve you now", not "your statement is wrong": shutdown and
+ * start-up, too many connections, and a login refused or to a missing database (a rotated password,
+ * a dropped database: at start-up these name the cause in one line; later the API answers 503).
+ */
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "53400", "28000", "28P01", "3D000"]);
 
 /** Messages node-postgres uses for connection failures that carry no code. */
 const POOL_MESSAGES = [

@@ -5,7 +5,8 @@
  */
 import pg from "pg";
 import { ConfigError } from "../errors.ts";
-import { asUnavailable, checkConnection, clientConfig, isConnectionError, quoteIdent, type ConnectionOptions } from "./connection.ts";
+import { checkConnection, clientConfig, quoteIdent, type ConnectionOptions } from "./connection.ts";
+import { transaction } from "./database.ts";
 import { LATEST_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
 
 /** Arbitrary, fixed: the first key of the two-key advisory lock; the second is the schema's hash. */
@@ -34,15 +35,7 @@ export async function migrate(target: pg.Pool | string, opts: ConnectionOptions 
       await pool.end();
     }
   }
-  let client: pg.PoolClient;
-  try {
-    client = await target.connect();
-  } catch (thrown) {
-    throw asUnavailable(thrown);
-  }
-  let failure: unknown;
-  try {
-    await client.query("BEGIN");
+  return transaction(target, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_KEY, opts.schema ?? "public"]);
     if (opts.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
     await client.query(`CREATE TABLE IF NOT EXISTS stagerunner_migrations (
@@ -61,14 +54,6 @@ export async function migrate(target: pg.Pool | string, opts: ConnectionOptions 
       await client.query("INSERT INTO stagerunner_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
       applied.push(migration.version);
     }
-    await client.query("COMMIT");
     return { applied, version: Math.max(current, latest) };
-  } catch (thrown) {
-    failure = thrown;
-    await client.query("ROLLBACK").catch(() => {});
-    throw asUnavailable(thrown);
-  } finally {
-    // A connection that failed is not handed back for reuse.
-    client.release(isConnectionError(failure) ? (failure as Error) : undefined);
-  }
+  });
 }

@@ -34,7 +34,11 @@ CREATE TABLE pipelines (
   updated_at     timestamptz NOT NULL,
   running_run_id uuid,
   head_seq       bigint,
-  lane_version   bigint NOT NULL DEFAULT 0
+  lane_version   bigint NOT NULL DEFAULT 0,
+  -- When the lane last stopped running a run (finish, release, recovery). Each process stamps times
+  -- when it makes a call, so a claim stamped before a finish committed can run after it; the claim
+  -- starts its run no earlier than this, and a pipeline's runs never appear to overlap.
+  freed_at       timestamptz
 );
 CREATE INDEX pipelines_ready ON pipelines (head_seq) WHERE running_run_id IS NULL AND head_seq IS NOT NULL;
 

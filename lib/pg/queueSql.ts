@@ -15,9 +15,10 @@
  *
  * ## Why this is safe under READ COMMITTED
  *
- * Lock order is always lane first, then runs; every write that changes a lane's runs (trigger, claim,
- * finish, release, recovery, delete, cancelQueued) holds the lane's row lock until it commits, so
- * writes to one lane are serialised and each starts from the lane its predecessor left.
+ * Every write that changes which of a lane's runs are queued or running (trigger, claim, finish,
+ * release, recovery, delete, cancelQueued) locks the lane's row first, by primary key or through
+ * pipelines_ready, and holds it until it commits: writes to one lane are serialised and each starts
+ * from the lane its predecessor left. (Stage updates and lease renewals lock only their run.)
  * - Trigger locks the lane (plain FOR UPDATE: it waits), inserts the run, sets head_seq only if the
  *   lane had none. Its run's seq is drawn after the lock, so per-pipeline seq order is commit order.
  * - Concurrent claimers skip each other's lanes (SKIP LOCKED), and a lane another claimer just took is
@@ -29,17 +30,24 @@
  *   snapshot sees; when they differ it claims nothing and reports `locked` without a run, and the
  *   caller repeats the statement with a fresh snapshot. When they match, no write to the lane (nor,
  *   by the rule above, to its runs) committed after the snapshot, and the probe is exact.
+ *   test/lib/pgStore.queue.test.ts stages this race, with and without the check.
  * - Finish, release and recovery read nothing but the lane and the run they lock (their SET clauses
  *   see newest versions through PostgreSQL's recheck), so their snapshots cannot mislead them.
  * - Delete and cancelQueued lock lanes in one statement and change runs in a second one, whose fresh
  *   snapshot sees every run committed before the lock; no trigger can add one to a locked lane.
- * Deadlock: lanes are locked before runs everywhere; claim and recovery skip locked lanes; the only
- * statement that waits on several lanes (cancelQueued) takes them in id order.
+ * Deadlock: lanes are locked before runs, and nothing holding a run waits for a lane; claim and
+ * recovery skip locked lanes; the only statement that waits on several lanes (cancelQueued) takes
+ * them in id order.
  */
 import { closeStagesSql, patchStageSql, pendingStagesSql } from "./stagesSql.ts";
-import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
+import { runColumns } from "./rows.ts";
 
-/** $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload. */
+/**
+ * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload.
+ * Notifies whenever the lane is ready afterwards, not only when it became ready: a claimer that came
+ * while this statement held the lane skipped it (SKIP LOCKED), may have found nothing else and gone
+ * idle, and would otherwise wait for the fallback poll.
+ */
 export const TRIGGER_RUN = `
 WITH lane AS (
   SELECT id, stages FROM pipelines WHERE id = $1 FOR UPDATE
@@ -51,33 +59,41 @@ WITH lane AS (
 ), lane_after AS (
   UPDATE pipelines p SET head_seq = coalesce(p.head_seq, run.seq), lane_version = p.lane_version + 1
   FROM run WHERE p.id = run.pipeline_id
-  RETURNING p.running_run_id IS NULL AND p.head_seq = run.seq AS became_ready
+  RETURNING p.running_run_id IS NULL AS ready
 ), notified AS (
-  SELECT pg_notify($6, $7) FROM lane_after WHERE became_ready
+  SELECT pg_notify($6, $7) FROM lane_after WHERE ready
 )
-SELECT ${runColumns("run.")}, lane_after.became_ready, (SELECT count(*) FROM notified) AS notified
+SELECT ${runColumns("run.")}, lane_after.ready, (SELECT count(*) FROM notified) AS notified
 FROM run, lane_after`;
 
 /** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
 export const CLAIM_RUN = `
 WITH lane AS (
-  SELECT id, head_seq, lane_version FROM pipelines
+  SELECT id, head_seq, lane_version, freed_at FROM pipelines
   WHERE running_run_id IS NULL AND head_seq IS NOT NULL
   ORDER BY head_seq
   LIMIT 1
   FOR UPDATE SKIP LOCKED
 ), current_lane AS (
   -- The lane as this statement's snapshot sees it must be the lane we locked (see above).
-  SELECT lane.id, lane.head_seq FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
+  SELECT lane.id, lane.head_seq, lane.freed_at FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
 ), claimed AS (
-  UPDATE runs r SET status = 'running', started_at = $1::text::timestamptz, updated_at = $1::text::timestamptz,
+  UPDATE runs r SET status = 'running',
+    started_at = greatest($1::text::timestamptz, l.freed_at), updated_at = greatest($1::text::timestamptz, l.freed_at),
     worker_id = $2, claim_token = $3, lease_expires_at = $4::text::timestamptz
   FROM current_lane l
-  WHERE r.seq = l.head_seq AND r.pipeline_id = l.id AND r.status = 'queued'
+  WHERE r.seq = l.head_seq AND r.status = 'queued'
   RETURNING r.*
 ), lane_after AS (
+  -- The next head: the first queued run after the claimed one in (pipeline, seq) order, if it is of the
+  -- same pipeline. Written as a row comparison so that only runs_queued serves it, one index probe;
+  -- "pipeline_id = x AND seq > y ORDER BY seq" lets the planner walk runs_seq_key across every
+  -- pipeline's runs instead, which it does when one pipeline dominates the queue.
   UPDATE pipelines p SET running_run_id = c.id, lane_version = p.lane_version + 1,
-    head_seq = (SELECT q.seq FROM runs q WHERE q.pipeline_id = c.pipeline_id AND q.status = 'queued' AND q.seq > c.seq ORDER BY q.seq LIMIT 1)
+    head_seq = (SELECT CASE WHEN n.pipeline_id = c.pipeline_id THEN n.seq END FROM (
+      SELECT q.pipeline_id, q.seq FROM runs q
+      WHERE q.status = 'queued' AND (q.pipeline_id, q.seq) > (c.pipeline_id, c.seq)
+      ORDER BY q.pipeline_id, q.seq LIMIT 1) AS n)
   FROM claimed c WHERE p.id = c.pipeline_id
 )
 SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec
@@ -90,10 +106,10 @@ UPDATE runs r SET updated_at = $6::text::timestamptz,
 WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND $3::int >= 0 AND $3::int < jsonb_array_length(r.stages)
 RETURNING r.id`;
 
-/** $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload. */
+/** $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload, $8 its pipeline. */
 export const FINISH_RUN = `
 WITH lane AS (
-  SELECT id FROM pipelines WHERE running_run_id = $1 FOR UPDATE
+  SELECT id FROM pipelines WHERE id = $8 AND running_run_id = $1 FOR UPDATE
 ), ended AS (
   UPDATE runs r SET status = $3::text, error = $4, stages = ${closeStagesSql("r.stages", "$3::text", "$5::text")},
     finished_at = $5::text::timestamptz, updated_at = $5::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
@@ -101,7 +117,7 @@ WITH lane AS (
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
   RETURNING r.*
 ), lane_after AS (
-  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1
+  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1, freed_at = ended.finished_at
   FROM ended WHERE p.id = ended.pipeline_id
   RETURNING p.head_seq IS NOT NULL AS became_ready
 ), notified AS (
@@ -111,12 +127,12 @@ SELECT ${runColumns("ended.")}, lane_after.became_ready, (SELECT count(*) FROM n
 FROM ended, lane_after`;
 
 /**
- * $1 run, $2 token, $3 now, $4 the released stages, $5 claimable channel, $6 payload. The run goes back
+ * $1 run, $2 token, $3 now, $4 the released stages, $5 claimable channel, $6 payload, $7 its pipeline. The run goes back
  * to the head of its lane: it was the head when claimed, and everything queued since is younger.
  */
 export const RELEASE_RUN = `
 WITH lane AS (
-  SELECT id FROM pipelines WHERE running_run_id = $1 FOR UPDATE
+  SELECT id FROM pipelines WHERE id = $7 AND running_run_id = $1 FOR UPDATE
 ), released AS (
   UPDATE runs r SET status = 'queued', started_at = NULL, updated_at = $3::text::timestamptz, stages = $4::jsonb,
     claim_token = NULL, lease_expires_at = NULL
@@ -124,7 +140,8 @@ WITH lane AS (
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
   RETURNING r.seq, r.pipeline_id
 ), lane_after AS (
-  UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1
+  UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1,
+    freed_at = $3::text::timestamptz
   FROM released WHERE p.id = released.pipeline_id
 ), notified AS (
   SELECT pg_notify($5, $6) FROM released
@@ -146,7 +163,7 @@ RETURNING r.claim_token AS token`;
 export const RECOVER_EXPIRED = `
 WITH expired AS (
   SELECT p.id AS pipeline_id, r.id AS run_id, r.claim_token
-  FROM runs r JOIN pipelines p ON p.running_run_id = r.id
+  FROM runs r JOIN pipelines p ON p.id = r.pipeline_id AND p.running_run_id = r.id
   WHERE r.status = 'running' AND r.lease_expires_at < $1::text::timestamptz
   ORDER BY r.lease_expires_at
   LIMIT $2
@@ -158,7 +175,7 @@ WITH expired AS (
   WHERE r.id = e.run_id AND r.status = 'running' AND r.lease_expires_at < $1::text::timestamptz
   RETURNING ${runColumns("r.")}, e.claim_token AS lost_token
 ), lane_after AS (
-  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1
+  UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1, freed_at = failed.finished_at
   FROM failed WHERE p.id = failed.pipeline_id
   RETURNING p.head_seq IS NOT NULL AS became_ready
 ), claimable AS (
@@ -208,20 +225,3 @@ SELECT * FROM cancelled ORDER BY seq`;
 
 /** Why a claim's write was refused: $1 run. */
 export const CLAIM_STATE = "SELECT status, claim_token FROM runs WHERE id = $1";
-
-export const INSERT_PIPELINE = `
-INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at)
-VALUES ($1, $2, $3, $4::jsonb, $5::text::timestamptz, $5::text::timestamptz)
-RETURNING ${PIPELINE_COLUMNS}`;
-
-export const SELECT_PIPELINE = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE id = $1`;
-
-/** $1 after this seq, $2 how many. */
-export const LIST_PIPELINES = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE seq > $1 ORDER BY seq LIMIT $2`;
-
-export const REPLACE_PIPELINE = `
-UPDATE pipelines SET name = $2, repository = $3, stages = $4::jsonb, updated_at = $5::text::timestamptz
-WHERE id = $1
-RETURNING ${PIPELINE_COLUMNS}`;
-
-export const SELECT_RUN = `SELECT ${runColumns()} FROM runs WHERE id = $1`;

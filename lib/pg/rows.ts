@@ -3,7 +3,9 @@
  * parses timestamptz) and leave as ISO strings with milliseconds, as MemoryStore's do; the store only
  * ever writes millisecond values, so nothing is rounded.
  */
+import { encodeCursor } from "../cursor.ts";
 import type { Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../schemas.ts";
+import type { Page } from "../store.ts";
 
 export interface PipelineRow {
   id: string;
@@ -90,3 +92,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * reason (MemoryStore compares strings exactly).
  */
 export const isRowId = (id: string): boolean => UUID.test(id);
+
+/** A page of `limit` items from `limit + 1` rows, with the cursor of the last item when more remain. */
+export function page<R extends { seq: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return rows.length > limit && last ? { items: items.map(map), next: encodeCursor(Number(last.seq)) } : { items: items.map(map) };
+}

@@ -101,6 +101,7 @@ describe.each([
 
   it.each([
     ["no stages", { ...seedPipeline, stages: {} }, "stages"],
+    ["a NUL character in the name", { ...seedPipeline, name: "a\u0000b" }, "name"],
     ["deploy without manifest_path", { ...seedPipeline, stages: { deploy_stage: { cluster_name: "c" } } }, "stages.deploy_stage.manifest_path"],
     ["stages not an object", { ...seedPipeline, stages: [] }, "stages"],
     ["a body that is not an object", [1, 2], "(root)"],

@@ -11,6 +11,7 @@ import { Pipeline, Run, type PipelineInput } from "../../lib/schemas.ts";
 import type { Claim, Store } from "../../lib/store.ts";
 import { copy, runOnly, seedPipeline } from "../support/fixtures.ts";
 import { EPOCH, ManualClock, sequentialIds, UNKNOWN_ID } from "../support/manualClock.ts";
+import { pgStoreOnFreshSchema, pgTestUrl } from "../support/pgTestDatabase.ts";
 
 interface StoreFactory {
   name: string;
@@ -19,6 +20,8 @@ interface StoreFactory {
 
 const implementations: StoreFactory[] = [
   { name: "MemoryStore", create: async ({ clock, ids }) => new MemoryStore({ clock, ids }) },
+  // Only with STAGERUNNER_TEST_DATABASE_URL; test/lib/pgStore.test.ts reports the skip when it is unset.
+  ...(pgTestUrl ? [{ name: "PgStore", create: (deps: { clock: Clock; ids: IdGenerator }) => pgStoreOnFreshSchema(deps) }] : []),
 ];
 
 /** Validates against the wire schema and returns the value, so that a test reads `valid(run).status`. */

@@ -280,7 +280,7 @@ describe("WorkerPool", () => {
       const stopping = tracked(t.pool.stop(10_000));
       await t.clock.advance(30);
       expect(stopping.done).toBe(true);
-      expect(stopping.value).toEqual({ interrupted: [] });
+      expect(stopping.value).toEqual({ interrupted: [], released: [] });
       expect((await t.run(id)).status).toBe("success");
     });
 
@@ -288,7 +288,7 @@ describe("WorkerPool", () => {
       const t = setup({ size: 3 });
       t.pool.start();
       await settle();
-      await expect(t.pool.stop(1000)).resolves.toEqual({ interrupted: [] });
+      await expect(t.pool.stop(1000)).resolves.toEqual({ interrupted: [], released: [] });
       const id = await t.trigger(await t.create(runOnly("late")));
       await t.clock.advance(1000);
       expect((await t.run(id)).status).toBe("queued");
@@ -336,7 +336,7 @@ describe("WorkerPool", () => {
     t.pool.start();
     await t.clock.advance(1000);
     expect((await t.run(id)).status).toBe("queued");
-    await expect(t.pool.stop(100)).resolves.toEqual({ interrupted: [] });
+    await expect(t.pool.stop(100)).resolves.toEqual({ interrupted: [], released: [] });
     const runner = simulateRunner({ clock: t.clock, durationMs: 0, failureProbability: 0 });
     for (const size of [-1, 1.5, Number.NaN]) expect(() => new WorkerPool({ store: t.store, runner, size })).toThrow(RangeError);
   });

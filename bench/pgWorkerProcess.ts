@@ -1,0 +1,67 @@
+/**
+ * A worker process for the PostgreSQL bench (forked by postgres.ts): `stagerunner` runs a WorkerPool
+ * over a PgStore with 0-ms stages; `graphile` runs graphile-worker on no-op jobs. Each records when
+ * every run or job started (epoch ms with microseconds: performance.timeOrigin + now(), comparable
+ * across processes on one machine) and answers "count", "report" and "stop" over IPC.
+ */
+import { performance } from "node:perf_hooks";
+import { Logger, run as runGraphile } from "graphile-worker";
+import { systemClock } from "../lib/clock.ts";
+import { PgStore } from "../lib/pg/pgStore.ts";
+import { simulateRunner } from "../lib/stageRunner.ts";
+import type { Store } from "../lib/store.ts";
+import { WorkerPool } from "../lib/workerPool.ts";
+
+const [kind, url, concurrencyArg] = process.argv.slice(2);
+const concurrency = Number(concurrencyArg);
+const started = new Map<string, number>();
+const epochNow = () => performance.timeOrigin + performance.now();
+
+let stop: () => Promise<void>;
+if (kind === "stagerunner") {
+  const inner = await PgStore.connect(url!, { poolSize: concurrency + 2 });
+  // Records the moment a claim returns: that is when the run starts.
+  const store: Store = new Proxy(inner, {
+    get(target, key) {
+      if (key === "claimRun")
+        return async (workerId: string) => {
+          const claim = await target.claimRun(workerId);
+          if (claim) started.set(claim.run.id, epochNow());
+          return claim;
+        };
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const pool = new WorkerPool({ store, runner: simulateRunner({ clock: systemClock, durationMs: 0, failureProbability: 0 }), size: concurrency, name: `bench-${process.pid}` });
+  pool.start();
+  stop = async () => {
+    await pool.stop(0);
+    await inner.close();
+  };
+} else if (kind === "graphile") {
+  const runner = await runGraphile({
+    connectionString: url!,
+    concurrency,
+    noHandleSignals: true,
+    pollInterval: 2000,
+    logger: new Logger(() => () => {}),
+    taskList: {
+      noop: async (payload) => void started.set(String((payload as { id: string }).id), epochNow()),
+    },
+  });
+  stop = () => runner.stop();
+} else {
+  throw new Error(`unknown kind ${kind}`);
+}
+
+process.on("message", async (message) => {
+  if (message === "count") process.send?.({ count: started.size });
+  else if (message === "report") process.send?.({ started: [...started] });
+  else if (message === "stop") {
+    await stop();
+    process.send?.({ stopped: true });
+    process.exit(0);
+  }
+});
+process.send?.({ ready: true });

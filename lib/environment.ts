@@ -1,0 +1,30 @@
+/**
+ * A deployed function's configuration, read once per instance from its environment. State must live in
+ * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so
+ * the in-memory store is refused unless asked for by name (STAGERUNNER_STORE=memory, for tests).
+ */
+import { loadConfig, storeSettings, workerSettings, type WorkerConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { MemoryStore } from "./memoryStore.ts";
+import { PgStore } from "./pg/pgStore.ts";
+import type { Store } from "./store.ts";
+
+let store: Store | undefined;
+
+/**
+ * The store of this function instance. PostgreSQL is not migrated here (a cold start should not take
+ * the schema lock): run `stagerunner migrate` when deploying.
+ */
+export function storeFromEnvironment(env: NodeJS.ProcessEnv = process.env): Store {
+  if (store) return store;
+  const config = loadConfig(storeSettings, {}, env);
+  if (config.store.kind === "memory") {
+    if (env.STAGERUNNER_STORE !== "memory")
+      throw new ConfigError("DATABASE_URL is not set: a deployed function keeps no state of its own (STAGERUNNER_STORE=memory only for tests)");
+    return (store = new MemoryStore());
+  }
+  return (store = new PgStore(config.store.url, { poolSize: config.dbPoolSize, leaseMs: config.leaseMs }));
+}
+
+/** Stage runner settings and the like for a worker function (STAGERUNNER_STAGE_DURATION_MS, ...). */
+export const workerConfigFromEnvironment = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => loadConfig(workerSettings, {}, env);

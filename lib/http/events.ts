@@ -1,0 +1,143 @@
+/**
+ * The one boundary between the Lambda event kinds and the endpoint functions: API Gateway REST (v1)
+ * proxy events, HTTP API (v2) events, Function URL events (v2 payload, `$default` route, no path
+ * parameters) and ALB target events (headers single- or multi-valued) all become one `ApiRequest`.
+ */
+import type { ALBEvent, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from "aws-lambda";
+
+/** Every event kind a handler accepts. Function URL events have the v2 type (`LambdaFunctionURLEvent`). */
+export type ApiEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2 | ALBEvent;
+
+/** Which result shape the event's sender expects: Function URLs answer like v2. */
+export type EventKind = "v1" | "v2" | "alb";
+
+export interface EventShape {
+  kind: EventKind;
+  /** The event carried `multiValueHeaders` (always for v1; for ALB when the target group enables them). */
+  multiValueHeaders: boolean;
+}
+
+/** The request the endpoint functions receive, whatever the event kind. */
+export interface ApiRequest {
+  method: string;
+  /** The path as the client sent it (with any stage prefix), for building links. */
+  path: string;
+  params: Record<string, string | undefined>;
+  /** Repeated keys joined with commas, as HTTP API delivers them. */
+  query: Record<string, string | undefined>;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string | undefined>;
+  /** The body text from the event; the endpoint stack replaces it with the parsed JSON, or undefined when empty. */
+  body: unknown;
+}
+
+/** A route path such as `/pipelines/{id}`, compiled once to read its parameters from a path. */
+export interface PathTemplate {
+  path: string;
+  match(path: string): Record<string, string> | undefined;
+}
+
+/** Compiles a route path with `{name}` segments. */
+export function pathTemplate(path: string): PathTemplate {
+  const names: string[] = [];
+  const source = path
+    .split(/\{(\w+)\}/)
+    .map((part, i) => (i % 2 ? (names.push(part), "([^/]+)") : part.replace(/[.*+?^$()|[\]\\]/g, "\\$&")))
+    .join("");
+  // Anchored at the end only: an ALB rule may forward a prefixed path (`/api/pipelines/...`).
+  const pattern = new RegExp(`${source}$`);
+  return {
+    path,
+    match(actual) {
+      const found = pattern.exec(actual);
+      if (!found) return undefined;
+      return Object.fromEntries(names.map((name, i) => [name, decode(found[i + 1] ?? "", false)]));
+    },
+  };
+}
+
+const isAlb = (event: ApiEvent): event is ALBEvent => "elb" in (event.requestContext ?? {});
+const isV1 = (event: ApiEvent): event is APIGatewayProxyEvent => !isAlb(event) && "httpMethod" in event;
+
+/** The event's kind, from the fields each kind alone carries; anything else is taken for v2. */
+export function eventShape(event: ApiEvent): EventShape {
+  const kind: EventKind = isAlb(event) ? "alb" : isV1(event) ? "v1" : "v2";
+  return { kind, multiValueHeaders: kind !== "v2" && Boolean((event as ALBEvent).multiValueHeaders) };
+}
+
+/**
+ * Turns any event kind into an `ApiRequest`. Path parameters come from the event where API Gateway
+ * matched a route; ALB and Function URLs have no route templates, so `route` supplies them.
+ */
+export function toApiRequest(event: ApiEvent, route?: PathTemplate): ApiRequest {
+  const { method, path, routePath, params, query } = isAlb(event) ? fromAlb(event) : isV1(event) ? fromV1(event) : fromV2(event);
+  return {
+    method,
+    path,
+    params: params ?? route?.match(routePath) ?? {},
+    query,
+    headers: headersOf(event),
+    body: bodyText(event),
+  };
+}
+
+interface Parts {
+  method: string;
+  path: string;
+  /** The path to match a route template against (without the v1 stage prefix). */
+  routePath: string;
+  params: Record<string, string | undefined> | null | undefined;
+  query: Record<string, string | undefined>;
+}
+
+function fromV1(event: APIGatewayProxyEvent): Parts {
+  // `path` is the resource path; `requestContext.path` is what the client asked for, `/prod/...` on a named stage.
+  const query = event.multiValueQueryStringParameters ? joinValues(event.multiValueQueryStringParameters, ",") : event.queryStringParameters;
+  return { method: event.httpMethod, path: event.requestContext?.path ?? event.path, routePath: event.path, params: event.pathParameters, query: query ?? {} };
+}
+
+function fromV2(event: APIGatewayProxyEventV2): Parts {
+  // rawPath keeps a named stage's prefix; HTTP API already joins repeated query keys with commas.
+  const path = event.rawPath ?? "/";
+  return { method: event.requestContext?.http?.method ?? "GET", path, routePath: path, params: event.pathParameters, query: event.queryStringParameters ?? {} };
+}
+
+function fromAlb(event: ALBEvent): Parts {
+  // ALB passes query keys and values percent-encoded; without multi-value headers it keeps only the last repeat.
+  const raw = event.multiValueQueryStringParameters ? joinValues(event.multiValueQueryStringParameters, ",") : event.queryStringParameters ?? {};
+  const query: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(raw)) query[decode(key, true)] = value === undefined ? undefined : decode(value, true);
+  return { method: event.httpMethod, path: event.path, routePath: event.path, params: undefined, query };
+}
+
+function headersOf(event: ApiEvent): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+  // v1 sends both maps (the multi-valued one is complete); ALB sends one or the other.
+  const multi = "multiValueHeaders" in event ? event.multiValueHeaders : undefined;
+  for (const [name, values] of Object.entries(multi ?? {})) if (values?.length) headers[name.toLowerCase()] = values.join(", ");
+  // v2 and Function URLs take Cookie out of the headers into `cookies`.
+  if ("cookies" in event && event.cookies?.length) headers.cookie = event.cookies.join("; ");
+  return headers;
+}
+
+function bodyText(event: ApiEvent): string | undefined {
+  const { body, isBase64Encoded } = event;
+  if (body === undefined || body === null || body === "") return undefined;
+  return isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
+}
+
+function joinValues(multi: Record<string, string[] | undefined>, separator: string): Record<string, string | undefined> {
+  const joined: Record<string, string | undefined> = {};
+  for (const [key, values] of Object.entries(multi)) joined[key] = values?.join(separator);
+  return joined;
+}
+
+/** Percent-decoding (`+` is a space in a query, not in a path); a malformed escape is kept as sent rather than failing the request. */
+function decode(value: string, query: boolean): string {
+  try {
+    return decodeURIComponent(query ? value.replace(/\+/g, " ") : value);
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The PostgreSQL Store: pipelines, runs and the run queue in one database, shared by any number of
+ * API and worker processes. The invariants (one running run per pipeline, FIFO per pipeline, a dead
+ * worker's run recovered) are kept by the statements of lib/pg/queueSql.ts and the indexes of
+ * lib/pg/migrations.ts, not by this process. Wake-ups, cancel notices and leases: lib/pg/signals.ts.
+ *
+ * Timestamps and lease expiry come from the injected Clock and are sent as parameters, so tests with
+ * a manual clock see exact times; processes sharing a database therefore need synchronised clocks
+ * (NTP), as a lease is compared with another process's clock.
+ */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { iso, randomId, systemClock, type Clock, type IdGenerator } from "../clock.ts";
+import { decodeCursor } from "../cursor.ts";
+import { ConfigError, StaleClaimError } from "../errors.ts";
+import { releasedStages } from "../runState.ts";
+import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
+import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
+import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
+import { channelName, checkConnection, clientConfig, type ConnectionOptions } from "./connection.ts";
+import { query, transaction } from "./database.ts";
+import { migrate } from "./migrate.ts";
+import * as sql from "./queueSql.ts";
+import * as records from "./recordsSql.ts";
+import { isRowId, page, runColumns, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { Signals } from "./signals.ts";
+
+export interface PgStoreOptions extends ConnectionOptions {
+  clock?: Clock;
+  ids?: IdGenerator;
+  /** How long a claim holds without renewal; watched claims are renewed every third of it. Default 30 s. */
+  leaseMs?: number;
+  /**
+   * How often a store with onClaimable listeners recovers expired leases. Default leaseMs / 2, at most
+   * 5 s, so that a killed worker's run is recovered within the lease plus 5 s.
+   */
+  sweepIntervalMs?: number;
+  /** How often listeners are called anyway, in case a notification was missed. Default 2 s. */
+  pollIntervalMs?: number;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+}
+
+/** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
+export const LEASE_EXPIRED = "worker lost: lease expired";
+
+/** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
+const CLAIM_ATTEMPTS = 5;
+/** Runs recovered per statement: keeps each sweep transaction short. */
+const RECOVER_BATCH = 100;
+
+// The hot path's statements, named so that each connection parses and plans them once.
+const TRIGGER_RUN = { name: "stagerunner_trigger_run", text: sql.TRIGGER_RUN };
+const CLAIM_RUN = { name: "stagerunner_claim_run", text: sql.CLAIM_RUN };
+const UPDATE_STAGE = { name: "stagerunner_update_stage", text: sql.UPDATE_STAGE };
+const FINISH_RUN = { name: "stagerunner_finish_run", text: sql.FINISH_RUN };
+
+export class PgStore implements Store {
+  readonly durable = true;
+  private readonly pool: pg.Pool;
+  private readonly clock: Clock;
+  private readonly ids: IdGenerator;
+  private readonly leaseMs: number;
+  private readonly signals: Signals;
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Connects, brings the schema up to date (lib/pg/migrate.ts) and returns the store. Fails with
+   * ConfigError for a bad URL or a schema newer than this code, ServiceUnavailableError when the
+   * database cannot be reached.
+   */
+  static async connect(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
+    const store = new PgStore(url, opts);
+    try {
+      await migrate(store.pool, opts);
+    } catch (thrown) {
+      await store.close();
+      throw thrown;
+    }
+    return store;
+  }
+
+  /** A store over an already migrated schema; no connection is made until the first call. */
+  constructor(url: string, opts: PgStoreOptions = {}) {
+    checkConnection(url, opts);
+    this.clock = opts.clock ?? systemClock;
+    this.ids = opts.ids ?? randomId;
+    this.leaseMs = positive("leaseMs", opts.leaseMs ?? 30_000);
+    this.pool = new pg.Pool({ ...clientConfig(url, opts), max: positive("poolSize", opts.poolSize ?? 10) });
+    // An idle connection's error (the server restarted): the pool drops it, the next query reports.
+    this.pool.on("error", () => {});
+    this.signals = new Signals({
+      listen: clientConfig(url, opts, "stagerunner-listen"),
+      claimableChannel: channelName("stagerunner_claimable", opts.schema),
+      cancelChannel: channelName("stagerunner_cancel", opts.schema),
+      leaseMs: this.leaseMs,
+      sweepIntervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(this.leaseMs / 2, 5000)),
+      pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
+      renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
+      isLost: async (claim) => (await staleReason(this.pool, claim)) !== undefined,
+      sweep: () => this.recoverExpired(),
+    });
+  }
+
+  async createPipeline(input: PipelineInput): Promise<Pipeline> {
+    const now = iso(this.clock.now());
+    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(), input.name, input.repository, JSON.stringify(input.stages), now]);
+    return toPipeline(row!);
+  }
+
+  async getPipeline(id: string): Promise<Pipeline | undefined> {
+    if (!isRowId(id)) return undefined;
+    const [row] = await this.query<PipelineRow>(records.SELECT_PIPELINE, [id]);
+    return row && toPipeline(row);
+  }
+
+  async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
+    const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
+    const rows = await this.query<PipelineRow>(records.LIST_PIPELINES, [after, opts.limit + 1]);
+    return page(rows, opts.limit, toPipeline);
+  }
+
+  async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
+    if (!isRowId(id)) return undefined;
+    const now = iso(this.clock.now());
+    const values = [id, input.name, input.repository, JSON.stringify(input.stages), now, this.signals.claimableChannel, this.signals.instance];
+    const [row] = await this.query<PipelineRow & { ready: boolean }>(records.REPLACE_PIPELINE, values);
+    if (row?.ready) this.signals.claimable();
+    return row && toPipeline(row);
+  }
+
+  async deletePipeline(id: string): Promise<DeleteResult | undefined> {
+    if (!isRowId(id)) return undefined;
+    const now = iso(this.clock.now());
+    const reason = "pipeline deleted";
+    const rows = await transaction(this.pool, async (client) => {
+      if ((await client.query(sql.DELETE_PIPELINE, [id])).rowCount === 0) return undefined;
+      return (await client.query<RunRow & { was: string; lost_token: string | null }>(sql.CANCEL_PIPELINE_RUNS, [id, reason, now, this.signals.cancelChannel])).rows;
+    });
+    if (!rows) return undefined;
+    const result: DeleteResult = { cancelledQueued: [], cancelledRunning: [] };
+    for (const row of rows) {
+      if (row.was === "running") {
+        result.cancelledRunning.push(toRun(row));
+        // This process's watcher hears now; other processes' through the cancel notification.
+        if (row.lost_token) this.signals.watches.lose(row.lost_token, reason);
+      } else result.cancelledQueued.push(toRun(row));
+    }
+    return result;
+  }
+
+  async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
+    if (!isRowId(pipelineId)) return undefined;
+    const now = iso(this.clock.now());
+    const values = [pipelineId, this.ids(), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
+    const [row] = await this.query<RunRow & { ready: boolean }>(TRIGGER_RUN, values);
+    if (!row) return undefined;
+    if (row.ready) this.signals.claimable();
+    return toRun(row);
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    if (!isRowId(id)) return undefined;
+    const [row] = await this.query<RunRow>(records.SELECT_RUN, [id]);
+    return row && toRun(row);
+  }
+
+  async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
+    const before = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    if (filter.pipeline_id !== undefined && !isRowId(filter.pipeline_id)) return { items: [] };
+    const values: unknown[] = [];
+    const where: string[] = [];
+    if (filter.pipeline_id !== undefined) where.push(`pipeline_id = $${values.push(filter.pipeline_id)}`);
+    if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
+    if (before !== undefined) where.push(`seq < $${values.push(before)}`);
+    const text = `SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit + 1)}`;
+    return page(await this.query<RunRow>(text, values), filter.limit, toRun);
+  }
+
+  async claimRun(workerId: string): Promise<Claim | undefined> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const now = this.clock.now();
+      const token = randomUUID();
+      let row: (ClaimedRow & { locked: number }) | undefined;
+      try {
+        [row] = await this.query<ClaimedRow & { locked: number }>(CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
+      } catch (thrown) {
+        // The unique index refused a second running run: the lanes disagree with the runs. Not the
+        // caller's problem; nothing was claimed this time.
+        if ((thrown as { code?: string }).code === "23505") continue;
+        throw thrown;
+      }
+      if (!row || row.locked === 0) return undefined;
+      // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
+      if (row.id === null) continue;
+      return { run: toRun(row), spec: row.spec, workerId, token };
+    }
+    return undefined;
+  }
+
+  async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
+    const at = Number.isInteger(index) ? index : -1;
+    const logs = JSON.stringify((patch.logs ?? []).map(withoutNul));
+    const now = iso(this.clock.now());
+    const rows = await this.ownedQuery(claim, UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logs, now]);
+    if (rows.length === 0) {
+      await this.assertCurrent(claim);
+      throw new RangeError(`run ${claim.run.id} has no stage ${index}`);
+    }
+  }
+
+  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run> {
+    this.signals.watches.drop(claim.token); // the owner ends its own run: nobody to tell
+    const now = iso(this.clock.now());
+    const { claimableChannel, instance } = this.signals;
+    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId]);
+    if (!row) return this.laneDisagrees(claim);
+    if (row.became_ready) this.signals.claimable();
+    return toRun(row);
+  }
+
+  async releaseRun(claim: Claim, reason: string): Promise<void> {
+    this.signals.watches.drop(claim.token);
+    const stages = JSON.stringify(releasedStages(claim.run.stages, reason));
+    const now = iso(this.clock.now());
+    const { claimableChannel, instance } = this.signals;
+    const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, (ids) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId]);
+    if (!row?.released) await this.laneDisagrees(claim);
+    this.signals.claimable();
+  }
+
+  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
+    return this.signals.watch(claim, onLost);
+  }
+
+  onClaimable(listener: () => void): () => void {
+    return this.signals.onClaimable(listener);
+  }
+
+  /**
+   * Fails every running run whose lease expired by the injected clock, as "worker lost: lease expired"
+   * (the policy of Buildkite and GitLab: a run's stages may have had effects, so it is not silently run
+   * again as graphile-worker would retry a job); the stage that was running ends failed and later ones
+   * skipped. Frees each pipeline so its next queued run becomes claimable, and tells the lost claims'
+   * watchers in every process. Runs periodically in every store with onClaimable listeners.
+   */
+  async recoverExpired(): Promise<Run[]> {
+    const recovered: Run[] = [];
+    for (;;) {
+      const { claimableChannel, instance, cancelChannel } = this.signals;
+      const values = [iso(this.clock.now()), RECOVER_BATCH, LEASE_EXPIRED, claimableChannel, instance, cancelChannel];
+      const rows = await this.query<RunRow & { lost_token: string; became_ready: boolean }>(sql.RECOVER_EXPIRED, values);
+      for (const row of rows) {
+        recovered.push(toRun(row));
+        this.signals.watches.lose(row.lost_token, LEASE_EXPIRED);
+      }
+      if (rows.some((r) => r.became_ready)) this.signals.claimable();
+      if (rows.length < RECOVER_BATCH) return recovered;
+    }
+  }
+
+  async cancelQueued(reason: string): Promise<Run[]> {
+    const now = iso(this.clock.now());
+    const rows = await transaction(this.pool, async (client) => {
+      const lanes = (await client.query<{ id: string }>(sql.EMPTY_LANES)).rows.map((r) => r.id);
+      if (lanes.length === 0) return [];
+      return (await client.query<RunRow>(sql.CANCEL_QUEUED, [lanes, reason, now])).rows;
+    });
+    return rows.map(toRun);
+  }
+
+  /** Resolves once this store receives notifications (wake-ups and cancel notices from any process). */
+  listen(): Promise<void> {
+    return this.signals.listen();
+  }
+
+  /** Ends the LISTEN connection, the timers and the pool. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.signals.close();
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+
+  /** A statement about a claimed run; a claim whose ids cannot be current matches no row. */
+  private ownedQuery<R extends pg.QueryResultRow>(claim: Claim, text: string | pg.QueryConfig, values: (ids: ClaimIds) => unknown[]): Promise<R[]> {
+    const ids = claimIds(claim);
+    return ids ? this.query<R>(text, values(ids)) : Promise.resolve([]);
+  }
+
+  /** Throws StaleClaimError saying why the claim is not current; returns when it is. */
+  private async assertCurrent(claim: Claim): Promise<void> {
+    const reason = await staleReason(this.pool, claim);
+    if (reason !== undefined) throw new StaleClaimError(claim.run.id, reason);
+  }
+
+  /** After a finish or release matched no row: StaleClaimError, or (a bug) a lane that lost track of its run. */
+  private async laneDisagrees(claim: Claim): Promise<never> {
+    await this.assertCurrent(claim);
+    throw new Error(`run ${claim.run.id} is running under this claim but its pipeline's lane does not name it`);
+  }
+
+  private query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {
+    return query<R>(this.pool, text, values);
+  }
+}
+
+/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
+const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);
+
+/** `value`, when it is a finite number above 0 (a 0-ms interval would be a busy loop). */
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a number above 0, got ${value}`);
+  return value;
+}

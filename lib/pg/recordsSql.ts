@@ -1,0 +1,34 @@
+/**
+ * Statements on pipelines and runs that leave the queue as it is: a pipeline's fields (its lane is
+ * lib/pg/queueSql.ts's business) and reads of runs.
+ */
+import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
+
+/** $1 id, $2 name, $3 repository, $4 stages, $5 now. */
+export const INSERT_PIPELINE = `
+INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at)
+VALUES ($1, $2, $3, $4::jsonb, $5::text::timestamptz, $5::text::timestamptz)
+RETURNING ${PIPELINE_COLUMNS}`;
+
+/** $1 id. */
+export const SELECT_PIPELINE = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE id = $1`;
+
+/** $1 after this seq, $2 how many. */
+export const LIST_PIPELINES = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE seq > $1 ORDER BY seq LIMIT $2`;
+
+/**
+ * $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 claimable channel, $7 payload. The lane stays
+ * as it is, but the row was locked: a claimer that skipped it meanwhile is told if the lane is ready.
+ */
+export const REPLACE_PIPELINE = `
+WITH replaced AS (
+  UPDATE pipelines SET name = $2, repository = $3, stages = $4::jsonb, updated_at = $5::text::timestamptz
+  WHERE id = $1
+  RETURNING ${PIPELINE_COLUMNS}, running_run_id IS NULL AND head_seq IS NOT NULL AS ready
+), notified AS (
+  SELECT pg_notify($6, $7) FROM replaced WHERE ready
+)
+SELECT *, (SELECT count(*) FROM notified) AS notified FROM replaced`;
+
+/** $1 id. */
+export const SELECT_RUN = `SELECT ${runColumns()} FROM runs WHERE id = $1`;

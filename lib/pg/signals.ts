@@ -1,0 +1,182 @@
+/**
+ * A PgStore's traffic with other processes besides its queries: wake-ups (onClaimable), cancel notices
+ * and lease renewals (watchClaim), and the periodic recovery of expired leases.
+ *
+ * - Writes that make work claimable NOTIFY the claimable channel with this store's instance id; every
+ *   other store's listeners are called when it arrives, and this store calls its own directly (its
+ *   own notification, echoed back, is ignored: one wake-up per write, not two).
+ * - A slow poll (pollIntervalMs) calls the listeners anyway, for notifications lost while the LISTEN
+ *   connection was down; it is not on the hot path, which is the notification.
+ * - Watched claims are renewed every leaseMs / 3, all in one statement; a claim the renewal no longer
+ *   finds is lost. Delete and recovery NOTIFY the cancel channel with the lost claim's token, so a
+ *   watcher in any process hears within milliseconds rather than at its next renewal.
+ * - Stores with onClaimable listeners (those running workers) sweep for expired leases every
+ *   sweepIntervalMs.
+ * These cadences run on real timers, not the injected clock: tests drive recovery by calling
+ * PgStore.recoverExpired, and the clock only stamps times.
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type { Claim } from "../store.ts";
+import { ClaimWatches } from "./claimWatches.ts";
+import { ListenConnection } from "./listenConnection.ts";
+
+export interface SignalsOptions {
+  listen: pg.ClientConfig;
+  claimableChannel: string;
+  cancelChannel: string;
+  leaseMs: number;
+  sweepIntervalMs: number;
+  pollIntervalMs: number;
+  /** Extends the leases of `held`; resolves to the tokens still held. */
+  renew: (held: { runId: string; token: string }[]) => Promise<Set<string>>;
+  /** Whether a claim is no longer current (a read: cheaper than a renewal's commit). */
+  isLost: (claim: Claim) => Promise<boolean>;
+  sweep: () => Promise<unknown>;
+}
+
+const LOST = "the run is no longer claimed by this worker";
+
+export class Signals {
+  /** Payload of this store's claimable notifications, so that it can tell its own apart. */
+  readonly instance = randomUUID();
+  readonly claimableChannel: string;
+  readonly cancelChannel: string;
+  readonly watches = new ClaimWatches();
+  private readonly listeners = new Set<() => void>();
+  private readonly connection: ListenConnection;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private closed = false;
+
+  constructor(private readonly opts: SignalsOptions) {
+    this.claimableChannel = opts.claimableChannel;
+    this.cancelChannel = opts.cancelChannel;
+    this.connection = new ListenConnection({
+      config: opts.listen,
+      channels: [opts.claimableChannel, opts.cancelChannel],
+      onNotification: (channel, payload) => this.received(channel, payload),
+      onReconnect: () => {
+        this.claimable();
+        void this.renewAll();
+      },
+    });
+  }
+
+  /** Starts listening if not yet; resolves once notifications arrive. */
+  listen(): Promise<void> {
+    return this.connection.start();
+  }
+
+  /** Calls this process's claimable listeners. */
+  claimable(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  onClaimable(listener: () => void): () => void {
+    if (this.closed) return () => {};
+    this.listeners.add(listener);
+    void this.listen();
+    this.pollTimer ??= repeat(this.opts.pollIntervalMs, () => this.claimable());
+    this.sweepTimer ??= repeat(this.opts.sweepIntervalMs, () => void this.sweepOnce());
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size > 0) return;
+      clearInterval(this.pollTimer);
+      clearInterval(this.sweepTimer);
+      this.pollTimer = this.sweepTimer = undefined;
+    };
+  }
+
+  watch(claim: Claim, onLost: (reason: string) => void): () => void {
+    if (this.closed) return () => {};
+    const unwatch = this.watches.add(claim, onLost);
+    this.renewTimer ??= repeat(this.opts.leaseMs / 3, () => void this.renewAll());
+    // Once cancel notices are heard, check that the claim was not lost before: a cancel committed
+    // before the LISTEN would go unheard until the next renewal.
+    void this.listen()
+      .then(() => this.opts.isLost(claim))
+      .then((lost) => {
+        if (lost && !this.closed) this.watches.lose(claim.token, LOST);
+      })
+      .catch(() => {}); // unreachable: the renewals will tell
+    return () => {
+      unwatch();
+      this.stopRenewingWhenIdle();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of [this.pollTimer, this.sweepTimer, this.renewTimer]) clearInterval(timer);
+    this.pollTimer = this.sweepTimer = this.renewTimer = undefined;
+    this.listeners.clear();
+    this.watches.clear();
+    await this.connection.close();
+  }
+
+  private received(channel: string, payload: string): void {
+    if (this.closed) return;
+    if (channel === this.claimableChannel) {
+      if (payload !== this.instance) this.claimable();
+    } else if (channel === this.cancelChannel) {
+      const notice = parseNotice(payload);
+      if (notice) this.watches.lose(notice.token, notice.reason);
+    }
+  }
+
+  private renewAll(): Promise<void> {
+    return this.renew(this.watches.held());
+  }
+
+  /** Renews `held`; tells the watchers of those no longer held. A failed renewal is retried next time. */
+  private async renew(held: { runId: string; token: string }[]): Promise<void> {
+    if (this.closed || held.length === 0) return;
+    let still: Set<string>;
+    try {
+      still = await this.opts.renew(held);
+    } catch {
+      return;
+    }
+    if (this.closed) return;
+    for (const { token } of held) if (!still.has(token)) this.watches.lose(token, LOST);
+    this.stopRenewingWhenIdle();
+  }
+
+  private stopRenewingWhenIdle(): void {
+    if (this.watches.size > 0) return;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      await this.opts.sweep();
+    } catch {
+      // The database is unreachable: the next sweep tries again.
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
+
+/** setInterval that does not keep the process alive on its own (close() clears it anyway). */
+function repeat(ms: number, tick: () => void): NodeJS.Timeout {
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  return timer;
+}
+
+function parseNotice(payload: string): { token: string; reason: string } | undefined {
+  try {
+    const notice = JSON.parse(payload) as { token?: unknown; reason?: unknown };
+    if (typeof notice.token === "string" && typeof notice.reason === "string") return notice as { token: string; reason: string };
+  } catch {
+    // not ours
+  }
+  return undefined;
+}

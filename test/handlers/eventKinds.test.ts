@@ -1,0 +1,201 @@
+/**
+ * Every handler over every event kind (lib/http/events.ts): the real handlers from the route table,
+ * invoked with the events each kind's sender builds, answering in that kind's exact result shape.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { routes, type Route } from "../../handlers/routes.ts";
+import { tokenChecker } from "../../lib/auth.ts";
+import type { ApiEvent } from "../../lib/http/events.ts";
+import type { ApiResult } from "../../lib/http/results.ts";
+import type { HandlerContext, Services } from "../../lib/http/services.ts";
+import { MemoryStore } from "../../lib/memoryStore.ts";
+import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
+import { seedPipeline } from "../support/fixtures.ts";
+import { eventKinds, type ClientRequest, type EventKindFixture } from "./eventFixtures.ts";
+
+const TOKEN = "secret";
+const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+
+interface Answer {
+  status: number;
+  /** Lower-case names, from `headers` or `multiValueHeaders`. */
+  headers: Record<string, string>;
+  body: any;
+}
+
+function route(method: string, pathname: string): { route: Route; params: Record<string, string> } {
+  for (const r of routes) {
+    const names: string[] = [];
+    const pattern = new RegExp(`^${r.path.replace(/\{(\w+)\}/g, (_, n: string) => (names.push(n), "([^/]+)"))}$`);
+    const found = r.method === method ? pattern.exec(pathname) : null;
+    if (found) return { route: r, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
+  }
+  throw new Error(`test bug: no route for ${method} ${pathname}`);
+}
+
+/** The keys each kind's result must have, and no others. */
+function expectedKeys(fixture: EventKindFixture, hasBody: boolean): string[] {
+  if (fixture.kind === "v2") return hasBody ? ["body", "headers", "statusCode"] : ["headers", "statusCode"];
+  if (fixture.kind === "v1") return ["body", "headers", "multiValueHeaders", "statusCode"];
+  return ["body", fixture.multiValueHeaders ? "multiValueHeaders" : "headers", "isBase64Encoded", "statusCode", "statusDescription"];
+}
+
+function readResult(fixture: EventKindFixture, result: ApiResult): Answer {
+  const r = result as { statusCode: number; statusDescription?: string; headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]>; body?: string };
+  const hasBody = r.body !== undefined && r.body !== "";
+  expect(Object.keys(r).sort()).toEqual(expectedKeys(fixture, hasBody).sort());
+  if (fixture.kind === "alb") expect(r.statusDescription).toMatch(new RegExp(`^${r.statusCode} [A-Z]`));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(r.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  for (const [name, values] of Object.entries(r.multiValueHeaders ?? {})) {
+    expect(values).toHaveLength(1);
+    expect(String(values[0])).toBe(headers[name.toLowerCase()] ?? String(values[0]));
+    headers[name.toLowerCase()] = String(values[0]);
+  }
+  return { status: r.statusCode, headers, body: hasBody ? JSON.parse(r.body!) : undefined };
+}
+
+describe.each(eventKinds)("handlers over $name events", (fixture) => {
+  const stage = fixture.stagePrefix;
+  let store: MemoryStore;
+  let context: HandlerContext;
+
+  beforeEach(() => {
+    store = new MemoryStore();
+    const services: Services = { store, tokens: tokenChecker([TOKEN]), log: () => {} };
+    context = { services } as HandlerContext;
+  });
+
+  /** Builds the event for `request` (whose path is stage-less), invokes the route's handler, checks the result's shape. */
+  const invoke = async (request: ClientRequest, edit: (event: ApiEvent) => void = () => {}): Promise<Answer> => {
+    const url = `${stage}${request.path}`;
+    const { route: r, params } = route(request.method, url.slice(stage.length).split("?")[0]!);
+    const event = fixture.event({ ...request, path: url }, { path: r.path, params });
+    edit(event);
+    return readResult(fixture, await r.handler(event, context));
+  };
+  const call = (request: ClientRequest) => invoke({ ...request, headers: { AuthoriZation: `Bearer ${TOKEN}`, ...request.headers } });
+  const json = (body: unknown, base64 = false) => ({ body: JSON.stringify(body), base64, headers: { "CONTENT-type": "application/json" } });
+  const expectProblem = (answer: Answer, status: number) => {
+    expect(answer.status).toBe(status);
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    return Problem.parse(answer.body);
+  };
+  const create = async (body: unknown = seedPipeline) => {
+    const answer = await call({ method: "POST", path: "/pipelines", ...json(body) });
+    expect(answer.status).toBe(201);
+    return Pipeline.parse(answer.body);
+  };
+
+  it.each([false, true])("creates a pipeline from a JSON body (base64: %s) and gets it back", async (base64) => {
+    const answer = await call({ method: "POST", path: "/pipelines", ...json(seedPipeline, base64) });
+    expect(answer.status).toBe(201);
+    const pipeline = Pipeline.parse(answer.body);
+    expect(pipeline).toMatchObject(seedPipeline);
+    expect(answer.headers.location).toBe(`/pipelines/${pipeline.id}`);
+    expect(answer.headers["content-type"]).toBe("application/json");
+    const got = await call({ method: "GET", path: `/pipelines/${pipeline.id}` });
+    expect(got).toMatchObject({ status: 200, body: pipeline });
+  });
+
+  it("lists with pagination, the Link header carrying the path the client used", async () => {
+    const created = [await create(), await create({ ...seedPipeline, name: "two" }), await create({ ...seedPipeline, name: "three" })];
+    const first = await call({ method: "GET", path: "/pipelines?limit=2" });
+    expect(first.body).toEqual(created.slice(0, 2));
+    const next = /^<([^>]+)>; rel="next"$/.exec(first.headers.link ?? "")?.[1];
+    expect(next).toMatch(new RegExp(`^${stage}/pipelines\\?limit=2&cursor=`));
+    const rest = await call({ method: "GET", path: next!.slice(stage.length) });
+    expect(rest.body).toEqual(created.slice(2));
+    expect(rest.headers.link).toBeUndefined();
+  });
+
+  it("decodes percent-encoded query strings, and takes repeated keys the way the kind delivers them", async () => {
+    await create();
+    await create({ ...seedPipeline, name: "two" });
+    // API Gateway decodes query strings; ALB passes them encoded.
+    expect((await call({ method: "GET", path: "/pipelines?%6Cimit=%31" })).body).toHaveLength(1);
+    const answer = await call({ method: "GET", path: "/pipelines?limit=5&limit=1" });
+    if (fixture.kind === "alb" && !fixture.multiValueHeaders) {
+      // Without multi-value headers ALB passes only the last value.
+      expect(answer.body).toHaveLength(1);
+    } else {
+      // Every other kind delivers both values, joined as HTTP API does: not a valid limit.
+      expect(expectProblem(answer, 400).errors?.map((e) => e.path)).toEqual(["limit"]);
+    }
+  });
+
+  it("triggers a run with no body, a null body, and a git_ref in plain and base64 form", async () => {
+    const pipeline = await create();
+    const trigger = (request: Omit<ClientRequest, "method" | "path">) => call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, ...request });
+    for (const request of [{}, { body: null }, { body: "" }]) {
+      const answer = await trigger(request);
+      expect(answer.status).toBe(202);
+      expect(Run.parse(answer.body).git_ref).toBe("main");
+    }
+    for (const base64 of [false, true]) {
+      const answer = await trigger(json({ git_ref: "feature/x" }, base64));
+      expect(answer.status).toBe(202);
+      const run = Run.parse(answer.body);
+      expect(run).toMatchObject({ pipeline_id: pipeline.id, git_ref: "feature/x", status: "queued" });
+      expect(answer.headers.location).toBe(`/runs/${run.id}`);
+      expect((await call({ method: "GET", path: `/runs/${run.id}` })).body).toEqual(run);
+    }
+  });
+
+  it("answers 401 without a token or with a wrong one, in the kind's shape", async () => {
+    const attempts: Record<string, string>[] = [{}, { Authorization: "wrong" }, { AUTHORIZATION: `Bearer ${TOKEN}x` }];
+    for (const headers of attempts) {
+      const problem = expectProblem(await invoke({ method: "GET", path: "/pipelines", headers }), 401);
+      expect(problem.title).toBe("Unauthorized");
+    }
+    expect((await invoke({ method: "GET", path: "/healthz" })).status).toBe(200);
+  });
+
+  it("finds the token whatever its case and in multiValueHeaders alone", async () => {
+    for (const name of ["authorization", "Authorization", "AUTHORIZATION"]) {
+      expect((await invoke({ method: "GET", path: "/pipelines", headers: { [name]: TOKEN } })).status).toBe(200);
+    }
+    if (!fixture.multiValueHeaders) return;
+    // v1 events carry both maps; a proxy in front may fill only the multi-valued one.
+    const answer = await invoke({ method: "GET", path: "/pipelines", headers: { Authorization: TOKEN } }, (event) => {
+      if ("headers" in event) delete event.headers;
+    });
+    expect(answer.status).toBe(200);
+  });
+
+  it("answers 400 naming each bad field, and 400 for malformed JSON sent as base64", async () => {
+    const bad = { name: "", repository: 42, stages: { run_stage: { command: " " } }, extra: true };
+    const problem = expectProblem(await call({ method: "POST", path: "/pipelines", ...json(bad, true) }), 400);
+    expect(problem.errors?.map((e) => e.path).sort()).toEqual(["extra", "name", "repository", "stages.run_stage.command"]);
+    for (const base64 of [false, true]) {
+      const malformed = expectProblem(await call({ method: "POST", path: "/pipelines", body: '{"name": "x",', base64 }), 400);
+      expect(malformed.detail).toMatch(/not valid JSON/);
+    }
+    expect((await store.listPipelines({ limit: 10 })).items).toEqual([]);
+  });
+
+  it("answers 404 for an unknown id, and reads a percent-encoded id from the path", async () => {
+    expect(expectProblem(await call({ method: "GET", path: `/pipelines/${UNKNOWN_ID}` }), 404).detail).toBe(`pipeline ${UNKNOWN_ID} not found`);
+    expect(expectProblem(await call({ method: "POST", path: "/pipelines/x%20y/trigger" }), 404).detail).toBe("pipeline x y not found");
+    expectProblem(await call({ method: "GET", path: `/runs/${UNKNOWN_ID}` }), 404);
+  });
+
+  it("answers 413 for a base64 body over 1 MiB, and stores nothing", async () => {
+    const huge = { ...seedPipeline, name: "x".repeat(1024 * 1024) };
+    expectProblem(await call({ method: "POST", path: "/pipelines", ...json(huge, true) }), 413);
+    expect((await store.listPipelines({ limit: 10 })).items).toEqual([]);
+  });
+
+  it("updates and deletes by path id (204 in the kind's shape)", async () => {
+    const pipeline = await create();
+    const put = await call({ method: "PUT", path: `/pipelines/${pipeline.id}`, ...json({ ...seedPipeline, name: "renamed" }, true) });
+    expect(put).toMatchObject({ status: 200, body: { id: pipeline.id, name: "renamed" } });
+    expect((await call({ method: "DELETE", path: `/pipelines/${pipeline.id}` })).status).toBe(204);
+    expectProblem(await call({ method: "GET", path: `/pipelines/${pipeline.id}` }), 404);
+  });
+});
+
+it("every handler that reads path parameters declares the route path the table gives it", () => {
+  for (const r of routes) expect(r.handler.route ?? r.path).toBe(r.path);
+  expect(routes.filter((r) => r.path.includes("{")).every((r) => r.handler.route === r.path)).toBe(true);
+});

@@ -1,0 +1,68 @@
+/**
+ * The worker function: runs queued runs until none is left, or until the time left would not cover
+ * another stage, handing that run back instead of starting a stage it could not finish.
+ */
+import { describe, expect, it } from "vitest";
+import { runWorker, SAFETY_MARGIN_MS } from "../../handlers/runWorker.ts";
+import { MemoryStore } from "../../lib/memoryStore.ts";
+import type { Store } from "../../lib/store.ts";
+import { ManualClock } from "../support/manualClock.ts";
+import { wrapStore } from "../support/storeWrappers.ts";
+import { seedPipeline } from "../support/fixtures.ts";
+
+/** A context whose remaining time runs out on the manual clock. */
+const contextUntil = (clock: ManualClock, deadline: number) => ({
+  awsRequestId: "req-1",
+  getRemainingTimeInMillis: () => deadline - clock.now(),
+});
+
+/** The memory store, but durable, so handed-back runs are requeued as on PostgreSQL. */
+const durable = (inner: MemoryStore): Store => Object.defineProperty(wrapStore(inner, {}), "durable", { value: true });
+
+async function drive(clock: ManualClock, until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!done) clock.advance(100);
+  }
+}
+
+describe("runWorker", () => {
+  it("runs everything queued and stops when idle, with a summary", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    const pipeline = await store.createPipeline(seedPipeline);
+    for (let i = 0; i < 3; i++) await store.triggerRun(pipeline.id, "main");
+    const summary = runWorker(contextUntil(clock, clock.now() + 60_000), { store, clock, workers: 2, stageDurationMs: 1000, failureProbability: 0 });
+    await drive(clock, summary);
+    expect(await summary).toMatchObject({ success: 3, failed: 0, released: 0, stopped: "idle" });
+    expect((await store.listRuns({ limit: 10 })).items.every((r) => r.status === "success")).toBe(true);
+  });
+
+  it("never starts a stage it cannot finish: the run is handed back for the next invocation", async () => {
+    const clock = new ManualClock();
+    const memory = new MemoryStore({ clock });
+    const store = durable(memory);
+    const pipeline = await store.createPipeline(seedPipeline);
+    const run = (await store.triggerRun(pipeline.id, "main"))!;
+    // Time for two 1-s stages plus the margin, not three.
+    const summary = runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS + 2_500), { store, clock, workers: 1, stageDurationMs: 1000, failureProbability: 0 });
+    await drive(clock, summary);
+    expect(await summary).toMatchObject({ success: 0, released: 1, stopped: "deadline" });
+    const after = (await store.getRun(run.id))!;
+    expect(after.status).toBe("queued");
+    expect(after.stages.map((s) => s.status)).toEqual(["pending", "pending", "pending"]);
+    expect(after.stages[0]!.logs[0]).toMatch(/not enough time left to run the deploy stage/);
+  });
+
+  it("does nothing when invoked with too little time", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    const pipeline = await store.createPipeline(seedPipeline);
+    await store.triggerRun(pipeline.id, "main");
+    const summary = await runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS), { store, clock, workers: 1, stageDurationMs: 1000, failureProbability: 0 });
+    expect(summary).toMatchObject({ success: 0, released: 0, stopped: "deadline" });
+    expect((await store.listRuns({ limit: 1, status: "queued" })).items).toHaveLength(1);
+  });
+});
