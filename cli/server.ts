@@ -3,7 +3,7 @@
  * variables, which override defaults; a bad value stops start-up with one line.
  */
 import { Command } from "commander";
-import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config.ts";
+import { loadServerConfig, redactUrl, serverSettings, type ServerConfig } from "../lib/config.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
 
@@ -16,11 +16,13 @@ async function serve(config: ServerConfig): Promise<void> {
   // Loaded here, not at the top: client commands need neither Express nor the handlers (0.5 s of start-up).
   const { startServer } = await import("../local/server.ts");
   const server = await startServer(config, { log: stamp });
-  console.log(`Stagerunner listening on ${server.url} (workers: ${config.workers}, stage duration: ${config.stageDurationMs} ms, failure probability: ${config.failureProbability})`);
+  const store = config.store.kind === "postgres" ? redactUrl(config.store.url) : "in memory";
+  const served = config.from ? `, serving the bundles of ${config.from}` : "";
+  console.log(`Stagerunner listening on ${server.url}${config.basePath} (store: ${store}${served}; workers: ${config.workers}, stage duration: ${config.stageDurationMs} ms, failure probability: ${config.failureProbability})`);
   if (server.generatedToken) {
     const token = server.tokens[0];
     console.log(`No token configured (--token / STAGERUNNER_TOKEN); generated one for this run:\n  ${token}`);
-    console.log(`Try: npx stagerunner client --url ${server.url} --token ${token} list`);
+    console.log(`Try: npx stagerunner client --url ${server.url}${config.basePath} --token ${token} list`);
   }
   onShutdownSignal(async (signal) => {
     stamp(`${signal}: no longer accepting requests`);

@@ -95,6 +95,23 @@ export const serverSettings = {
     description: "how long a simulated stage takes",
     schema: whole(0, 86_400_000),
   }),
+  from: setting({
+    flag: "from",
+    env: "STAGERUNNER_FROM",
+    default: "",
+    description: "serve the built bundles of this directory (npm run build writes dist/) instead of the sources",
+    schema: z.string().trim(),
+  }),
+  basePath: setting({
+    flag: "base-path",
+    env: "STAGERUNNER_BASE_PATH",
+    default: "",
+    description: "serve every route under this stage prefix, e.g. /prod",
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(\/[A-Za-z0-9._~-]+)?$/, "must be empty or one path segment such as /prod"),
+  }),
   shutdownGraceMs: setting({
     flag: "shutdown-grace-ms",
     env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
@@ -105,7 +122,7 @@ export const serverSettings = {
 };
 
 /** `stagerunner worker`: the server's settings without the HTTP ones. */
-export const { host: _host, port: _port, token: _token, ...workerSettings } = serverSettings;
+export const { host: _host, port: _port, token: _token, from: _from, basePath: _basePath, ...workerSettings } = serverSettings;
 /** `stagerunner migrate` */
 export const migrateSettings = { store: storeSettings.store };
 

@@ -7,8 +7,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda
 import type { Request, Response } from "express";
 import { iso } from "../lib/clock.ts";
 
-/** An Express request as API Gateway's HTTP API (payload 2.0) would deliver it for `routeKey`. */
-export function expressRequestToEvent(req: Request, routeKey: string): APIGatewayProxyEventV2 {
+/**
+ * An Express request as API Gateway's HTTP API (payload 2.0) would deliver it for `routeKey`; on a
+ * named stage, `rawPath` keeps the stage prefix (`/prod/pipelines`) as API Gateway's does.
+ */
+export function expressRequestToEvent(req: Request, routeKey: string, stage = "$default"): APIGatewayProxyEventV2 {
   // Split by hand: `new URL()` per request was the adapter's largest cost in a profile under load.
   const target = req.originalUrl;
   const mark = target.indexOf("?");
@@ -33,18 +36,19 @@ export function expressRequestToEvent(req: Request, routeKey: string): APIGatewa
     requestContext: {
       accountId: "local",
       apiId: "local",
-      domainName: req.hostname,
-      domainPrefix: req.hostname.split(".")[0] ?? "",
+      // serverless-http's requests may carry no Host at all.
+      domainName: req.hostname ?? "localhost",
+      domainPrefix: (req.hostname ?? "localhost").split(".")[0] ?? "",
       http: {
         method: req.method,
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? "",
+        sourceIp: req.socket?.remoteAddress ?? "",
         userAgent: req.get("user-agent") ?? "",
       },
       requestId: randomUUID(),
       routeKey,
-      stage: "$default",
+      stage,
       time: iso(now),
       timeEpoch: now,
     },

@@ -2,7 +2,8 @@
  * The emulator's HTTP front: an Express app that mounts the route table through the event adapter,
  * answers 404 and 405 for what the table does not have, and caps bodies at 1 MiB.
  */
-import type { Context } from "aws-lambda";
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { routes, type Route } from "../handlers/routes.ts";
 import { HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
@@ -14,22 +15,42 @@ import { expressRequestToEvent, resultToExpressResponse } from "./adapter.ts";
 /** `/pipelines/{id}` -> `/pipelines/:id` */
 const expressPath = (path: string): string => path.replace(/\{(\w+)\}/g, ":$1");
 
-function lambdaContext(route: Route, services: Services): HandlerContext {
-  const context: Partial<Context> & { services: Services } = {
-    services,
+/** A handler as a function takes it: the route table's own, or a built bundle's `handler`. */
+export type InvokeHandler = (event: APIGatewayProxyEventV2, context: HandlerContext) => Promise<APIGatewayProxyResultV2>;
+
+export interface AppOptions {
+  /** A stage prefix (`/prod`) under which every route is served, as API Gateway serves a named stage. */
+  basePath?: string;
+  /**
+   * A prefix that a proxy in front already stripped (serverless-http's `basePath`): routes are served
+   * at the root, and events get it back in `rawPath`, so links the handlers build still work.
+   */
+  strippedPrefix?: string;
+  /**
+   * The handler of each route; default: the route table's. Handlers given here (built bundles) get no
+   * services in their context: like deployed functions, they build their own from the environment.
+   */
+  handlerFor?: (route: Route) => InvokeHandler;
+}
+
+function lambdaContext(route: Route, services: Services | undefined): HandlerContext {
+  const context: Partial<Context> & { services?: Services } = {
+    ...(services ? { services } : {}),
     functionName: route.name,
     functionVersion: "$LATEST",
-    awsRequestId: "",
+    awsRequestId: randomUUID(),
     callbackWaitsForEmptyEventLoop: false,
   };
   return context as HandlerContext;
 }
 
-function invoke(route: Route, services: Services): RequestHandler {
+function invoke(route: Route, handler: InvokeHandler, services: Services | undefined, stage: string, strippedPrefix = ""): RequestHandler {
   const routeKey = `${route.method} ${route.path}`;
   return async (req, res, next) => {
     try {
-      const result = await route.handler(expressRequestToEvent(req, routeKey), lambdaContext(route, services));
+      const event = expressRequestToEvent(req, routeKey, stage);
+      if (strippedPrefix) event.rawPath = event.requestContext.http.path = strippedPrefix + event.rawPath;
+      const result = await handler(event, lambdaContext(route, services));
       resultToExpressResponse(result, res);
     } catch (error) {
       next(error);
@@ -41,25 +62,31 @@ function sendProblem(error: unknown, res: express.Response, services: Services):
   resultToExpressResponse(problemResult(error, services.log), res);
 }
 
-export function createApp(services: Services): Express {
+export function createApp(services: Services, opts: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  const router = express.Router();
+  const stage = opts.basePath ? opts.basePath.slice(1) : "$default";
   // Bodies are read raw, whatever their Content-Type (the handlers parse them), and only on routes
   // that take one, so GETs skip the body parser.
   const body = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
 
   const methodsByPath = new Map<string, string[]>();
   for (const route of routes) {
-    const mount = app[route.method.toLowerCase() as "get" | "post" | "put" | "delete"].bind(app);
-    if (route.method === "POST" || route.method === "PUT") mount(expressPath(route.path), body, invoke(route, services));
-    else mount(expressPath(route.path), invoke(route, services));
+    const mount = router[route.method.toLowerCase() as "get" | "post" | "put" | "delete"].bind(router);
+    const handler = opts.handlerFor
+      ? invoke(route, opts.handlerFor(route), undefined, stage)
+      : invoke(route, route.handler, services, stage, opts.strippedPrefix);
+    if (route.method === "POST" || route.method === "PUT") mount(expressPath(route.path), body, handler);
+    else mount(expressPath(route.path), handler);
     methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
   }
   for (const [path, methods] of methodsByPath) {
     const allow = methods.includes("GET") ? [...methods, "HEAD"] : methods;
-    app.all(expressPath(path), (req, res) => sendProblem(new MethodNotAllowedError(req.method, allow), res, services));
+    router.all(expressPath(path), (req, res) => sendProblem(new MethodNotAllowedError(req.method, allow), res, services));
   }
+  app.use(opts.basePath ?? "/", router);
   app.use((req, res) => sendProblem(new NotFoundError(`no route for ${req.method} ${req.path}`), res, services));
 
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {

@@ -13,6 +13,7 @@ import { simulateRunner, type StageRunner } from "../lib/stageRunner.ts";
 import type { Store } from "../lib/store.ts";
 import { WorkerPool, type StopReport } from "../lib/workerPool.ts";
 import { createApp } from "./app.ts";
+import { loadBundles } from "./bundles.ts";
 
 export interface ServerOptions {
   clock?: Clock;
@@ -48,7 +49,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions = {}
     opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   const pool = new WorkerPool({ store, runner, size: config.workers, clock, log });
 
-  const app = createApp(services);
+  const app = createApp(services, { basePath: config.basePath, ...(config.from ? { handlerFor: await loadBundles(config, tokens) } : {}) });
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -9,7 +9,12 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Run } from "../../lib/schemas.ts";
 import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
-import { bin, cleanEnv } from "./harness.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildBundles } from "../../local/build.ts";
+import { seedPipeline } from "../support/fixtures.ts";
+import { bin, cleanEnv, cli, lastId } from "./harness.ts";
 
 const TOKEN = "pg-secret";
 
@@ -136,6 +141,30 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     for (const w of workers) w.child.kill("SIGTERM");
     const codes = await Promise.all([apiProc, ...workers].map(async (p) => (p.child.exitCode ?? (await once(p.child, "exit"))[0]) as number));
     expect(codes).toEqual([0, 0, 0, 0]);
+  });
+
+  it("the seed walk-through through the CLI against the built bundles, served under /prod", async () => {
+    const dist = await mkdtemp(join(tmpdir(), "stagerunner-dist-"));
+    try {
+      await buildBundles(dist);
+      const server = start(["server", "--from", dist, "--base-path", "/prod", "--store", db, "--port", "0", "--token", TOKEN, "--workers", "1", "--stage-duration-ms", "5"]);
+      const url = `${(await server.waitFor(/listening on (\S+)/))[1]!}/prod`;
+      const client = (...args: string[]) => cli(["client", "--url", url, "--token", TOKEN, ...args]);
+      const created = await client("create", JSON.stringify(seedPipeline));
+      expect(created.stdout).toMatch(/^Pipeline created\. ID: /);
+      const triggered = await client("trigger", lastId(created.stdout), "main", "--wait");
+      expect(triggered.code).toBe(0);
+      const runId = /Run ID: (\S+)/.exec(triggered.stdout)![1]!;
+      const shown = await client("get-run", runId);
+      expect(shown.stdout).toMatch(new RegExp(`Run: ID: ${runId}\n  PipelineID: ${lastId(created.stdout)}\n  GitRef: main\n  Status: success`));
+      expect((await client("list-runs", "--pipeline", lastId(created.stdout))).stdout).toContain(runId);
+      // Outside the stage prefix there is nothing.
+      expect((await fetch(url.replace(/\/prod$/, "/pipelines"), { headers: { authorization: TOKEN } })).status).toBe(404);
+      server.child.kill("SIGTERM");
+      await once(server.child, "exit");
+    } finally {
+      await rm(dist, { recursive: true, force: true });
+    }
   });
 
   it("recovers the run of a worker killed with SIGKILL within the lease + 5 s, then starts the pipeline's next run", async () => {

@@ -14,6 +14,8 @@ const defaults = {
   store: { kind: "memory" },
   dbPoolSize: 10,
   leaseMs: 30_000,
+  from: "",
+  basePath: "",
 };
 
 /** The ConfigError thrown by loading `flags` over `env`; fails the test when nothing is thrown. */
@@ -49,6 +51,8 @@ describe("loadServerConfig", () => {
       store: { kind: "postgres", url: "postgres://u:pw@db:5432/ci" },
       dbPoolSize: 4,
       leaseMs: 5000,
+      from: "",
+      basePath: "",
       host: "0.0.0.0",
       port: 9090,
       token: ["a", "b"],
