@@ -52,5 +52,5 @@ export async function runWorker(context: Pick<Context, "getRemainingTimeInMillis
 
 export const handler = middy<unknown, WorkerSummary>({ timeoutEarlyInMillis: 0 }).handler(async (_event, context) => {
   const { workers, stageDurationMs, failureProbability } = workerConfigFromEnvironment();
-  return runWorker(context, { store: storeFromEnvironment(), clock: systemClock, workers, stageDurationMs, failureProbability });
+  return runWorker(context, { store: await storeFromEnvironment(), clock: systemClock, workers, stageDurationMs, failureProbability });
 });

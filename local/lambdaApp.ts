@@ -17,7 +17,7 @@ export const handler = async (event: unknown, context: Context): Promise<unknown
   try {
     if (!app) {
       const basePath = process.env.STAGERUNNER_BASE_PATH || undefined;
-      app = serverless(createApp(servicesFromEnvironment(), basePath ? { strippedPrefix: basePath } : {}), basePath ? { basePath } : {});
+      app = serverless(createApp(await servicesFromEnvironment(), basePath ? { strippedPrefix: basePath } : {}), basePath ? { basePath } : {});
     }
   } catch (error) {
     // Missing settings: a 500 problem naming them, as every per-route function answers.

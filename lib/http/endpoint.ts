@@ -80,7 +80,7 @@ const jsonBody: middy.MiddlewareObj<ApiEvent, ApiResult, Error, HandlerContext> 
   },
 };
 
-const withServices = (request: Request): Services => (request.context.services ??= servicesFromEnvironment());
+const withServices = async (request: Request): Promise<Services> => (request.context.services ??= await servicesFromEnvironment());
 
 /** Wraps business logic in the shared middy stack. */
 export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
@@ -101,8 +101,9 @@ export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
       },
     })
     .use({
-      before: (request: Request) => {
-        const services = withServices(request);
+      before: async (request: Request) => {
+        // Already in the context (the emulator) costs no await; a deployed function builds them once.
+        const services = request.context.services ?? (await withServices(request));
         if (auth && !services.tokens.accepts(requestOf(request.event).headers.authorization)) throw new UnauthorizedError();
       },
     })

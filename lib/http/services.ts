@@ -18,16 +18,19 @@ export interface Services {
 /** A Lambda context that may carry services (the emulator's and the tests' invocations do). */
 export type HandlerContext = Context & { services?: Services };
 
-let fromEnvironment: Services | undefined;
+let fromEnvironment: Promise<Services> | undefined;
 
 /**
  * Services for a deployed function, built on first use from the environment: STAGERUNNER_TOKEN is
  * required, and the store comes from DATABASE_URL (lib/environment.ts).
  */
-export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env): Services {
-  if (fromEnvironment) return fromEnvironment;
-  const tokens = parseTokens(env.STAGERUNNER_TOKEN ?? "");
-  if (tokens.length === 0) throw new ConfigError("STAGERUNNER_TOKEN is not set: refusing to serve without a token");
-  fromEnvironment = { store: storeFromEnvironment(env), tokens: tokenChecker(tokens), log: console.error };
-  return fromEnvironment;
+export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
+  return (fromEnvironment ??= (async () => {
+    const tokens = parseTokens(env.STAGERUNNER_TOKEN ?? "");
+    if (tokens.length === 0) throw new ConfigError("STAGERUNNER_TOKEN is not set: refusing to serve without a token");
+    return { store: await storeFromEnvironment(env), tokens: tokenChecker(tokens), log: console.error };
+  })().catch((error: unknown) => {
+    fromEnvironment = undefined;
+    throw error;
+  }));
 }

@@ -8,7 +8,10 @@
  * ALB, so this is the harder case for the normaliser, and it covers events built by other tools.
  */
 import type { ALBEvent, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from "aws-lambda";
+import { expect } from "vitest";
+import { routes, type Route } from "../../handlers/routes.ts";
 import type { ApiEvent, EventKind } from "../../lib/http/events.ts";
+import type { ApiResult } from "../../lib/http/results.ts";
 
 /** A request as the client makes it. */
 export interface ClientRequest {
@@ -204,3 +207,51 @@ export const eventKinds: EventKindFixture[] = [
   { name: "ALB", kind: "alb", multiValueHeaders: false, stagePrefix: "", event: (request) => albEvent(request, false) },
   { name: "ALB, multi-value headers", kind: "alb", multiValueHeaders: true, stagePrefix: "", event: (request) => albEvent(request, true) },
 ];
+
+/** The route table's entry for a stage-less path, with its path parameters decoded. */
+export function routeFor(method: string, pathname: string): { route: Route; params: Record<string, string> } {
+  for (const r of routes) {
+    const names: string[] = [];
+    const pattern = new RegExp(`^${r.path.replace(/\{(\w+)\}/g, (_, n: string) => (names.push(n), "([^/]+)"))}$`);
+    const found = r.method === method ? pattern.exec(pathname) : null;
+    if (found) return { route: r, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
+  }
+  throw new Error(`test bug: no route for ${method} ${pathname}`);
+}
+
+/** The event `fixture`'s sender builds for `request` (whose path is stage-less), and the route it is for. */
+export function eventFor(fixture: EventKindFixture, request: ClientRequest): { route: Route; event: ApiEvent } {
+  const url = `${fixture.stagePrefix}${request.path}`;
+  const { route, params } = routeFor(request.method, request.path.split("?")[0]!);
+  return { route, event: fixture.event({ ...request, path: url }, { path: route.path, params }) };
+}
+
+export interface Answer {
+  status: number;
+  /** Lower-case names, from `headers` or `multiValueHeaders`. */
+  headers: Record<string, string>;
+  body: any;
+}
+
+/** The keys each kind's result must have, and no others. */
+function expectedKeys(fixture: EventKindFixture, hasBody: boolean): string[] {
+  if (fixture.kind === "v2") return hasBody ? ["body", "headers", "statusCode"] : ["headers", "statusCode"];
+  if (fixture.kind === "v1") return ["body", "headers", "multiValueHeaders", "statusCode"];
+  return ["body", fixture.multiValueHeaders ? "multiValueHeaders" : "headers", "isBase64Encoded", "statusCode", "statusDescription"];
+}
+
+/** Checks that `result` has exactly the shape `fixture`'s kind expects, and reads it. */
+export function readResult(fixture: EventKindFixture, result: ApiResult): Answer {
+  const r = result as { statusCode: number; statusDescription?: string; headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]>; body?: string };
+  const hasBody = r.body !== undefined && r.body !== "";
+  expect(Object.keys(r).sort()).toEqual(expectedKeys(fixture, hasBody).sort());
+  if (fixture.kind === "alb") expect(r.statusDescription).toMatch(new RegExp(`^${r.statusCode} [A-Z]`));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(r.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  for (const [name, values] of Object.entries(r.multiValueHeaders ?? {})) {
+    expect(values).toHaveLength(1);
+    expect(String(values[0])).toBe(headers[name.toLowerCase()] ?? String(values[0]));
+    headers[name.toLowerCase()] = String(values[0]);
+  }
+  return { status: r.statusCode, headers, body: hasBody ? JSON.parse(r.body!) : undefined };
+}

@@ -3,57 +3,17 @@
  * invoked with the events each kind's sender builds, answering in that kind's exact result shape.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { routes, type Route } from "../../handlers/routes.ts";
+import { routes } from "../../handlers/routes.ts";
 import { tokenChecker } from "../../lib/auth.ts";
 import type { ApiEvent } from "../../lib/http/events.ts";
-import type { ApiResult } from "../../lib/http/results.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
 import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
 import { seedPipeline } from "../support/fixtures.ts";
-import { eventKinds, type ClientRequest, type EventKindFixture } from "./eventFixtures.ts";
+import { eventFor, eventKinds, readResult, type Answer, type ClientRequest } from "./eventFixtures.ts";
 
 const TOKEN = "secret";
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
-
-interface Answer {
-  status: number;
-  /** Lower-case names, from `headers` or `multiValueHeaders`. */
-  headers: Record<string, string>;
-  body: any;
-}
-
-function route(method: string, pathname: string): { route: Route; params: Record<string, string> } {
-  for (const r of routes) {
-    const names: string[] = [];
-    const pattern = new RegExp(`^${r.path.replace(/\{(\w+)\}/g, (_, n: string) => (names.push(n), "([^/]+)"))}$`);
-    const found = r.method === method ? pattern.exec(pathname) : null;
-    if (found) return { route: r, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
-  }
-  throw new Error(`test bug: no route for ${method} ${pathname}`);
-}
-
-/** The keys each kind's result must have, and no others. */
-function expectedKeys(fixture: EventKindFixture, hasBody: boolean): string[] {
-  if (fixture.kind === "v2") return hasBody ? ["body", "headers", "statusCode"] : ["headers", "statusCode"];
-  if (fixture.kind === "v1") return ["body", "headers", "multiValueHeaders", "statusCode"];
-  return ["body", fixture.multiValueHeaders ? "multiValueHeaders" : "headers", "isBase64Encoded", "statusCode", "statusDescription"];
-}
-
-function readResult(fixture: EventKindFixture, result: ApiResult): Answer {
-  const r = result as { statusCode: number; statusDescription?: string; headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]>; body?: string };
-  const hasBody = r.body !== undefined && r.body !== "";
-  expect(Object.keys(r).sort()).toEqual(expectedKeys(fixture, hasBody).sort());
-  if (fixture.kind === "alb") expect(r.statusDescription).toMatch(new RegExp(`^${r.statusCode} [A-Z]`));
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(r.headers ?? {})) headers[name.toLowerCase()] = String(value);
-  for (const [name, values] of Object.entries(r.multiValueHeaders ?? {})) {
-    expect(values).toHaveLength(1);
-    expect(String(values[0])).toBe(headers[name.toLowerCase()] ?? String(values[0]));
-    headers[name.toLowerCase()] = String(values[0]);
-  }
-  return { status: r.statusCode, headers, body: hasBody ? JSON.parse(r.body!) : undefined };
-}
 
 describe.each(eventKinds)("handlers over $name events", (fixture) => {
   const stage = fixture.stagePrefix;
@@ -68,11 +28,9 @@ describe.each(eventKinds)("handlers over $name events", (fixture) => {
 
   /** Builds the event for `request` (whose path is stage-less), invokes the route's handler, checks the result's shape. */
   const invoke = async (request: ClientRequest, edit: (event: ApiEvent) => void = () => {}): Promise<Answer> => {
-    const url = `${stage}${request.path}`;
-    const { route: r, params } = route(request.method, url.slice(stage.length).split("?")[0]!);
-    const event = fixture.event({ ...request, path: url }, { path: r.path, params });
+    const { route, event } = eventFor(fixture, request);
     edit(event);
-    return readResult(fixture, await r.handler(event, context));
+    return readResult(fixture, await route.handler(event, context));
   };
   const call = (request: ClientRequest) => invoke({ ...request, headers: { AuthoriZation: `Bearer ${TOKEN}`, ...request.headers } });
   const json = (body: unknown, base64 = false) => ({ body: JSON.stringify(body), base64, headers: { "CONTENT-type": "application/json" } });

@@ -1,0 +1,242 @@
+/**
+ * The built bundles, not the sources: built once into a temporary directory and loaded by plain node
+ * in a fresh process (bundleHost.mjs), configured from the environment like a deployed function,
+ * invoked with events of every kind. In memory each bundle has a store of its own, so what needs
+ * state across routes runs on PostgreSQL, where the bundles share it as deployed functions do.
+ */
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routes } from "../../handlers/routes.ts";
+import type { WorkerSummary } from "../../handlers/runWorker.ts";
+import type { ApiResult } from "../../lib/http/results.ts";
+import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
+import { bundleNames, buildBundles } from "../../local/build.ts";
+import { seedPipeline } from "../support/fixtures.ts";
+import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
+import { eventFor, eventKinds, readResult, type Answer, type ClientRequest, type EventKindFixture } from "./eventFixtures.ts";
+
+const TOKEN = "bundle-secret";
+const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+const hostScript = new URL("./bundleHost.mjs", import.meta.url).pathname;
+const cliBin = new URL("../../cli/bin.mjs", import.meta.url).pathname;
+
+/** What EventBridge sends the worker function on its schedule. */
+const scheduledEvent = {
+  version: "0",
+  id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+  "detail-type": "Scheduled Event",
+  source: "aws.events",
+  account: "123456789012",
+  time: "2026-11-28T12:00:00Z",
+  region: "us-east-1",
+  resources: ["arn:aws:events:us-east-1:123456789012:rule/stagerunner-worker"],
+  detail: {},
+};
+
+let dist = "";
+
+beforeAll(async () => {
+  dist = await mkdtemp(join(tmpdir(), "stagerunner-bundles-"));
+  await buildBundles(dist);
+}, 120_000);
+
+afterAll(async () => {
+  if (dist) await rm(dist, { recursive: true, force: true });
+});
+
+const bundlePath = (name: string) => join(dist, "handlers", `${name}.mjs`);
+
+interface Reply {
+  result?: unknown;
+  exports?: string[];
+  handler?: string;
+  error?: string;
+}
+
+/** A bundleHost.mjs process, with only the environment given (nothing inherited from the test's). */
+class Host {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending = new Map<number, (reply: Reply) => void>();
+  private next = 0;
+  private stderr = "";
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [hostScript], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "pipe" });
+    createInterface({ input: this.child.stdout }).on("line", (line) => {
+      if (!line.startsWith("@@host ")) return;
+      const reply = JSON.parse(line.slice("@@host ".length)) as Reply & { id: number };
+      this.pending.get(reply.id)?.(reply);
+      this.pending.delete(reply.id);
+    });
+    this.child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
+    this.child.on("exit", (code) => {
+      for (const settle of this.pending.values()) settle({ error: `host exited (${code}):\n${this.stderr}` });
+      this.pending.clear();
+    });
+  }
+
+  send(request: { bundle: string; event?: unknown }): Promise<Reply> {
+    const id = ++this.next;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
+    });
+  }
+
+  /** `name`'s handler's result for `event`; an invocation that throws fails the test with its error. */
+  async invoke(name: string, event: unknown): Promise<unknown> {
+    const reply = await this.send({ bundle: bundlePath(name), event });
+    if (reply.error !== undefined) throw new Error(`${name}: ${reply.error}\n${this.stderr}`);
+    return reply.result;
+  }
+
+  /** Invokes the bundle of `request`'s route with `fixture`'s event for it, and reads the result in that kind's shape. */
+  async call(fixture: EventKindFixture, request: ClientRequest): Promise<Answer> {
+    const { route, event } = eventFor(fixture, request);
+    return readResult(fixture, (await this.invoke(route.name, event)) as ApiResult);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.stdin.end();
+    await exited;
+  }
+}
+
+const authorized = { Authorization: `Bearer ${TOKEN}` };
+const jsonBody = (body: unknown) => ({ body: JSON.stringify(body), headers: { ...authorized, "Content-Type": "application/json" } });
+/** A request to every route, its path parameters an id that exists nowhere. */
+const unknownIdRequests = routes.map((r) => ({ route: r, request: { method: r.method, path: r.path.replace(/\{\w+\}/g, UNKNOWN_ID) } }));
+
+function expectProblem(answer: Answer, status: number) {
+  expect(answer.status).toBe(status);
+  expect(answer.headers["content-type"]).toBe("application/problem+json");
+  return Problem.parse(answer.body);
+}
+
+describe("bundles in a fresh process, STAGERUNNER_STORE=memory: each bundle alone", { timeout: 60_000 }, () => {
+  let host: Host;
+  beforeAll(() => {
+    host = new Host({ STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_STAGE_DURATION_MS: "1" });
+  });
+  afterAll(() => host.close());
+
+  it("every bundle that npm run build writes exports a handler function", async () => {
+    for (const name of bundleNames()) {
+      const reply = await host.send({ bundle: bundlePath(name) });
+      expect(reply.error, name).toBeUndefined();
+      expect(reply.exports, name).toContain("handler");
+      expect(reply.handler, name).toBe("function");
+    }
+  });
+
+  describe.each(eventKinds)("over $name events", (fixture) => {
+    it("answers 200 to the health check without a token, and 401 on every other route", async () => {
+      for (const { route, request } of unknownIdRequests) {
+        const answer = await host.call(fixture, request);
+        if (route.name === "getHealth") expect(answer.status).toBe(200);
+        else expect(expectProblem(answer, 401).title, route.name).toBe("Unauthorized");
+      }
+    });
+
+    it("createPipeline: 201 with the pipeline and its Location; 400 naming each bad field", async () => {
+      const created = await host.call(fixture, { method: "POST", path: "/pipelines", ...jsonBody(seedPipeline) });
+      expect(created.status).toBe(201);
+      const pipeline = Pipeline.parse(created.body);
+      expect(pipeline).toMatchObject(seedPipeline);
+      expect(created.headers.location).toBe(`/pipelines/${pipeline.id}`);
+      const bad = await host.call(fixture, { method: "POST", path: "/pipelines", ...jsonBody({ ...seedPipeline, name: "" }) });
+      expect(expectProblem(bad, 400).errors?.map((e) => e.path)).toEqual(["name"]);
+    });
+
+    it("every other bundle keeps its own memory: 404 for ids it never stored, empty lists", async () => {
+      await host.call(fixture, { method: "POST", path: "/pipelines", ...jsonBody(seedPipeline) });
+      for (const { route, request } of unknownIdRequests) {
+        if (route.name === "getHealth" || route.name === "createPipeline") continue;
+        const answer = await host.call(fixture, { ...request, ...(route.method === "PUT" ? jsonBody(seedPipeline) : { headers: authorized }) });
+        if (route.path.includes("{")) expect(expectProblem(answer, 404).detail, route.name).toMatch(/not found/);
+        else expect(answer, route.name).toMatchObject({ status: 200, body: [] });
+      }
+    });
+  });
+
+  it("runWorker, on its schedule, finds nothing queued in its own memory and stops idle", async () => {
+    const summary = (await host.invoke("runWorker", scheduledEvent)) as WorkerSummary;
+    expect(summary).toMatchObject({ success: 0, failed: 0, stopped: "idle" });
+  });
+});
+
+describe("bundles in a fresh process without DATABASE_URL or STAGERUNNER_STORE", { timeout: 60_000 }, () => {
+  let host: Host;
+  beforeAll(() => {
+    host = new Host({ STAGERUNNER_TOKEN: TOKEN });
+  });
+  afterAll(() => host.close());
+
+  it.each(eventKinds)("refuse to keep state in one instance's memory: a 500 problem naming DATABASE_URL ($name)", async (fixture) => {
+    for (const { route, request } of unknownIdRequests) {
+      const problem = expectProblem(await host.call(fixture, { ...request, headers: authorized }), 500);
+      expect(problem.detail, route.name).toMatch(/DATABASE_URL/);
+    }
+  });
+
+  it("runWorker fails its invocation naming DATABASE_URL", async () => {
+    await expect(host.invoke("runWorker", scheduledEvent)).rejects.toThrow(/DATABASE_URL/);
+  });
+});
+
+describe.skipIf(!pgTestUrl)(
+  `bundles in a fresh process sharing one PostgreSQL database, as deployed functions do${pgTestUrl ? "" : ` (skipped: ${PG_SKIP_REASON})`}`,
+  { timeout: 60_000 },
+  () => {
+    const dbName = `sr_bundles_${randomBytes(4).toString("hex")}`;
+    let host: Host | undefined;
+
+    beforeAll(async () => {
+      await adminQuery(`CREATE DATABASE ${dbName}`);
+      const url = new URL(pgTestUrl!);
+      url.pathname = `/${dbName}`;
+      const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("STAGERUNNER_") && key !== "DATABASE_URL"));
+      // Deployed functions never migrate; `stagerunner migrate` does, before they serve.
+      await promisify(execFile)(process.execPath, [cliBin, "migrate", "--store", url.toString()], { env });
+      host = new Host({ DATABASE_URL: url.toString(), STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_DB_POOL_SIZE: "2", STAGERUNNER_STAGE_DURATION_MS: "1", STAGERUNNER_WORKERS: "2" });
+    }, 60_000);
+
+    afterAll(async () => {
+      await host?.close();
+      await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    });
+
+    it.each(eventKinds)("createPipeline -> getPipeline -> triggerPipeline -> getRun -> listRuns, run by runWorker; 404 and 401 ($name)", async (fixture) => {
+      const call = (request: ClientRequest) => host!.call(fixture, { headers: authorized, ...request });
+      const created = await call({ method: "POST", path: "/pipelines", ...jsonBody(seedPipeline) });
+      expect(created.status).toBe(201);
+      const pipeline = Pipeline.parse(created.body);
+      expect(await call({ method: "GET", path: `/pipelines/${pipeline.id}` })).toMatchObject({ status: 200, body: pipeline });
+
+      const triggered = await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, ...jsonBody({ git_ref: "feature/x" }) });
+      expect(triggered.status).toBe(202);
+      const run = Run.parse(triggered.body);
+      expect(run).toMatchObject({ pipeline_id: pipeline.id, git_ref: "feature/x", status: "queued" });
+      expect(triggered.headers.location).toBe(`/runs/${run.id}`);
+      expect(await call({ method: "GET", path: `/runs/${run.id}` })).toMatchObject({ status: 200, body: run });
+      expect(await call({ method: "GET", path: `/runs?pipeline_id=${pipeline.id}` })).toMatchObject({ status: 200, body: [run] });
+
+      const summary = (await host!.invoke("runWorker", scheduledEvent)) as WorkerSummary;
+      expect(summary).toMatchObject({ success: 1, failed: 0, stopped: "idle" });
+      const finished = Run.parse((await call({ method: "GET", path: `/runs/${run.id}` })).body);
+      expect(finished.status).toBe("success");
+      expect(finished.stages.map((s) => s.status)).toEqual(["success", "success", "success"]);
+
+      expect(expectProblem(await call({ method: "GET", path: `/pipelines/${UNKNOWN_ID}` }), 404).detail).toBe(`pipeline ${UNKNOWN_ID} not found`);
+      expectProblem(await call({ method: "GET", path: "/runs", headers: { Authorization: "wrong" } }), 401);
+    });
+  },
+);
