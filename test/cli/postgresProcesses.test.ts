@@ -102,7 +102,9 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
   }
 
   it("one API and three worker processes: 50 pipelines x 20 triggers sent at once, no overlap, FIFO, all terminal", async () => {
-    const apiProc = start(["server", "--store", db, "--workers", "0", "--port", "0", "--token", TOKEN]);
+    // 1000 requests at once queue for the API's connections; with the default 10, on two busy cores some
+    // waited past the 5-s pool timeout and were answered 503 (overload), so this API gets 20.
+    const apiProc = start(["server", "--store", db, "--workers", "0", "--port", "0", "--token", TOKEN, "--db-pool-size", "20"]);
     const base = (await apiProc.waitFor(/listening on (\S+)/))[1]!;
     const workers = [1, 2, 3].map(() => start(["worker", "--store", db, "--workers", "4", "--stage-duration-ms", "1"]));
     await Promise.all(workers.map((w) => w.waitFor(/worker\(s\) on/)));
@@ -115,7 +117,7 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     const triggered = await Promise.all(
       Array.from({ length: 20 }, (_, round) => pipelines.map((id) => api(base, "POST", `/pipelines/${id}/trigger`, { git_ref: `r${round}` }))).flat(),
     );
-    expect(triggered.every((t) => t.status === 202)).toBe(true);
+    expect(triggered.filter((t) => t.status !== 202)).toEqual([]);
 
     const runs = await until(
       async () => {
@@ -148,10 +150,11 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     try {
       await buildBundles(dist);
       const server = start(["server", "--from", dist, "--base-path", "/prod", "--store", db, "--port", "0", "--token", TOKEN, "--workers", "1", "--stage-duration-ms", "5"]);
-      const url = `${(await server.waitFor(/listening on (\S+)/))[1]!}/prod`;
+      const url = (await server.waitFor(/listening on (\S+)/))[1]!;
+      expect(url).toMatch(/\/prod$/);
       const client = (...args: string[]) => cli(["client", "--url", url, "--token", TOKEN, ...args]);
       const created = await client("create", JSON.stringify(seedPipeline));
-      expect(created.stdout).toMatch(/^Pipeline created\. ID: /);
+      expect(created.stdout, `${created.stderr}\n${server.output()}`).toMatch(/^Pipeline created\. ID: /);
       const triggered = await client("trigger", lastId(created.stdout), "main", "--wait");
       expect(triggered.code).toBe(0);
       const runId = /Run ID: (\S+)/.exec(triggered.stdout)![1]!;
@@ -163,6 +166,8 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
       server.child.kill("SIGTERM");
       await once(server.child, "exit");
     } finally {
+      // A server left running would take the next test's runs.
+      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
       await rm(dist, { recursive: true, force: true });
     }
   });

@@ -173,6 +173,34 @@ describe("bundles in a fresh process, STAGERUNNER_STORE=memory: each bundle alon
   });
 });
 
+describe.each(eventKinds)("dist/app.mjs (every route in one function) in a fresh process over $name events", (fixture) => {
+  let host: Host;
+  beforeAll(() => {
+    host = new Host({ STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_BASE_PATH: fixture.stagePrefix });
+  });
+  afterAll(() => host.close());
+  // serverless-http shapes results its own way (v1: multiValueHeaders too; v2: cookies), so read them loosely.
+  const app = async (request: ClientRequest): Promise<Answer> => {
+    const result = (await host.invoke("../app", eventFor(fixture, request).event)) as Record<string, any>;
+    if (fixture.kind === "alb") expect(result.statusDescription).toMatch(/^\d{3} /);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...result.multiValueHeaders, ...result.headers })) headers[k.toLowerCase()] = String(Array.isArray(v) ? v[0] : v);
+    return { status: result.statusCode, headers, body: result.body ? JSON.parse(result.body) : undefined };
+  };
+
+  it("serves create, get, list and trigger from one store, with 404 and 401", { timeout: 60_000 }, async () => {
+    const created = await app({ method: "POST", path: "/pipelines", ...jsonBody(seedPipeline) });
+    expect(created.status).toBe(201);
+    const pipeline = Pipeline.parse(created.body);
+    expect((await app({ method: "GET", path: `/pipelines/${pipeline.id}`, headers: authorized })).body).toEqual(pipeline);
+    expect((await app({ method: "GET", path: "/pipelines", headers: authorized })).body).toEqual([pipeline]);
+    const triggered = await app({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, headers: authorized });
+    expect(Run.parse(triggered.body)).toMatchObject({ pipeline_id: pipeline.id, status: "queued" });
+    expectProblem(await app({ method: "GET", path: `/runs/${UNKNOWN_ID}`, headers: authorized }), 404);
+    expectProblem(await app({ method: "GET", path: "/pipelines" }), 401);
+  });
+});
+
 describe("bundles in a fresh process without DATABASE_URL or STAGERUNNER_STORE", { timeout: 60_000 }, () => {
   let host: Host;
   beforeAll(() => {
