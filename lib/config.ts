@@ -2,23 +2,19 @@
  * Server settings: each one a flag, an environment variable and a default, validated by a zod schema,
  * so that a bad value stops start-up with one line naming the setting and where it came from.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { parseTokens } from "./auth.ts";
 import { ConfigError } from "./errors.ts";
 
-const whole = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
 
-const fraction = z
-  .string()
-  .trim()
-  .regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be a number from 0 to 1")
-  .transform(Number);
+const whole = (min: number, max: number) =>
+  z.pipe(
+    z.pipe(trimmed(z.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)), z.transform(Number)),
+    z.number().check(z.gte(min, `must be at least ${min}`), z.lte(max, `must be at most ${max}`)),
+  );
+
+const fraction = z.pipe(trimmed(z.regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be a number from 0 to 1")), z.transform(Number));
 
 export interface Setting<T> {
   flag: string;
@@ -28,7 +24,7 @@ export interface Setting<T> {
   /** Shown in --help; undefined for "none". */
   default: string | undefined;
   description: string;
-  schema: z.ZodType<T, string>;
+  schema: z.ZodMiniType<T, string>;
 }
 
 const setting = <T>(s: Setting<T>): Setting<T> => s;
@@ -39,15 +35,15 @@ export type StoreConfig = { kind: "memory" } | { kind: "postgres"; url: string }
 /** A connection string with its password masked, for messages and banners. */
 export const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 
-const storeSchema = z
-  .string()
-  .trim()
-  .transform((value, ctx): StoreConfig => {
+const storeSchema = z.pipe(
+  trimmed(),
+  z.transform((value: string, ctx): StoreConfig => {
     if (value === "memory") return { kind: "memory" };
     if (/^postgres(ql)?:\/\//.test(value) && URL.canParse(value)) return { kind: "postgres", url: value };
-    ctx.addIssue({ code: "custom", message: 'must be "memory" or a postgres:// connection URL' });
+    ctx.issues.push({ code: "custom", message: 'must be "memory" or a postgres:// connection URL', input: value });
     return z.NEVER;
-  });
+  }),
+);
 
 /** Settings that every process running workers or serving the API shares. */
 export const storeSettings = {
@@ -70,14 +66,14 @@ export const storeSettings = {
 };
 
 export const serverSettings = {
-  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: z.string().trim().min(1, "must not be empty") }),
+  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),
   port: setting({ flag: "port", env: "STAGERUNNER_PORT", default: "8080", description: "port to listen on (0: any free port)", schema: whole(0, 65535) }),
   token: setting({
     flag: "token",
     env: "STAGERUNNER_TOKEN",
     default: undefined,
     description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
-    schema: z.string().transform(parseTokens),
+    schema: z.pipe(z.string(), z.transform(parseTokens)),
   }),
   ...storeSettings,
   workers: setting({ flag: "workers", env: "STAGERUNNER_WORKERS", default: "4", description: "worker pool size (0: API only)", schema: whole(0, 1024) }),
@@ -100,17 +96,14 @@ export const serverSettings = {
     env: "STAGERUNNER_FROM",
     default: "",
     description: "serve the built bundles of this directory (npm run build writes dist/) instead of the sources",
-    schema: z.string().trim(),
+    schema: trimmed(),
   }),
   basePath: setting({
     flag: "base-path",
     env: "STAGERUNNER_BASE_PATH",
     default: "",
     description: "serve every route under this stage prefix, e.g. /prod",
-    schema: z
-      .string()
-      .trim()
-      .regex(/^(\/[A-Za-z0-9._~-]+)?$/, "must be empty or one path segment such as /prod"),
+    schema: trimmed(z.regex(/^(\/[A-Za-z0-9._~-]+)?$/, "must be empty or one path segment such as /prod")),
   }),
   shutdownGraceMs: setting({
     flag: "shutdown-grace-ms",

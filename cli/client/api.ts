@@ -3,7 +3,7 @@
  * Responses are checked against the wire schemas, so a wrong --url (a web page, another service)
  * gives one clear error instead of a crash somewhere in the formatting.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { Pipeline, Problem, Run, type RunStatus } from "../../lib/schemas.ts";
 import { ApiError, ConnectionError, fetchFailure } from "./errors.ts";
 
@@ -139,14 +139,14 @@ export class StagerunnerApi {
   }
 }
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+function parse<T>(schema: z.ZodMiniType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   throw new ConnectionError(`unexpected response from the server: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
 }
 
-function page<T>(item: z.ZodType<T>, { body, headers }: { body: unknown; headers: Headers }): Page<T> {
+function page<T>(item: z.ZodMiniType<T>, { body, headers }: { body: unknown; headers: Headers }): Page<T> {
   if (!Array.isArray(body)) throw new ConnectionError("unexpected response from the server: expected a JSON array");
   const next = nextCursor(headers.get("link"));
   return { items: body.map((b) => parse(item, b)), ...(next ? { next } : {}) };

@@ -6,7 +6,7 @@
  */
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { BadRequestError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
 import { eventShape, pathTemplate, toApiRequest, type ApiEvent, type ApiRequest } from "./events.ts";
 import { problemResult } from "./problem.ts";
@@ -40,7 +40,7 @@ export interface EndpointOptions {
 }
 
 /** Validates `value` against `schema`; a 400 naming each bad field otherwise. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function parseInput<S extends z.ZodMiniType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(what, result.error);
   return result.data;

@@ -2,6 +2,7 @@
  * `stagerunner client` as a user runs it: the real binary against the real emulator (in-process,
  * 20 ms stages). Setup that is not under test goes through the API client directly, to keep spawns few.
  */
+import * as z from "zod/mini";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,7 +67,7 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
         "    deploy   cluster_name: staging_eks_cluster, manifest_path: k8s/",
       ]),
     );
-    const listed = Run.array().parse(JSON.parse(runs.stdout));
+    const listed = z.array(Run).parse(JSON.parse(runs.stdout));
     expect(listed.map((r) => [r.id, r.status])).toEqual([[runId, "success"]]);
   });
 

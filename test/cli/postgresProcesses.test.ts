@@ -3,6 +3,7 @@
  * the queue; the invariants hold across them; a worker killed with SIGKILL has its run recovered; a
  * worker stopped with SIGTERM hands its run back and exits 0.
  */
+import * as z from "zod/mini";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -121,7 +122,7 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
 
     const runs = await until(
       async () => {
-        const all = Run.array().parse((await api(base, "GET", "/runs?limit=1000")).body);
+        const all = z.array(Run).parse((await api(base, "GET", "/runs?limit=1000")).body);
         return all.length === 1000 && all.every((r) => ["success", "failed", "cancelled"].includes(r.status)) ? all : undefined;
       },
       90_000,

@@ -3,18 +3,18 @@
  * (the paths come from ValidationError, as the handlers build it).
  */
 import { describe, expect, it } from "vitest";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { ValidationError, type FieldError } from "../../lib/errors.ts";
 import { ListRunsQuery, PipelineInput, TriggerInput } from "../../lib/schemas.ts";
 import { copy, seedPipeline } from "../support/fixtures.ts";
 
 /** The field errors a client would get for `body`, as the handlers report them; [] when valid. */
-function fieldErrors(schema: z.ZodType, body: unknown): FieldError[] {
+function fieldErrors(schema: z.ZodMiniType, body: unknown): FieldError[] {
   const result = schema.safeParse(body);
   return result.success ? [] : (new ValidationError("request body", result.error).errors ?? []);
 }
 
-const paths = (schema: z.ZodType, body: unknown): string[] => fieldErrors(schema, body).map((e) => e.path).sort();
+const paths = (schema: z.ZodMiniType, body: unknown): string[] => fieldErrors(schema, body).map((e) => e.path).sort();
 
 describe("PipelineInput", () => {
   it("accepts the seed's pipeline unchanged", () => {
