@@ -4,26 +4,24 @@
  * invoked with events of every kind. In memory each bundle has a store of its own, so what needs
  * state across routes runs on PostgreSQL, where the bundles share it as deployed functions do.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../../handlers/routes.ts";
 import type { WorkerSummary } from "../../handlers/runWorker.ts";
-import type { ApiResult } from "../../lib/http/results.ts";
 import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
 import { bundleNames, buildBundles } from "../../local/build.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
-import { eventFor, eventKinds, readResult, type Answer, type ClientRequest, type EventKindFixture } from "./eventFixtures.ts";
+import { Host } from "./bundleHostClient.ts";
+import { eventFor, eventKinds, type Answer, type ClientRequest } from "./eventFixtures.ts";
 
 const TOKEN = "bundle-secret";
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
-const hostScript = new URL("./bundleHost.mjs", import.meta.url).pathname;
 const cliBin = new URL("../../cli/bin.mjs", import.meta.url).pathname;
 
 /** What EventBridge sends the worker function on its schedule. */
@@ -50,65 +48,6 @@ afterAll(async () => {
   if (dist) await rm(dist, { recursive: true, force: true });
 });
 
-const bundlePath = (name: string) => join(dist, "handlers", `${name}.mjs`);
-
-interface Reply {
-  result?: unknown;
-  exports?: string[];
-  handler?: string;
-  error?: string;
-}
-
-/** A bundleHost.mjs process, with only the environment given (nothing inherited from the test's). */
-class Host {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly pending = new Map<number, (reply: Reply) => void>();
-  private next = 0;
-  private stderr = "";
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [hostScript], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "pipe" });
-    createInterface({ input: this.child.stdout }).on("line", (line) => {
-      if (!line.startsWith("@@host ")) return;
-      const reply = JSON.parse(line.slice("@@host ".length)) as Reply & { id: number };
-      this.pending.get(reply.id)?.(reply);
-      this.pending.delete(reply.id);
-    });
-    this.child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
-    this.child.on("exit", (code) => {
-      for (const settle of this.pending.values()) settle({ error: `host exited (${code}):\n${this.stderr}` });
-      this.pending.clear();
-    });
-  }
-
-  send(request: { bundle: string; event?: unknown }): Promise<Reply> {
-    const id = ++this.next;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
-    });
-  }
-
-  /** `name`'s handler's result for `event`; an invocation that throws fails the test with its error. */
-  async invoke(name: string, event: unknown): Promise<unknown> {
-    const reply = await this.send({ bundle: bundlePath(name), event });
-    if (reply.error !== undefined) throw new Error(`${name}: ${reply.error}\n${this.stderr}`);
-    return reply.result;
-  }
-
-  /** Invokes the bundle of `request`'s route with `fixture`'s event for it, and reads the result in that kind's shape. */
-  async call(fixture: EventKindFixture, request: ClientRequest): Promise<Answer> {
-    const { route, event } = eventFor(fixture, request);
-    return readResult(fixture, (await this.invoke(route.name, event)) as ApiResult);
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.stdin.end();
-    await exited;
-  }
-}
 
 const authorized = { Authorization: `Bearer ${TOKEN}` };
 const jsonBody = (body: unknown) => ({ body: JSON.stringify(body), headers: { ...authorized, "Content-Type": "application/json" } });
@@ -124,13 +63,13 @@ function expectProblem(answer: Answer, status: number) {
 describe("bundles in a fresh process, STAGERUNNER_STORE=memory: each bundle alone", { timeout: 60_000 }, () => {
   let host: Host;
   beforeAll(() => {
-    host = new Host({ STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_STAGE_DURATION_MS: "1" });
+    host = new Host(dist, { STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_STAGE_DURATION_MS: "1" });
   });
   afterAll(() => host.close());
 
   it("every bundle that npm run build writes exports a handler function", async () => {
     for (const name of bundleNames()) {
-      const reply = await host.send({ bundle: bundlePath(name) });
+      const reply = await host.send({ bundle: host.bundlePath(name) });
       expect(reply.error, name).toBeUndefined();
       expect(reply.exports, name).toContain("handler");
       expect(reply.handler, name).toBe("function");
@@ -176,7 +115,7 @@ describe("bundles in a fresh process, STAGERUNNER_STORE=memory: each bundle alon
 describe.each(eventKinds)("dist/app.mjs (every route in one function) in a fresh process over $name events", (fixture) => {
   let host: Host;
   beforeAll(() => {
-    host = new Host({ STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_BASE_PATH: fixture.stagePrefix });
+    host = new Host(dist, { STAGERUNNER_STORE: "memory", STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_BASE_PATH: fixture.stagePrefix });
   });
   afterAll(() => host.close());
   // serverless-http shapes results its own way (v1: multiValueHeaders too; v2: cookies), so read them loosely.
@@ -204,7 +143,7 @@ describe.each(eventKinds)("dist/app.mjs (every route in one function) in a fresh
 describe("bundles in a fresh process without DATABASE_URL or STAGERUNNER_STORE", { timeout: 60_000 }, () => {
   let host: Host;
   beforeAll(() => {
-    host = new Host({ STAGERUNNER_TOKEN: TOKEN });
+    host = new Host(dist, { STAGERUNNER_TOKEN: TOKEN });
   });
   afterAll(() => host.close());
 
@@ -234,7 +173,7 @@ describe.skipIf(!pgTestUrl)(
       const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("STAGERUNNER_") && key !== "DATABASE_URL"));
       // Deployed functions never migrate; `stagerunner migrate` does, before they serve.
       await promisify(execFile)(process.execPath, [cliBin, "migrate", "--store", url.toString()], { env });
-      host = new Host({ DATABASE_URL: url.toString(), STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_DB_POOL_SIZE: "2", STAGERUNNER_STAGE_DURATION_MS: "1", STAGERUNNER_WORKERS: "2" });
+      host = new Host(dist, { DATABASE_URL: url.toString(), STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_DB_POOL_SIZE: "2", STAGERUNNER_STAGE_DURATION_MS: "1", STAGERUNNER_WORKERS: "2" });
     }, 60_000);
 
     afterAll(async () => {

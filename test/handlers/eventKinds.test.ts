@@ -1,36 +1,103 @@
 /**
- * Every handler over every event kind (lib/http/events.ts): the real handlers from the route table,
- * invoked with the events each kind's sender builds, answering in that kind's exact result shape.
+ * Every handler over every event kind (lib/http/events.ts), invoked with the events each kind's sender
+ * builds and answering in that kind's exact result shape: over the handlers from the route table (in
+ * memory), and over the built bundles in a fresh process sharing PostgreSQL as deployed functions do
+ * (with STAGERUNNER_TEST_DATABASE_URL).
  */
-import { beforeEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { routes } from "../../handlers/routes.ts";
 import { tokenChecker } from "../../lib/auth.ts";
 import type { ApiEvent } from "../../lib/http/events.ts";
+import type { ApiResult } from "../../lib/http/results.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
+import { migrate } from "../../lib/pg/migrate.ts";
 import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
+import { buildBundles } from "../../local/build.ts";
 import { seedPipeline } from "../support/fixtures.ts";
+import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
+import { Host } from "./bundleHostClient.ts";
 import { eventFor, eventKinds, readResult, type Answer, type ClientRequest } from "./eventFixtures.ts";
 
 const TOKEN = "secret";
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-describe.each(eventKinds)("handlers over $name events", (fixture) => {
-  const stage = fixture.stagePrefix;
-  let store: MemoryStore;
-  let context: HandlerContext;
+/** Where the handlers run: `invoke` calls a route's handler with an event; `reset` empties the store. */
+interface Target {
+  invoke(routeName: string, event: ApiEvent): Promise<ApiResult>;
+  reset(): Promise<void>;
+}
 
-  beforeEach(() => {
-    store = new MemoryStore();
-    const services: Services = { store, tokens: tokenChecker([TOKEN]), log: () => {} };
-    context = { services } as HandlerContext;
-  });
+function sources(): Target {
+  let context: HandlerContext;
+  return {
+    invoke: async (name, event) => routes.find((r) => r.name === name)!.handler(event, context),
+    reset: async () => {
+      const services: Services = { store: new MemoryStore(), tokens: tokenChecker([TOKEN]), log: () => {} };
+      context = { services } as HandlerContext;
+    },
+  };
+}
+
+/** The built bundles in a bundleHost.mjs process, on a fresh PostgreSQL database emptied before each test. */
+function bundlesOnPostgres(): Target & { start(): Promise<void>; stop(): Promise<void> } {
+  const name = `sr_events_${randomBytes(4).toString("hex")}`;
+  let dist = "";
+  let url = "";
+  let host: Host;
+  return {
+    async start() {
+      dist = await mkdtemp(join(tmpdir(), "stagerunner-events-"));
+      await buildBundles(dist);
+      await adminQuery(`CREATE DATABASE ${name}`);
+      const u = new URL(pgTestUrl!);
+      u.pathname = `/${name}`;
+      url = u.toString();
+      await migrate(url);
+      host = new Host(dist, { DATABASE_URL: url, STAGERUNNER_TOKEN: TOKEN, STAGERUNNER_DB_POOL_SIZE: "2" });
+    },
+    async stop() {
+      await host?.close();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await rm(dist, { recursive: true, force: true });
+    },
+    invoke: async (routeName, event) => (await host.invoke(routeName, event)) as ApiResult,
+    reset: async () => {
+      const pg = (await import("pg")).default;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query("TRUNCATE runs, pipelines");
+      await client.end();
+    },
+  };
+}
+
+const onPostgres = bundlesOnPostgres();
+const targets: [string, Target][] = [["sources", sources()]];
+if (pgTestUrl) {
+  targets.push(["bundles on PostgreSQL", onPostgres]);
+  beforeAll(() => onPostgres.start(), 120_000);
+  afterAll(() => onPostgres.stop());
+} else {
+  describe.skip(`the event suite over the built bundles (${PG_SKIP_REASON})`, () => it("needs PostgreSQL", () => {}));
+}
+
+describe.each(targets.flatMap(([where, target]) => eventKinds.map((fixture) => ({ where, target, fixture, name: fixture.name }))))(
+  "handlers ($where) over $name events",
+  ({ target, fixture }) => {
+  const stage = fixture.stagePrefix;
+
+  beforeEach(() => target.reset());
 
   /** Builds the event for `request` (whose path is stage-less), invokes the route's handler, checks the result's shape. */
   const invoke = async (request: ClientRequest, edit: (event: ApiEvent) => void = () => {}): Promise<Answer> => {
     const { route, event } = eventFor(fixture, request);
     edit(event);
-    return readResult(fixture, await route.handler(event, context));
+    return readResult(fixture, await target.invoke(route.name, event));
   };
   const call = (request: ClientRequest) => invoke({ ...request, headers: { AuthoriZation: `Bearer ${TOKEN}`, ...request.headers } });
   const json = (body: unknown, base64 = false) => ({ body: JSON.stringify(body), base64, headers: { "CONTENT-type": "application/json" } });
@@ -129,7 +196,7 @@ describe.each(eventKinds)("handlers over $name events", (fixture) => {
       const malformed = expectProblem(await call({ method: "POST", path: "/pipelines", body: '{"name": "x",', base64 }), 400);
       expect(malformed.detail).toMatch(/not valid JSON/);
     }
-    expect((await store.listPipelines({ limit: 10 })).items).toEqual([]);
+    expect((await call({ method: "GET", path: "/pipelines" })).body).toEqual([]);
   });
 
   it("answers 404 for an unknown id, and reads a percent-encoded id from the path", async () => {
@@ -141,7 +208,7 @@ describe.each(eventKinds)("handlers over $name events", (fixture) => {
   it("answers 413 for a base64 body over 1 MiB, and stores nothing", async () => {
     const huge = { ...seedPipeline, name: "x".repeat(1024 * 1024) };
     expectProblem(await call({ method: "POST", path: "/pipelines", ...json(huge, true) }), 413);
-    expect((await store.listPipelines({ limit: 10 })).items).toEqual([]);
+    expect((await call({ method: "GET", path: "/pipelines" })).body).toEqual([]);
   });
 
   it("updates and deletes by path id (204 in the kind's shape)", async () => {
@@ -151,7 +218,8 @@ describe.each(eventKinds)("handlers over $name events", (fixture) => {
     expect((await call({ method: "DELETE", path: `/pipelines/${pipeline.id}` })).status).toBe(204);
     expectProblem(await call({ method: "GET", path: `/pipelines/${pipeline.id}` }), 404);
   });
-});
+  },
+);
 
 it("every handler that reads path parameters declares the route path the table gives it", () => {
   for (const r of routes) expect(r.handler.route ?? r.path).toBe(r.path);
