@@ -32,8 +32,14 @@ const setting = <T>(s: Setting<T>): Setting<T> => s;
 /** Where state lives: this process's memory, or a PostgreSQL database shared by many processes. */
 export type StoreConfig = { kind: "memory" } | { kind: "postgres"; url: string };
 
-/** A connection string with its password masked, for messages and banners. */
-export const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+/** A connection string with its password masked (in the user part and in `?password=`), for messages and banners. */
+export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) return url.replace(/\/\/([^:/]*):.*@/, "//$1:***@");
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  if (parsed.searchParams.has("password")) parsed.searchParams.set("password", "***");
+  return parsed.toString().replace("%2A%2A%2A", "***");
+}
 
 const storeSchema = z.pipe(
   trimmed(),

@@ -13,7 +13,12 @@ const text = (what: string, max = 4096) =>
     z.maxLength(max, `${what} must be at most ${max} characters`),
     // NUL cannot be stored in PostgreSQL text (it would be a 500 there); tab and newline are fine.
     z.refine((v) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v), `${what} must not contain control characters`),
+    // Nor can a lone UTF-16 surrogate (invalid JSON for jsonb, silently replaced in text).
+    z.refine((v) => !LONE_SURROGATE.test(v), `${what} must be valid Unicode`),
   );
+
+/** Half of a surrogate pair without its other half: not Unicode, and refused by PostgreSQL. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export const RunStageSpec = z.strictObject({ command: text("command") });
 export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path") });
@@ -105,7 +110,7 @@ export function isValidGitRef(ref: string): boolean {
 const gitRef = z.string({ error: "git_ref must be a string" }).check(
   z.minLength(1, "git_ref must not be empty"),
   z.maxLength(255, "git_ref must be at most 255 characters"),
-  z.refine(isValidGitRef, "git_ref is not a valid git ref"),
+  z.refine((ref) => isValidGitRef(ref) && !LONE_SURROGATE.test(ref), "git_ref is not a valid git ref"),
 );
 
 export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") });

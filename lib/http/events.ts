@@ -110,26 +110,37 @@ function fromAlb(event: ALBEvent): Parts {
   return { method: event.httpMethod, path: event.path, routePath: event.path, params: undefined, query };
 }
 
+/**
+ * A header or query value as a string, whatever a hand-built event put there (API Gateway sends strings
+ * and string arrays; a custom adapter may not): no event shape may turn into a 500.
+ */
+const asText = (value: unknown, separator: string): string | undefined =>
+  value === undefined || value === null ? undefined : Array.isArray(value) ? value.map(String).join(separator) : String(value);
+
 function headersOf(event: ApiEvent): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = asText(value, ", ");
   // v1 sends both maps (the multi-valued one is complete); ALB sends one or the other.
   const multi = "multiValueHeaders" in event ? event.multiValueHeaders : undefined;
-  for (const [name, values] of Object.entries(multi ?? {})) if (values?.length) headers[name.toLowerCase()] = values.join(", ");
+  for (const [name, values] of Object.entries(multi ?? {})) {
+    const text = asText(values, ", ");
+    if (text) headers[name.toLowerCase()] = text;
+  }
   // v2 and Function URLs take Cookie out of the headers into `cookies`.
-  if ("cookies" in event && event.cookies?.length) headers.cookie = event.cookies.join("; ");
+  if ("cookies" in event && event.cookies?.length) headers.cookie = asText(event.cookies, "; ");
   return headers;
 }
 
 function bodyText(event: ApiEvent): string | undefined {
-  const { body, isBase64Encoded } = event;
+  const { body, isBase64Encoded } = event as { body?: unknown; isBase64Encoded?: boolean };
   if (body === undefined || body === null || body === "") return undefined;
-  return isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  return isBase64Encoded ? Buffer.from(text, "base64").toString("utf8") : text;
 }
 
-function joinValues(multi: Record<string, string[] | undefined>, separator: string): Record<string, string | undefined> {
+function joinValues(multi: Record<string, unknown>, separator: string): Record<string, string | undefined> {
   const joined: Record<string, string | undefined> = {};
-  for (const [key, values] of Object.entries(multi)) joined[key] = values?.join(separator);
+  for (const [key, values] of Object.entries(multi)) joined[key] = asText(values, separator);
   return joined;
 }
 

@@ -21,3 +21,12 @@ export function pageReply<T>(request: ApiRequest, page: Page<T>): Reply {
   query.set("cursor", page.next);
   return { status: 200, body: page.items, headers: { Link: `<${request.path}?${query}>; rel="next"` } };
 }
+
+/**
+ * What precedes the route in the path the client used (`/prod` on a named API Gateway stage or under
+ * `--base-path`), given how many segments the route has; Location headers need it to be followable.
+ */
+export function stagePrefix(request: ApiRequest, routeSegments: number): string {
+  const segments = request.path.split("/");
+  return segments.slice(0, Math.max(1, segments.length - routeSegments)).join("/");
+}

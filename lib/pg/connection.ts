@@ -11,6 +11,13 @@ export interface ConnectionOptions {
   schema?: string | undefined;
   /** How long to wait for a new connection before reporting the database unavailable. Default 5000. */
   connectTimeoutMs?: number | undefined;
+  /**
+   * How long one query may take before it fails (and the API answers 503). Default 10000: every query
+   * here takes milliseconds, so a query this slow means a database that stopped answering without
+   * closing its connections (a frozen host, a partition), which would otherwise hang requests and
+   * shutdown for as long as the TCP connection lives.
+   */
+  queryTimeoutMs?: number | undefined;
 }
 
 /** Lower-case identifiers only, short enough to suffix channel names within PostgreSQL's 63 bytes. */
@@ -31,6 +38,7 @@ export function clientConfig(url: string, opts: ConnectionOptions, applicationNa
     // Names the connections in pg_stat_activity; a connection string's application_name wins.
     application_name: applicationName,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    query_timeout: opts.queryTimeoutMs ?? 10_000,
     // Detects a peer that vanished without closing the socket (a host that died), which a
     // connection idle in LISTEN would otherwise never notice.
     keepAlive: true,
@@ -62,6 +70,7 @@ const POOL_MESSAGES = [
   "Connection terminated",
   "Client has encountered a connection error",
   "Connection terminated due to connection timeout",
+  "Query read timeout",
 ];
 
 /** True when `error` says the database cannot be reached or dropped the connection. */

@@ -102,6 +102,7 @@ describe.each([
   it.each([
     ["no stages", { ...seedPipeline, stages: {} }, "stages"],
     ["a NUL character in the name", { ...seedPipeline, name: "a\u0000b" }, "name"],
+    ["a lone surrogate in a command", { ...seedPipeline, stages: { run_stage: { command: "x\ud800" } } }, "stages.run_stage.command"],
     ["deploy without manifest_path", { ...seedPipeline, stages: { deploy_stage: { cluster_name: "c" } } }, "stages.deploy_stage.manifest_path"],
     ["stages not an object", { ...seedPipeline, stages: [] }, "stages"],
     ["a body that is not an object", [1, 2], "(root)"],
@@ -160,7 +161,7 @@ describe.each([
     const pipeline = await create();
     const run = Run.parse((await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger` })).body);
     expect(run.git_ref).toBe("main");
-    for (const git_ref of ["", "a b", "../x", 7]) {
+    for (const git_ref of ["", "a b", "../x", 7, "x\udfff"]) {
       expectProblem(await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body: { git_ref } }), 400);
     }
     expectProblem(await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body: { ref: "main" } }), 400);

@@ -90,7 +90,7 @@ describe("bundles in a fresh process, STAGERUNNER_STORE=memory: each bundle alon
       expect(created.status).toBe(201);
       const pipeline = Pipeline.parse(created.body);
       expect(pipeline).toMatchObject(seedPipeline);
-      expect(created.headers.location).toBe(`/pipelines/${pipeline.id}`);
+      expect(created.headers.location).toBe(`${fixture.stagePrefix}/pipelines/${pipeline.id}`);
       const bad = await host.call(fixture, { method: "POST", path: "/pipelines", ...jsonBody({ ...seedPipeline, name: "" }) });
       expect(expectProblem(bad, 400).errors?.map((e) => e.path)).toEqual(["name"]);
     });
@@ -192,7 +192,7 @@ describe.skipIf(!pgTestUrl)(
       expect(triggered.status).toBe(202);
       const run = Run.parse(triggered.body);
       expect(run).toMatchObject({ pipeline_id: pipeline.id, git_ref: "feature/x", status: "queued" });
-      expect(triggered.headers.location).toBe(`/runs/${run.id}`);
+      expect(triggered.headers.location).toBe(`${fixture.stagePrefix}/runs/${run.id}`);
       expect(await call({ method: "GET", path: `/runs/${run.id}` })).toMatchObject({ status: 200, body: run });
       expect(await call({ method: "GET", path: `/runs?pipeline_id=${pipeline.id}` })).toMatchObject({ status: 200, body: [run] });
 

@@ -117,7 +117,7 @@ describe.each(targets.flatMap(([where, target]) => eventKinds.map((fixture) => (
     expect(answer.status).toBe(201);
     const pipeline = Pipeline.parse(answer.body);
     expect(pipeline).toMatchObject(seedPipeline);
-    expect(answer.headers.location).toBe(`/pipelines/${pipeline.id}`);
+    expect(answer.headers.location).toBe(`${stage}/pipelines/${pipeline.id}`);
     expect(answer.headers["content-type"]).toBe("application/json");
     const got = await call({ method: "GET", path: `/pipelines/${pipeline.id}` });
     expect(got).toMatchObject({ status: 200, body: pipeline });
@@ -162,7 +162,7 @@ describe.each(targets.flatMap(([where, target]) => eventKinds.map((fixture) => (
       expect(answer.status).toBe(202);
       const run = Run.parse(answer.body);
       expect(run).toMatchObject({ pipeline_id: pipeline.id, git_ref: "feature/x", status: "queued" });
-      expect(answer.headers.location).toBe(`/runs/${run.id}`);
+      expect(answer.headers.location).toBe(`${stage}/runs/${run.id}`);
       expect((await call({ method: "GET", path: `/runs/${run.id}` })).body).toEqual(run);
     }
   });

@@ -1,6 +1,6 @@
 /** Server configuration: flags over environment over defaults, and one clear line for a bad value. */
 import { describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../lib/config.ts";
+import { loadServerConfig, redactUrl } from "../../lib/config.ts";
 import { ConfigError } from "../../lib/errors.ts";
 
 const defaults = {
@@ -69,6 +69,12 @@ describe("loadServerConfig", () => {
     expect(loadServerConfig({}, { DATABASE_URL: "postgresql://db/x", STAGERUNNER_STORE: "memory" }).store).toEqual({ kind: "memory" });
     const error = configError({ store: "mysql://root:hunter2@db/x" });
     expect(error.message).toBe('--store: must be "memory" or a postgres:// connection URL (got "mysql://root:***@db/x")');
+  });
+
+  it("masks passwords in the user part and in the query string", () => {
+    expect(redactUrl("postgres://u:p@ss@db/x")).toBe("postgres://u:***@db/x");
+    expect(redactUrl("postgres://u@db/x?password=secret&sslmode=require")).toBe("postgres://u@db/x?password=***&sslmode=require");
+    expect(redactUrl("postgres://db/x")).toBe("postgres://db/x");
   });
 
   it("takes flags over the environment", () => {

@@ -7,14 +7,22 @@ import { once } from "node:events";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServerConfig } from "../../lib/config.ts";
+import { PgStore } from "../../lib/pg/pgStore.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
 
-/** Forwards to PostgreSQL until cut; while cut, every connection is dropped at once. */
+/**
+ * Forwards to PostgreSQL. `cut()` drops every connection at once (and new ones while cut); `freeze()`
+ * keeps the connections open but passes nothing, as a frozen host or a partition would, until `thaw()`.
+ */
 async function cuttableProxy(target: URL) {
   const sockets = new Set<net.Socket>();
   let cut = false;
+  let frozen = false;
+  const held: [net.Socket, Buffer][] = [];
+  const forward = (from: net.Socket, to: net.Socket) =>
+    from.on("data", (chunk: Buffer) => (frozen ? held.push([to, chunk]) : to.write(chunk)));
   const server = net.createServer((client) => {
     if (cut) return void client.destroy();
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
@@ -22,7 +30,10 @@ async function cuttableProxy(target: URL) {
       sockets.add(s);
       s.on("error", () => {}).on("close", () => sockets.delete(s));
     }
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -34,6 +45,13 @@ async function cuttableProxy(target: URL) {
     },
     restore() {
       cut = false;
+    },
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
+      for (const [to, chunk] of held.splice(0)) if (!to.destroyed) to.write(chunk);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -51,11 +69,14 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
     const viaProxy = new URL(pgTestUrl!);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
     viaProxy.pathname = `/${dbName}`;
-    server = await startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: "5", store: viaProxy.toString() }, {}));
+    // A short query timeout, so that a database that stops answering is a 503 within a test's patience.
+    const store = await PgStore.connect(viaProxy.toString(), { queryTimeoutMs: 500, connectTimeoutMs: 500 });
+    server = await startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: "5", store: viaProxy.toString() }, {}), { store });
   });
 
   afterAll(async () => {
     proxy.restore();
+    proxy.thaw();
     await server?.close(0);
     await proxy?.close();
     await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -91,5 +112,17 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
     expect(runs).toHaveLength(1); // the trigger refused during the outage stored nothing
     const run = (await call("POST", `/pipelines/${pipeline.id}/trigger`)).body;
     expect((await finished(run.id)).stages.map((s: { status: string }) => s.status)).toEqual(["success", "success", "success"]);
+  });
+
+  it("answers 503 within the query timeout when the database stops answering without closing, and recovers after", async () => {
+    const pipeline = (await call("POST", "/pipelines", seedPipeline)).body;
+    proxy.freeze();
+    const started = Date.now();
+    const answer = await call("GET", `/pipelines/${pipeline.id}`);
+    expect(answer.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    proxy.thaw();
+    const run = (await call("POST", `/pipelines/${pipeline.id}/trigger`)).body;
+    expect((await finished(run.id)).status).toBe("success");
   });
 });
