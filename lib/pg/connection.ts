@@ -88,3 +88,9 @@ export function isConnectionError(error: unknown): boolean {
 export function asUnavailable(error: unknown): unknown {
   return isConnectionError(error) ? new ServiceUnavailableError("database unavailable", { cause: error }) : error;
 }
+
+/** `value`, when it is a finite number above 0 (a 0-ms interval would be a busy loop). */
+export function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a number above 0, got ${value}`);
+  return value;
+}

@@ -4,25 +4,24 @@
  * worker's run recovered) are kept by the statements of lib/pg/queueSql.ts and the indexes of
  * lib/pg/migrations.ts, not by this process. Wake-ups, cancel notices and leases: lib/pg/signals.ts.
  *
- * Timestamps and lease expiry come from the injected Clock and are sent as parameters, so tests with
- * a manual clock see exact times; processes sharing a database therefore need synchronised clocks
- * (NTP), as a lease is compared with another process's clock.
+ * Timestamps and lease expiry come from the injected Clock, sent as parameters (tests with a manual
+ * clock see exact times): processes sharing a database need synchronised clocks (NTP).
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { iso, randomId, systemClock, type Clock, type IdGenerator } from "../clock.ts";
 import { decodeCursor } from "../cursor.ts";
-import { ConfigError, StaleClaimError } from "../errors.ts";
+import { StaleClaimError } from "../errors.ts";
 import { releasedStages } from "../runState.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
 import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
 import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
-import { channelName, checkConnection, clientConfig, type ConnectionOptions } from "./connection.ts";
+import { channelName, checkConnection, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
-import { isRowId, page, runColumns, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { isRowId, page, runColumns, toPipeline, toRun, withoutNul, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
 import { Signals } from "./signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
@@ -48,12 +47,6 @@ export const LEASE_EXPIRED = "worker lost: lease expired";
 const CLAIM_ATTEMPTS = 5;
 /** Runs recovered per statement: keeps each sweep transaction short. */
 const RECOVER_BATCH = 100;
-
-// The hot path's statements, named so that each connection parses and plans them once.
-const TRIGGER_RUN = { name: "stagerunner_trigger_run", text: sql.TRIGGER_RUN };
-const CLAIM_RUN = { name: "stagerunner_claim_run", text: sql.CLAIM_RUN };
-const UPDATE_STAGE = { name: "stagerunner_update_stage", text: sql.UPDATE_STAGE };
-const FINISH_RUN = { name: "stagerunner_finish_run", text: sql.FINISH_RUN };
 
 export class PgStore implements Store {
   readonly durable = true;
@@ -153,7 +146,7 @@ export class PgStore implements Store {
     if (!isRowId(pipelineId)) return undefined;
     const now = iso(this.clock.now());
     const values = [pipelineId, this.ids(), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
-    const [row] = await this.query<RunRow & { ready: boolean }>(TRIGGER_RUN, values);
+    const [row] = await this.query<RunRow & { ready: boolean }>(sql.HOT.TRIGGER_RUN, values);
     if (!row) return undefined;
     if (row.ready) this.signals.claimable();
     return toRun(row);
@@ -183,7 +176,7 @@ export class PgStore implements Store {
       const token = randomUUID();
       let row: (ClaimedRow & { locked: number }) | undefined;
       try {
-        [row] = await this.query<ClaimedRow & { locked: number }>(CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
+        [row] = await this.query<ClaimedRow & { locked: number }>(sql.HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
       } catch (thrown) {
         // The unique index refused a second running run: the lanes disagree with the runs. Not the
         // caller's problem; nothing was claimed this time.
@@ -202,7 +195,7 @@ export class PgStore implements Store {
     const at = Number.isInteger(index) ? index : -1;
     const logs = JSON.stringify((patch.logs ?? []).map(withoutNul));
     const now = iso(this.clock.now());
-    const rows = await this.ownedQuery(claim, UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logs, now]);
+    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logs, now]);
     if (rows.length === 0) {
       await this.assertCurrent(claim);
       throw new RangeError(`run ${claim.run.id} has no stage ${index}`);
@@ -213,7 +206,7 @@ export class PgStore implements Store {
     this.signals.watches.drop(claim.token); // the owner ends its own run: nobody to tell
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
-    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId]);
+    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId]);
     if (!row) return this.laneDisagrees(claim);
     if (row.became_ready) this.signals.claimable();
     return toRun(row);
@@ -304,13 +297,4 @@ export class PgStore implements Store {
   private query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {
     return query<R>(this.pool, text, values);
   }
-}
-
-/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
-const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);
-
-/** `value`, when it is a finite number above 0 (a 0-ms interval would be a busy loop). */
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a number above 0, got ${value}`);
-  return value;
 }

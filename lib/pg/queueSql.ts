@@ -225,3 +225,11 @@ SELECT * FROM cancelled ORDER BY seq`;
 
 /** Why a claim's write was refused: $1 run. */
 export const CLAIM_STATE = "SELECT status, claim_token FROM runs WHERE id = $1";
+
+/** The hot path's statements, named so that each connection parses and plans them once. */
+export const HOT = {
+  TRIGGER_RUN: { name: "stagerunner_trigger_run", text: TRIGGER_RUN },
+  CLAIM_RUN: { name: "stagerunner_claim_run", text: CLAIM_RUN },
+  UPDATE_STAGE: { name: "stagerunner_update_stage", text: UPDATE_STAGE },
+  FINISH_RUN: { name: "stagerunner_finish_run", text: FINISH_RUN },
+};

@@ -99,3 +99,6 @@ export function page<R extends { seq: string }, T>(rows: R[], limit: number, map
   const last = items.at(-1);
   return rows.length > limit && last ? { items: items.map(map), next: encodeCursor(Number(last.seq)) } : { items: items.map(map) };
 }
+
+/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
+export const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);
