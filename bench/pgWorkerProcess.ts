@@ -9,8 +9,8 @@ import { Logger, run as runGraphile } from "graphile-worker";
 import { systemClock } from "../lib/clock.ts";
 import { PgStore } from "../lib/pg/pgStore.ts";
 import { simulateRunner } from "../lib/stageRunner.ts";
-import type { Store } from "../lib/store.ts";
 import { WorkerPool } from "../lib/workerPool.ts";
+import { withOverrides } from "./storeOverrides.ts";
 
 const [kind, url, concurrencyArg] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
@@ -21,16 +21,11 @@ let stop: () => Promise<void>;
 if (kind === "stagerunner") {
   const inner = await PgStore.connect(url!, { poolSize: concurrency + 2 });
   // Records the moment a claim returns: that is when the run starts.
-  const store: Store = new Proxy(inner, {
-    get(target, key) {
-      if (key === "claimRun")
-        return async (workerId: string) => {
-          const claim = await target.claimRun(workerId);
-          if (claim) started.set(claim.run.id, epochNow());
-          return claim;
-        };
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
+  const store = withOverrides(inner, {
+    claimRun: async (workerId: string) => {
+      const claim = await inner.claimRun(workerId);
+      if (claim) started.set(claim.run.id, epochNow());
+      return claim;
     },
   });
   const pool = new WorkerPool({ store, runner: simulateRunner({ clock: systemClock, durationMs: 0, failureProbability: 0 }), size: concurrency, name: `bench-${process.pid}` });

@@ -8,6 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Claim, Store } from "../lib/store.ts";
+import { withOverrides } from "./storeOverrides.ts";
 
 export interface RunTimes {
   pipelineId: string;
@@ -60,18 +61,6 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     if (++recording.finished === waiting?.count) waiting.resolve();
     return result;
   };
-  // Every other method goes to the inner store, bound to it once.
-  const bound = new Map<PropertyKey, unknown>(Object.entries(overrides));
-  const store = new Proxy(inner, {
-    get(target, key) {
-      let value = bound.get(key);
-      if (value === undefined) {
-        value = Reflect.get(target, key);
-        if (typeof value === "function") value = value.bind(target);
-        bound.set(key, value);
-      }
-      return value;
-    },
-  });
+  const store = withOverrides(inner, overrides);
   return { store, recording };
 }

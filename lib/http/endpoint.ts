@@ -80,8 +80,6 @@ const jsonBody: middy.MiddlewareObj<ApiEvent, ApiResult, Error, HandlerContext> 
   },
 };
 
-const withServices = async (request: Request): Promise<Services> => (request.context.services ??= await servicesFromEnvironment());
-
 /** Wraps business logic in the shared middy stack. */
 export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
   const auth = opts.auth ?? true;
@@ -103,7 +101,7 @@ export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
     .use({
       before: async (request: Request) => {
         // Already in the context (the emulator) costs no await; a deployed function builds them once.
-        const services = request.context.services ?? (await withServices(request));
+        const services = request.context.services ?? (request.context.services = await servicesFromEnvironment());
         if (auth && !services.tokens.accepts(requestOf(request.event).headers.authorization)) throw new UnauthorizedError();
       },
     })

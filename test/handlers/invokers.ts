@@ -3,13 +3,13 @@
  * API Gateway v2 events, and HTTP through the real emulator.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { routes } from "../../handlers/routes.ts";
 import { tokenChecker } from "../../lib/auth.ts";
 import { loadServerConfig } from "../../lib/config.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
 import type { Store } from "../../lib/store.ts";
 import { startServer } from "../../local/server.ts";
+import { routeFor } from "./eventFixtures.ts";
 
 export const TOKEN = "secret";
 
@@ -67,17 +67,6 @@ export function v2Event(method: string, path: string, routePath: string, params:
   };
 }
 
-function match(method: string, pathname: string) {
-  for (const route of routes) {
-    if (route.method !== method) continue;
-    const names: string[] = [];
-    const pattern = new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_, n: string) => (names.push(n), "([^/]+)"))}$`);
-    const m = pattern.exec(pathname);
-    if (m) return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
-  }
-  throw new Error(`test bug: no route for ${method} ${pathname}`);
-}
-
 export function directInvoker(): Invoker {
   const store = new MemoryStore();
   const services: Services = { store, tokens: tokenChecker([TOKEN, "other-token"]), log: () => {} };
@@ -85,7 +74,7 @@ export function directInvoker(): Invoker {
     name: "handlers invoked with v2 events",
     store,
     async call({ method, path, body, headers = {} }) {
-      const { route, params } = match(method, new URL(path, "http://localhost").pathname);
+      const { route, params } = routeFor(method, new URL(path, "http://localhost").pathname);
       const event = v2Event(method, path, route.path, params, headers, rawBody(body));
       const result = (await route.handler(event, { services } as HandlerContext)) as APIGatewayProxyStructuredResultV2;
       const h = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
