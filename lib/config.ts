@@ -62,6 +62,13 @@ export const storeSettings = {
     schema: storeSchema,
   }),
   dbPoolSize: setting({ flag: "db-pool-size", env: "STAGERUNNER_DB_POOL_SIZE", default: "10", description: "PostgreSQL connections per process", schema: whole(1, 1000) }),
+  dbPoolWaitMs: setting({
+    flag: "db-pool-wait-ms",
+    env: "STAGERUNNER_DB_POOL_WAIT_MS",
+    default: "20000",
+    description: "PostgreSQL: how long a request waits for a busy pool's connection before a 503",
+    schema: whole(1, 600_000),
+  }),
   leaseMs: setting({
     flag: "lease-ms",
     env: "STAGERUNNER_LEASE_MS",
@@ -70,6 +77,11 @@ export const storeSettings = {
     schema: whole(1000, 3_600_000),
   }),
 };
+
+export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+/** The PostgreSQL store's options that the store settings name. */
+export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({ poolSize: config.dbPoolSize, poolWaitMs: config.dbPoolWaitMs, leaseMs: config.leaseMs });
 
 export const serverSettings = {
   host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),
@@ -125,7 +137,6 @@ export const { host: _host, port: _port, token: _token, from: _from, basePath: _
 /** `stagerunner migrate` */
 export const migrateSettings = { store: storeSettings.store };
 
-type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 export type ServerConfig = ConfigOf<typeof serverSettings>;
 export type WorkerConfig = ConfigOf<typeof workerSettings>;
 

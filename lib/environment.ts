@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so
  * the in-memory store is refused unless asked for by name (STAGERUNNER_STORE=memory, for tests).
  */
-import { loadConfig, storeSettings, workerSettings, type WorkerConfig } from "./config.ts";
+import { loadConfig, pgStoreOptions, storeSettings, workerSettings, type WorkerConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { MemoryStore } from "./memoryStore.ts";
 import type { Store } from "./store.ts";
@@ -30,7 +30,7 @@ async function open(env: NodeJS.ProcessEnv): Promise<Store> {
     return new MemoryStore();
   }
   const { PgStore } = await import("./pg/pgStore.ts");
-  return new PgStore(config.store.url, { poolSize: config.dbPoolSize, leaseMs: config.leaseMs });
+  return new PgStore(config.store.url, pgStoreOptions(config));
 }
 
 /** Stage runner settings and the like for a worker function (STAGERUNNER_STAGE_DURATION_MS, ...). */

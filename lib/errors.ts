@@ -82,8 +82,8 @@ export class PayloadTooLargeError extends HttpError {
  * The connection error is kept as `cause` for the log, never sent to the client.
  */
 export class ServiceUnavailableError extends HttpError {
-  constructor(message = "database unavailable", opts: { cause?: unknown } = {}) {
-    super(503, message, opts);
+  constructor(message = "database unavailable", opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(503, message, { cause: opts.cause, headers: { "Retry-After": String(opts.retryAfterSeconds ?? 5) } });
   }
 }
 

@@ -2,22 +2,18 @@
  * The Store a configuration names: this process's memory, or PostgreSQL (migrated at start).
  */
 import type { Clock } from "./clock.ts";
-import { redactUrl, type StoreConfig } from "./config.ts";
+import { pgStoreOptions, redactUrl, storeSettings, type ConfigOf } from "./config.ts";
 import { ConfigError, ServiceUnavailableError } from "./errors.ts";
 import { MemoryStore } from "./memoryStore.ts";
 import { PgStore } from "./pg/pgStore.ts";
 import type { Store } from "./store.ts";
 
-export interface OpenStoreConfig {
-  store: StoreConfig;
-  dbPoolSize: number;
-  leaseMs: number;
-}
+export type OpenStoreConfig = ConfigOf<typeof storeSettings>;
 
 export async function openStore(config: OpenStoreConfig, clock?: Clock): Promise<Store> {
   if (config.store.kind === "memory") return new MemoryStore(clock ? { clock } : {});
   const { url } = config.store;
-  return atStartUp(url, () => PgStore.connect(url, { leaseMs: config.leaseMs, poolSize: config.dbPoolSize, ...(clock ? { clock } : {}) }));
+  return atStartUp(url, () => PgStore.connect(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}) }));
 }
 
 /**

@@ -12,6 +12,13 @@ export interface ConnectionOptions {
   /** How long to wait for a new connection before reporting the database unavailable. Default 5000. */
   connectTimeoutMs?: number | undefined;
   /**
+   * How long a call may wait for one of the pool's connections when all are busy before it is answered
+   * 503 "database busy". Default 20000: a burst of requests larger than the pool queues for its
+   * connections instead of being turned away while the database is well; a separate, longer limit than
+   * connectTimeoutMs, which only bounds establishing a connection.
+   */
+  poolWaitMs?: number | undefined;
+  /**
    * How long one query may take before it fails (and the API answers 503). Default 10000: every query
    * here takes milliseconds, so a query this slow means a database that stopped answering without
    * closing its connections (a frozen host, a partition), which would otherwise hang requests and
@@ -47,6 +54,22 @@ export function clientConfig(url: string, opts: ConnectionOptions, applicationNa
   };
 }
 
+/**
+ * Settings for a pool of `max` connections: its wait for a free connection is poolWaitMs, while each
+ * connection's own connect keeps connectTimeoutMs (node-postgres uses one setting for both unless the
+ * client is given its own).
+ */
+export function poolConfig(url: string, opts: ConnectionOptions, max: number): pg.PoolConfig {
+  const client = clientConfig(url, opts);
+  const connectTimeout = client.connectionTimeoutMillis;
+  class PoolClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectTimeout });
+    }
+  }
+  return { ...client, max, connectionTimeoutMillis: positive("poolWaitMs", opts.poolWaitMs ?? 20_000), Client: PoolClient };
+}
+
 /** NOTIFY channels, suffixed by the schema so that stores in different schemas do not hear each other. */
 export function channelName(base: string, schema: string | undefined): string {
   return schema === undefined ? base : `${base}:${schema}`;
@@ -64,9 +87,12 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE
  */
 const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "53400", "28000", "28P01", "3D000"]);
 
+/** node-postgres's error when every connection of the pool stayed busy for the pool's wait limit. */
+const POOL_WAIT_MESSAGE = "timeout exceeded when trying to connect";
+
 /** Messages node-postgres uses for connection failures that carry no code. */
 const POOL_MESSAGES = [
-  "timeout exceeded when trying to connect",
+  POOL_WAIT_MESSAGE,
   "Connection terminated",
   "Client has encountered a connection error",
   "Connection terminated due to connection timeout",
@@ -84,9 +110,15 @@ export function isConnectionError(error: unknown): boolean {
   return false;
 }
 
-/** A connection failure as ServiceUnavailableError (503); anything else unchanged. */
+/**
+ * A connection failure as ServiceUnavailableError (503); anything else unchanged. A call that waited
+ * out the pool (every connection busy: overload, not an outage) says so, and may be retried sooner.
+ */
 export function asUnavailable(error: unknown): unknown {
-  return isConnectionError(error) ? new ServiceUnavailableError("database unavailable", { cause: error }) : error;
+  if (!isConnectionError(error)) return error;
+  if (error instanceof Error && error.message === POOL_WAIT_MESSAGE)
+    return new ServiceUnavailableError("database busy: no connection came free in time", { cause: error, retryAfterSeconds: 1 });
+  return new ServiceUnavailableError("database unavailable", { cause: error });
 }
 
 /** `value`, when it is a finite number above 0 (a 0-ms interval would be a busy loop). */

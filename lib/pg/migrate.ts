@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import { ConfigError } from "../errors.ts";
-import { checkConnection, clientConfig, quoteIdent, type ConnectionOptions } from "./connection.ts";
+import { checkConnection, poolConfig, quoteIdent, type ConnectionOptions } from "./connection.ts";
 import { transaction } from "./database.ts";
 import { LATEST_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
 
@@ -27,7 +27,7 @@ export interface MigrateResult {
 export async function migrate(target: pg.Pool | string, opts: ConnectionOptions = {}, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
   if (typeof target === "string") {
     checkConnection(target, opts);
-    const pool = new pg.Pool({ ...clientConfig(target, opts), max: 1 });
+    const pool = new pg.Pool(poolConfig(target, opts, 1));
     pool.on("error", () => {}); // an idle client's error: the query that needs it reports it
     try {
       return await migrate(pool, opts, migrations);

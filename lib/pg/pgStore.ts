@@ -16,7 +16,7 @@ import { releasedStages } from "../runState.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
 import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
 import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
-import { channelName, checkConnection, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
+import { channelName, checkConnection, clientConfig, poolConfig, positive, type ConnectionOptions } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import * as sql from "./queueSql.ts";
@@ -79,7 +79,7 @@ export class PgStore implements Store {
     this.clock = opts.clock ?? systemClock;
     this.ids = opts.ids ?? randomId;
     this.leaseMs = positive("leaseMs", opts.leaseMs ?? 30_000);
-    this.pool = new pg.Pool({ ...clientConfig(url, opts), max: positive("poolSize", opts.poolSize ?? 10) });
+    this.pool = new pg.Pool(poolConfig(url, opts, positive("poolSize", opts.poolSize ?? 10)));
     // An idle connection's error (the server restarted): the pool drops it, the next query reports.
     this.pool.on("error", () => {});
     this.signals = new Signals({

@@ -13,6 +13,7 @@ const defaults = {
   shutdownGraceMs: 10_000,
   store: { kind: "memory" },
   dbPoolSize: 10,
+  dbPoolWaitMs: 20_000,
   leaseMs: 30_000,
   from: "",
   basePath: "",
@@ -45,11 +46,13 @@ describe("loadServerConfig", () => {
       STAGERUNNER_SHUTDOWN_GRACE_MS: "500",
       STAGERUNNER_STORE: "postgres://u:pw@db:5432/ci",
       STAGERUNNER_DB_POOL_SIZE: "4",
+      STAGERUNNER_DB_POOL_WAIT_MS: "2500",
       STAGERUNNER_LEASE_MS: "5000",
     };
     expect(loadServerConfig({}, env)).toEqual({
       store: { kind: "postgres", url: "postgres://u:pw@db:5432/ci" },
       dbPoolSize: 4,
+      dbPoolWaitMs: 2500,
       leaseMs: 5000,
       from: "",
       basePath: "",

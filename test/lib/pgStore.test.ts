@@ -4,6 +4,7 @@
  * with MemoryStore is in store.contract.test.ts; queue concurrency, notifications and worker pools in
  * the other pgStore.*.test.ts files.
  */
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { iso } from "../../lib/clock.ts";
 import { ConfigError, ServiceUnavailableError, StaleClaimError } from "../../lib/errors.ts";
@@ -195,13 +196,52 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
     });
   });
 
+  describe("when every connection of the pool is busy", () => {
+    /** Holds a lock on the pipeline's row from outside the store until the returned release is called. */
+    async function lockPipeline(id: string): Promise<() => Promise<void>> {
+      const client = new pg.Client({ connectionString: requirePgUrl(), options: `-c search_path=${db.schema}` });
+      await client.connect();
+      await client.query("BEGIN");
+      await client.query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE", [id]);
+      return async () => {
+        await client.query("ROLLBACK");
+        await client.end();
+      };
+    }
+
+    it("a call waits for a connection to come free, longer than the connect timeout, then succeeds", async () => {
+      const store = await db.open({ poolSize: 1, connectTimeoutMs: 100, poolWaitMs: 10_000 });
+      const pipeline = await store.createPipeline(runOnly("p"));
+      const release = await lockPipeline(pipeline.id);
+      const blocked = store.triggerRun(pipeline.id, "main"); // holds the pool's one connection, waiting on the lock
+      const waiting = store.getPipeline(pipeline.id); // waits for that connection
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await release();
+      expect((await blocked)?.status).toBe("queued");
+      expect((await waiting)?.id).toBe(pipeline.id);
+    });
+
+    it("a call that waited out the pool is a 503 'database busy' with Retry-After, and changes nothing", async () => {
+      const store = await db.open({ poolSize: 1, poolWaitMs: 100 });
+      const pipeline = await store.createPipeline(runOnly("p"));
+      const release = await lockPipeline(pipeline.id);
+      const blocked = store.triggerRun(pipeline.id, "main");
+      const refused = await store.triggerRun(pipeline.id, "second").catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ServiceUnavailableError);
+      expect(refused).toMatchObject({ status: 503, message: "database busy: no connection came free in time", headers: { "Retry-After": "1" } });
+      await release();
+      await blocked;
+      expect((await store.listRuns({ limit: 10 })).items.map((r) => r.git_ref)).toEqual(["main"]);
+    });
+  });
+
   describe("when the database is unreachable", () => {
     it("answers ServiceUnavailableError (503) from API methods without hanging, and still closes", async () => {
       const store = new PgStore("postgres://postgres@127.0.0.1:1/test", { connectTimeoutMs: 500 });
       const started = Date.now();
       const failure = await store.getPipeline(UNKNOWN_ID).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(ServiceUnavailableError);
-      expect(failure).toMatchObject({ status: 503, message: "database unavailable" });
+      expect(failure).toMatchObject({ status: 503, message: "database unavailable", headers: { "Retry-After": "5" } });
       await expect(store.listRuns({ limit: 10 })).rejects.toBeInstanceOf(ServiceUnavailableError);
       await expect(store.claimRun("w1")).rejects.toBeInstanceOf(ServiceUnavailableError);
       expect(Date.now() - started).toBeLessThan(3000);

@@ -84,7 +84,7 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
 
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(server.url + path, { method, headers: { authorization: "t" }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    return { status: response.status, type: response.headers.get("content-type"), body: (await response.json().catch(() => undefined)) as any };
+    return { status: response.status, type: response.headers.get("content-type"), retryAfter: response.headers.get("retry-after"), body: (await response.json().catch(() => undefined)) as any };
   };
   const finished = async (runId: string) => {
     for (let i = 0; i < 400; i++) {
@@ -104,6 +104,7 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
       const answer = await call(method, path);
       expect(answer.status).toBe(503);
       expect(answer.type).toMatch(/^application\/problem\+json/);
+      expect(answer.retryAfter).toBe("5");
       expect(answer.body).toMatchObject({ status: 503, title: "Service Unavailable" });
     }
 
