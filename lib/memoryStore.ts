@@ -26,8 +26,8 @@ interface RunRecord {
   run: Run;
   spec: StagesSpec;
   /** Fencing token of the current claim; set while running. */
-  claimToken?: string;
-  onLost?: Set<(reason: string) => void>;
+  claimToken: string | undefined;
+  onLost: Set<(reason: string) => void> | undefined;
 }
 
 export interface MemoryStoreOptions {
@@ -121,7 +121,9 @@ export class MemoryStore implements Store {
       finished_at: null,
       updated_at: now,
     };
-    const record: RunRecord = { seq: ++this.seq, run, spec: pipeline.stages };
+    // Every field from the start, and cleared by assignment rather than `delete`: records keep one
+    // shape, which V8 keeps fast (a delete turns an object into a slow dictionary).
+    const record: RunRecord = { seq: ++this.seq, run, spec: pipeline.stages, claimToken: undefined, onLost: undefined };
     this.runs.set(run.id, record);
     this.runOrder.push(record);
     let history = this.runsByPipeline.get(pipelineId);
@@ -186,14 +188,14 @@ export class MemoryStore implements Store {
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run> {
     const record = this.owned(claim);
-    delete record.onLost; // the owner ends its own run: nobody to tell
+    record.onLost = undefined; // the owner ends its own run: nobody to tell
     return this.finish(record, status, error);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const record = this.owned(claim);
-    delete record.onLost;
-    delete record.claimToken;
+    record.onLost = undefined;
+    record.claimToken = undefined;
     const run = record.run;
     const pipelineId = run.pipeline_id;
     run.status = "queued";
@@ -256,9 +258,9 @@ export class MemoryStore implements Store {
     run.error = error;
     run.stages = closeStages(run.stages, status, now);
     run.finished_at = run.updated_at = now;
-    delete record.claimToken;
+    record.claimToken = undefined;
     const watchers = record.onLost;
-    delete record.onLost;
+    record.onLost = undefined;
     if (wasRunning) {
       const pipelineId = record.run.pipeline_id;
       this.running.delete(pipelineId);

@@ -1,40 +1,67 @@
 /**
- * A stage's log on its way to the store. Lines logged within one turn of the event loop go in one
- * write (flushed on setImmediate, so a long stage's output shows up while it runs); lines still
- * buffered when the stage ends go with its final status write. A 0-ms simulated stage thus costs two
- * store writes instead of four.
+ * A run's stage logs on their way to the store, one stage at a time. Lines logged within one turn of
+ * the event loop go in one write (flushed on setImmediate, so a long stage's output shows up while it
+ * runs); lines still buffered when the stage ends go with its final status write. A 0-ms simulated
+ * stage thus costs two store writes instead of four.
+ *
+ * One StageLog serves every stage of a run (open, add..., close), and one setImmediate per turn serves
+ * every StageLog with lines waiting: a busy engine ends many stages per turn, and an Immediate per
+ * stage was a tenth of its garbage.
  */
 export class StageLog {
+  private index = -1;
   private pending: string[] = [];
-  private writing: Promise<void> = Promise.resolve();
-  private scheduled: NodeJS.Immediate | undefined;
+  private writing: Promise<void> | undefined;
   private error: unknown;
-  private closed = false;
+  private isOpen = false;
+  private queued = false;
 
-  constructor(private readonly write: (lines: string[]) => Promise<void>) {}
+  constructor(private readonly write: (index: number, lines: string[]) => Promise<void>) {}
+
+  /** Starts the log of stage `index`; the previous stage's must be closed. */
+  open(index: number): void {
+    this.index = index;
+    this.isOpen = true;
+    this.error = undefined;
+  }
 
   add(line: string): void {
-    if (this.closed) return;
+    if (!this.isOpen) return;
     this.pending.push(line);
-    this.scheduled ??= setImmediate(() => this.flush());
+    if (!this.queued) {
+      this.queued = true;
+      dirty.push(this);
+      flushing ??= setImmediate(flushAll);
+    }
   }
 
   /** Waits for writes in flight and returns the lines not yet written; rethrows the first write error. */
   async close(): Promise<string[]> {
-    this.closed = true;
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    await this.writing;
+    this.isOpen = false;
+    if (this.writing) await this.writing;
+    this.writing = undefined;
     if (this.error !== undefined) throw this.error;
     const lines = this.pending;
     this.pending = [];
     return lines;
   }
 
+  /** Called by the shared turn: writes what the open stage logged since the last write. */
   private flush(): void {
-    this.scheduled = undefined;
+    this.queued = false;
+    if (!this.isOpen || !this.pending.length) return; // closed since: its lines go with the status write
     const lines = this.pending;
     this.pending = [];
-    this.writing = this.writing.then(() => this.write(lines)).catch((thrown) => void (this.error ??= thrown));
+    const index = this.index;
+    this.writing = (this.writing ?? Promise.resolve()).then(() => this.write(index, lines)).catch((thrown) => void (this.error ??= thrown));
+  }
+
+  static flushAll(): void {
+    flushing = undefined;
+    for (const log of dirty.splice(0)) log.flush();
   }
 }
+
+const dirty: StageLog[] = [];
+let flushing: NodeJS.Immediate | undefined;
+const flushAll = (): void => StageLog.flushAll();

@@ -11,8 +11,8 @@ import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
 import { StageLog } from "./stageLog.ts";
-import type { StageRunner } from "./stageRunner.ts";
-import type { Claim, Store } from "./store.ts";
+import type { StageContext, StageRunner } from "./stageRunner.ts";
+import type { Claim, StagePatch, Store } from "./store.ts";
 
 export interface WorkerPoolOptions {
   store: Store;
@@ -44,6 +44,8 @@ export interface StopReport {
   /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
   released: string[];
 }
+
+const RUNNING: StagePatch = Object.freeze({ status: "running" });
 
 class ShutdownAbort extends Error {
   constructor(message = "the server shut down before the run finished") {
@@ -170,7 +172,8 @@ export class WorkerPool {
     if (this.graceOver) abort.abort(new ShutdownAbort());
     this.inFlight.set(claim.run.id, abort);
     const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
-    const tag = `run ${claim.run.id.slice(0, 8)}`;
+    // Progress lines only when someone reads them: no string is made for a silent pool.
+    const tag = this.log ? `run ${claim.run.id.slice(0, 8)}` : "";
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
     try {
       const failure = await this.runStages(claim, tag, abort);
@@ -189,7 +192,18 @@ export class WorkerPool {
   /** Executes the stages; returns the failure message of the first failed stage, or null. */
   private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
     const specs = stageSpecs(claim.spec);
-    for (const [index, spec] of specs.entries()) {
+    // One log, one context per run, whatever its number of stages.
+    const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
+    const print = this.log;
+    let kind = "";
+    const ctx: StageContext = {
+      log: print ? (line) => (print(`${tag} ${kind}: ${line}`), stageLog.add(line)) : (line) => stageLog.add(line),
+      get signal() {
+        return abort.signal;
+      },
+    };
+    for (let index = 0; index < specs.length; index++) {
+      const spec = specs[index]!;
       if (this.canStartStage && !this.canStartStage(spec)) {
         // Claim nothing more either; whoever waits for the pool to go idle may go on.
         this.stopping = true;
@@ -197,15 +211,12 @@ export class WorkerPool {
         for (const idle of this.idleListeners.splice(0)) idle();
         throw new ShutdownAbort(`not enough time left to run the ${spec.kind} stage`);
       }
-      await this.store.updateStage(claim, index, { status: "running" });
-      const stageLog = new StageLog((lines) => this.store.updateStage(claim, index, { logs: lines }));
-      const log = (line: string) => {
-        this.log?.(`${tag} ${spec.kind}: ${line}`);
-        stageLog.add(line);
-      };
+      await this.store.updateStage(claim, index, RUNNING);
+      kind = spec.kind;
+      stageLog.open(index);
       let failure: Error | undefined;
       try {
-        await this.runner.run(spec, { log, get signal() { return abort.signal; } });
+        await this.runner.run(spec, ctx);
       } catch (thrown) {
         if (abort.aborted) {
           // Keep what the stage logged while it was being stopped (the claim may still be ours).

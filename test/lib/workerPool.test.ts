@@ -419,4 +419,44 @@ describe("WorkerPool", () => {
     expect(run.status).toBe("success");
     expect(run.stages[0]?.logs).toEqual(["hi", "bye"]);
   });
+
+  it("shows a running stage's log while it runs, one write per turn, and each stage's lines under that stage", async () => {
+    const scripted = new ScriptedRunner();
+    const logWrites: { index: number; logs: string[] }[] = [];
+    const t = setup({
+      size: 1,
+      runner: () => scripted,
+      wrap: (memory) =>
+        wrapStore(memory, {
+          updateStage: (claim, index, patch) => {
+            if (patch.status === undefined) logWrites.push({ index, logs: [...(patch.logs ?? [])] });
+            return memory.updateStage(claim, index, patch);
+          },
+        }),
+    });
+    const id = await t.trigger(await t.create(seedPipeline));
+    t.pool.start();
+    await settle();
+    scripted.running[0]!.log("compiling");
+    scripted.running[0]!.log("linking");
+    await settle();
+    expect((await t.run(id)).stages[0]).toMatchObject({ status: "running", logs: ["compiling", "linking"] });
+    expect(logWrites).toEqual([{ index: 0, logs: ["compiling", "linking"] }]);
+
+    scripted.running[0]!.log("done");
+    scripted.running[0]!.succeed(); // the last line goes with the stage's status write
+    await settle();
+    scripted.running[0]!.log("building");
+    await settle();
+    const run = await t.run(id);
+    expect(run.stages.map((s) => [s.status, s.logs])).toEqual([
+      ["success", ["compiling", "linking", "done"]],
+      ["running", ["building"]],
+      ["pending", []],
+    ]);
+    expect(logWrites).toEqual([
+      { index: 0, logs: ["compiling", "linking"] },
+      { index: 1, logs: ["building"] },
+    ]);
+  });
 });
