@@ -54,8 +54,8 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     }
     return claim;
   };
-  overrides.finishRun = (claim: Claim, status, error) => {
-    const result = inner.finishRun(claim, status, error);
+  overrides.finishRun = (claim: Claim, status, error, last) => {
+    const result = inner.finishRun(claim, status, error, last);
     runs.get(claim.run.id)!.finished = performance.now();
     runningPerPipeline.set(claim.run.pipeline_id, runningPerPipeline.get(claim.run.pipeline_id)! - 1);
     if (++recording.finished === waiting?.count) waiting.resolve();

@@ -12,8 +12,8 @@ import { iso, randomId, systemClock, type Clock, type IdGenerator } from "./cloc
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
 import { closeStages, pendingStages, releasedStages } from "./runState.ts";
-import type { Pipeline, PipelineInput, Run, StagesSpec } from "./schemas.ts";
-import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import type { Pipeline, PipelineInput, Run, StageRun, StagesSpec } from "./schemas.ts";
+import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 
 interface PipelineRecord {
@@ -167,6 +167,8 @@ export class MemoryStore implements Store {
     const run = record.run;
     run.status = "running";
     run.started_at = run.updated_at = now;
+    const first = run.stages[0];
+    if (first) patchStage(first, RUNNING, now);
     record.claimToken = `${++this.claims}`;
     this.running.set(head.pipelineId, record);
     return { run: snapshot(run), spec: record.spec, workerId, token: record.claimToken };
@@ -174,20 +176,14 @@ export class MemoryStore implements Store {
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
     const run = this.owned(claim).run;
-    const stage = run.stages[index];
-    if (!stage) throw new RangeError(`run ${claim.run.id} has no stage ${index}`);
     const now = iso(this.clock.now());
-    if (patch.logs) for (const line of patch.logs) stage.logs.push(line);
-    if (patch.status && patch.status !== stage.status) {
-      stage.status = patch.status;
-      if (patch.status === "running") stage.started_at = now;
-      else if (patch.status !== "pending") stage.finished_at = now;
-    }
+    this.patchRunStage(run, index, patch, now);
     run.updated_at = now;
   }
 
-  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run> {
+  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
     const record = this.owned(claim);
+    if (last) this.patchRunStage(record.run, last.index, last, iso(this.clock.now()));
     record.onLost = undefined; // the owner ends its own run: nobody to tell
     return this.finish(record, status, error);
   }
@@ -274,8 +270,29 @@ export class MemoryStore implements Store {
     return snapshot(run);
   }
 
+  /** Applies `patch` to stage `index` (and starts the next, if asked); RangeError, changing nothing, for a stage the run lacks. */
+  private patchRunStage(run: Run, index: number, patch: StagePatch, now: string): void {
+    const stage = run.stages[index];
+    const next = patch.startNext ? run.stages[index + 1] : undefined;
+    if (!stage || (patch.startNext && !next)) throw new RangeError(`run ${run.id} has no stage ${stage ? index + 1 : index}`);
+    patchStage(stage, patch, now);
+    if (next) patchStage(next, RUNNING, now);
+  }
+
   private notify(): void {
     for (const listener of this.listeners) listener();
+  }
+}
+
+const RUNNING: StagePatch = Object.freeze({ status: "running" });
+
+/** One stage's change: lines appended; a new status stamps started_at (running) or finished_at (an end). */
+function patchStage(stage: StageRun, patch: StagePatch, now: string): void {
+  if (patch.logs) for (const line of patch.logs) stage.logs.push(line);
+  if (patch.status && patch.status !== stage.status) {
+    stage.status = patch.status;
+    if (patch.status === "running") stage.started_at = now;
+    else if (patch.status !== "pending") stage.finished_at = now;
   }
 }
 

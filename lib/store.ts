@@ -36,6 +36,18 @@ export interface StagePatch {
   status?: StageStatus;
   /** Lines appended to the stage's log. */
   logs?: string[];
+  /**
+   * Also marks the next stage running, at the same instant, in the same write: a stage that succeeded
+   * and the one after it starting are one transition, not two writes (RangeError on the last stage).
+   */
+  startNext?: boolean;
+}
+
+/** A stage's final patch, written by finishRun together with the run's end. */
+export interface LastStage {
+  index: number;
+  status?: StageStatus;
+  logs?: string[];
 }
 
 export interface DeleteResult {
@@ -64,17 +76,18 @@ export interface Store {
   listRuns(filter: ListRunsFilter): Promise<Page<Run>>;
 
   /**
-   * Atomically takes the oldest queued run whose pipeline has no running run and marks it running.
-   * Undefined when nothing is claimable.
+   * Atomically takes the oldest queued run whose pipeline has no running run and marks it running,
+   * and its first stage with it. Undefined when nothing is claimable.
    */
   claimRun(workerId: string): Promise<Claim | undefined>;
-  /** Updates one stage of a claimed run (by index in `run.stages`). */
+  /** Updates one stage of a claimed run (by index in `run.stages`; RangeError for none). */
   updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void>;
   /**
    * Ends a claimed run: terminal status, error, and every stage not yet finished marked
-   * `skipped` (or `cancelled` if it was running).
+   * `skipped` (or `cancelled` if it was running). `last`, the final patch of the stage that was
+   * running, is applied first, in the same write.
    */
-  finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run>;
+  finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run>;
   /**
    * Hands a claimed run back to the queue (a durable store's worker shutting down): the run is
    * `queued` again in its original place, its stages pending, a log line saying why.

@@ -12,7 +12,7 @@ import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
 import { StageLog } from "./stageLog.ts";
 import type { StageContext, StageRunner } from "./stageRunner.ts";
-import type { Claim, StagePatch, Store } from "./store.ts";
+import type { Claim, Store } from "./store.ts";
 
 export interface WorkerPoolOptions {
   store: Store;
@@ -44,8 +44,6 @@ export interface StopReport {
   /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
   released: string[];
 }
-
-const RUNNING: StagePatch = Object.freeze({ status: "running" });
 
 class ShutdownAbort extends Error {
   constructor(message = "the server shut down before the run finished") {
@@ -176,11 +174,9 @@ export class WorkerPool {
     const tag = this.log ? `run ${claim.run.id.slice(0, 8)}` : "";
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
     try {
-      const failure = await this.runStages(claim, tag, abort);
-      if (abort.aborted) throw abort.reason;
-      const run = await this.store.finishRun(claim, failure ? "failed" : "success", failure);
+      const run = await this.runStages(claim, tag, abort);
       this.counts[run.status === "success" ? "success" : "failed"]++;
-      this.log?.(`${tag} ${run.status}${failure ? `: ${failure}` : ""}`);
+      this.log?.(`${tag} ${run.status}${run.error ? `: ${run.error}` : ""}`);
     } catch (thrown) {
       await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
     } finally {
@@ -189,8 +185,12 @@ export class WorkerPool {
     }
   }
 
-  /** Executes the stages; returns the failure message of the first failed stage, or null. */
-  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
+  /**
+   * Executes the stages and ends the run (success, or failed at the first failed stage). The claim
+   * started the first stage; each stage's end starts the next in the same write, and the last
+   * stage's end goes with the run's: a run of n stages is n + 1 writes.
+   */
+  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<Run> {
     const specs = stageSpecs(claim.spec);
     // One log, one context per run, whatever its number of stages.
     const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
@@ -202,38 +202,47 @@ export class WorkerPool {
         return abort.signal;
       },
     };
-    for (let index = 0; index < specs.length; index++) {
+    this.checkTimeFor(specs[0]!);
+    for (let index = 0; ; index++) {
       const spec = specs[index]!;
-      if (this.canStartStage && !this.canStartStage(spec)) {
-        // Claim nothing more either; whoever waits for the pool to go idle may go on.
-        this.stopping = true;
-        this.wake(Infinity);
-        for (const idle of this.idleListeners.splice(0)) idle();
-        throw new ShutdownAbort(`not enough time left to run the ${spec.kind} stage`);
-      }
-      await this.store.updateStage(claim, index, RUNNING);
       kind = spec.kind;
       stageLog.open(index);
       let failure: Error | undefined;
       try {
         await this.runner.run(spec, ctx);
       } catch (thrown) {
-        if (abort.aborted) {
-          // Keep what the stage logged while it was being stopped (the claim may still be ours).
-          const logs = await stageLog.close().catch(() => []);
-          if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
-          throw abort.reason;
-        }
         failure = coerceError(thrown);
       }
-      const logs = await stageLog.close();
-      if (failure) {
-        await this.store.updateStage(claim, index, { status: "failed", logs: [...logs, `error: ${failure.message}`] });
-        return failure.message;
+      if (abort.aborted) {
+        // Keep what the stage logged while it was being stopped (the claim may still be ours).
+        const logs = await stageLog.close().catch(() => []);
+        if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
+        throw abort.reason;
       }
-      await this.store.updateStage(claim, index, { status: "success", logs });
+      const logs = await stageLog.close();
+      if (failure) return this.store.finishRun(claim, "failed", failure.message, { index, status: "failed", logs: [...logs, `error: ${failure.message}`] });
+      const next = specs[index + 1];
+      if (!next) return this.store.finishRun(claim, "success", null, { index, status: "success", logs });
+      try {
+        this.checkTimeFor(next);
+      } catch (shutdown) {
+        await this.store.updateStage(claim, index, { status: "success", logs });
+        throw shutdown;
+      }
+      await this.store.updateStage(claim, index, { status: "success", logs, startNext: true });
     }
-    return null;
+  }
+
+  /**
+   * Throws ShutdownAbort when canStartStage says `stage` cannot finish in time, and stops the pool
+   * claiming (whoever waits for it to go idle may go on).
+   */
+  private checkTimeFor(stage: StageSpec): void {
+    if (!this.canStartStage || this.canStartStage(stage)) return;
+    this.stopping = true;
+    this.wake(Infinity);
+    for (const idle of this.idleListeners.splice(0)) idle();
+    throw new ShutdownAbort(`not enough time left to run the ${stage.kind} stage`);
   }
 
   /** A run that did not end normally: cancelled at shutdown, lost to a cancel, or broken by the store. */

@@ -14,14 +14,14 @@ import { decodeCursor } from "../cursor.ts";
 import { StaleClaimError } from "../errors.ts";
 import { releasedStages } from "../runState.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
-import type { Claim, DeleteResult, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
+import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
 import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
 import { channelName, checkConnection, clientConfig, poolConfig, positive, type ConnectionOptions } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
-import { isRowId, page, runColumns, toPipeline, toRun, withoutNul, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { isRowId, logsJson, page, runColumns, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
 import { Signals } from "./signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
@@ -193,20 +193,23 @@ export class PgStore implements Store {
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
     const at = Number.isInteger(index) ? index : -1;
-    const logs = JSON.stringify((patch.logs ?? []).map(withoutNul));
     const now = iso(this.clock.now());
-    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logs, now]);
+    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true]);
     if (rows.length === 0) {
       await this.assertCurrent(claim);
-      throw new RangeError(`run ${claim.run.id} has no stage ${index}`);
+      throw new RangeError(`run ${claim.run.id} has no stage ${patch.startNext && at >= 0 && at < claim.run.stages.length ? at + 1 : index}`);
     }
   }
 
-  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null): Promise<Run> {
+  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
+    // A run's number of stages never changes, so the claim's copy says which exist.
+    if (last && !(Number.isInteger(last.index) && last.index >= 0 && last.index < claim.run.stages.length))
+      throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
     this.signals.watches.drop(claim.token); // the owner ends its own run: nobody to tell
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
-    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId]);
+    const lastValues = last ? [last.index, last.status ?? null, logsJson(last)] : [null, null, "[]"];
+    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues]);
     if (!row) return this.laneDisagrees(claim);
     if (row.became_ready) this.signals.claimable();
     return toRun(row);

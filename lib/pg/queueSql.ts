@@ -39,7 +39,7 @@
  * recovery skip locked lanes; the only statement that waits on several lanes (cancelQueued) takes
  * them in id order.
  */
-import { closeStagesSql, patchStageSql, pendingStagesSql } from "./stagesSql.ts";
+import { closeStagesSql, isoTextSql, patchRunStageSql, pendingStagesSql } from "./stagesSql.ts";
 import { runColumns } from "./rows.ts";
 
 /**
@@ -78,8 +78,10 @@ WITH lane AS (
   -- The lane as this statement's snapshot sees it must be the lane we locked (see above).
   SELECT lane.id, lane.head_seq, lane.freed_at FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
 ), claimed AS (
+  -- The first stage starts with the run: one write, not two.
   UPDATE runs r SET status = 'running',
     started_at = greatest($1::text::timestamptz, l.freed_at), updated_at = greatest($1::text::timestamptz, l.freed_at),
+    stages = jsonb_set(r.stages, '{0}', (r.stages -> 0) || jsonb_build_object('status', 'running', 'started_at', ${isoTextSql("greatest($1::text::timestamptz, l.freed_at)")})),
     worker_id = $2, claim_token = $3, lease_expires_at = $4::text::timestamptz
   FROM current_lane l
   WHERE r.seq = l.head_seq AND r.status = 'queued'
@@ -99,19 +101,26 @@ WITH lane AS (
 SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec
 FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`;
 
-/** $1 run, $2 token, $3 stage index, $4 new status or NULL, $5 log lines (jsonb array), $6 now. */
+/** Whether stage $3 (and, when $7, the stage after it) exists in `r.stages`. */
+const STAGES_EXIST = "$3::int >= 0 AND $3::int + (CASE WHEN $7::boolean THEN 1 ELSE 0 END) < jsonb_array_length(r.stages)";
+
+/** $1 run, $2 token, $3 stage index, $4 new status or NULL, $5 log lines (jsonb array), $6 now, $7 start the next stage. */
 export const UPDATE_STAGE = `
 UPDATE runs r SET updated_at = $6::text::timestamptz,
-  stages = jsonb_set(r.stages, ARRAY[$3::int::text], ${patchStageSql("(r.stages -> $3::int)", "$4::text", "$5::jsonb", "$6::text")})
-WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND $3::int >= 0 AND $3::int < jsonb_array_length(r.stages)
+  stages = ${patchRunStageSql("r.stages", "$3::int", "$4::text", "$5::jsonb", "$6::text", "$7::boolean")}
+WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND ${STAGES_EXIST}
 RETURNING r.id`;
 
-/** $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload, $8 its pipeline. */
+/**
+ * $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload, $8 its pipeline,
+ * $9 the index of a last stage patch (NULL for none; checked by the caller), $10 its status, $11 its log lines.
+ */
 export const FINISH_RUN = `
 WITH lane AS (
   SELECT id FROM pipelines WHERE id = $8 AND running_run_id = $1 FOR UPDATE
 ), ended AS (
-  UPDATE runs r SET status = $3::text, error = $4, stages = ${closeStagesSql("r.stages", "$3::text", "$5::text")},
+  UPDATE runs r SET status = $3::text, error = $4,
+    stages = ${closeStagesSql(`CASE WHEN $9::int IS NULL THEN r.stages ELSE ${patchRunStageSql("r.stages", "$9::int", "$10::text", "$11::jsonb", "$5::text", "false")} END`, "$3::text", "$5::text")},
     finished_at = $5::text::timestamptz, updated_at = $5::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
   FROM lane
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'

@@ -101,4 +101,7 @@ export function page<R extends { seq: string }, T>(rows: R[], limit: number, map
 }
 
 /** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
+/** A patch's log lines as the jsonb text the stage statements append. */
+export const logsJson = (patch: { logs?: string[] | undefined }): string => JSON.stringify((patch.logs ?? []).map(withoutNul));
+
 export const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);

@@ -37,3 +37,18 @@ export const patchStageSql = (stage: string, status: string, logs: string, at: s
        WHEN ${status} = 'pending' THEN jsonb_build_object('status', ${status})
        ELSE jsonb_build_object('status', ${status}, 'finished_at', ${at})
      END`;
+
+/** The JSON text of a timestamptz as JavaScript's toISOString writes it (milliseconds, UTC, "Z"). */
+export const isoTextSql = (timestamp: string): string => `to_char((${timestamp}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * `stages` with stage `index` patched (patchStageSql) and, when `startNext` (boolean) holds, the stage
+ * after it running from `at`: MemoryStore's patchRunStage. The caller checks that both stages exist
+ * (jsonb_set would append past the end).
+ */
+export const patchRunStageSql = (stages: string, index: string, status: string, logs: string, at: string, startNext: string): string => {
+  const patched = `jsonb_set(${stages}, ARRAY[(${index})::text], ${patchStageSql(`(${stages} -> (${index}))`, status, logs, at)})`;
+  return `CASE WHEN ${startNext}
+    THEN jsonb_set(${patched}, ARRAY[(${index} + 1)::text], ${patchStageSql(`(${stages} -> (${index} + 1))`, "'running'", "'[]'::jsonb", at)})
+    ELSE ${patched} END`;
+};

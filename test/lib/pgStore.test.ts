@@ -125,6 +125,7 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
     const next = (await claimer.claimRun("w2"))!;
     expect(next.run.started_at).toBe(finished.finished_at);
     expect(next.run.started_at).toBe(iso(EPOCH + 100));
+    expect(next.run.stages[0]).toMatchObject({ status: "running", started_at: iso(EPOCH + 100) });
   });
 
   describe("leases", () => {

@@ -237,7 +237,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(await store.claimRun("w1")).toBeUndefined();
     });
 
-    it("marks the claimed run running with started_at from the clock, and hands over the worker id and the spec", async () => {
+    it("marks the claimed run and its first stage running with started_at from the clock, and hands over the worker id and the spec", async () => {
       const pipeline = await create();
       const queued = await trigger(pipeline.id);
       clock.set(EPOCH + 2500);
@@ -245,7 +245,9 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(c.workerId).toBe("worker-7");
       expect(c.token).toEqual(expect.any(String));
       expect(c.spec).toEqual(seedPipeline.stages);
-      expect(validRun(c.run)).toEqual({ ...queued, status: "running", started_at: iso(EPOCH + 2500), updated_at: iso(EPOCH + 2500) });
+      const [first, ...rest] = queued.stages;
+      const stages = [{ ...first!, status: "running", started_at: iso(EPOCH + 2500) }, ...rest];
+      expect(validRun(c.run)).toEqual({ ...queued, status: "running", stages, started_at: iso(EPOCH + 2500), updated_at: iso(EPOCH + 2500) });
       expect(await getRun(queued.id)).toEqual(c.run);
       expect(await store.claimRun("worker-8")).toBeUndefined();
     });
@@ -315,6 +317,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       await trigger(pipeline.id);
       const c = await claim();
       clock.set(EPOCH + 100);
+      await store.updateStage(c, 0, { status: "pending" });
       await store.updateStage(c, 0, { status: "running" });
       await store.updateStage(c, 0, { logs: ["$ some command"] });
       await store.updateStage(c, 0, { logs: ["line 2", "line 3"] });
@@ -330,6 +333,45 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       });
       expect(run.updated_at).toBe(iso(EPOCH + 300));
       expect(run.stages[1]).toMatchObject({ name: "build", status: "pending", started_at: null, finished_at: null, logs: [] });
+    });
+
+    it("ends a stage and starts the next in one write (startNext), and refuses startNext on the last stage, changing nothing", async () => {
+      const pipeline = await create();
+      await trigger(pipeline.id);
+      const c = await claim();
+      clock.set(EPOCH + 400);
+      await store.updateStage(c, 0, { status: "success", logs: ["done"], startNext: true });
+      let run = await getRun(c.run.id);
+      expect(run.stages.map((s) => [s.status, s.started_at, s.finished_at, s.logs])).toEqual([
+        ["success", iso(EPOCH), iso(EPOCH + 400), ["done"]],
+        ["running", iso(EPOCH + 400), null, []],
+        ["pending", null, null, []],
+      ]);
+      expect(run.updated_at).toBe(iso(EPOCH + 400));
+      await store.updateStage(c, 1, { status: "success", startNext: true });
+      const before = await getRun(c.run.id);
+      clock.set(EPOCH + 500);
+      await expect(store.updateStage(c, 2, { status: "success", logs: ["x"], startNext: true })).rejects.toBeInstanceOf(RangeError);
+      expect(await getRun(c.run.id)).toEqual(before);
+      run = validRun(await store.finishRun(c, "success", null, { index: 2, status: "success", logs: ["deployed"] }));
+      expect(run.stages[2]).toEqual({ name: "deploy", status: "success", started_at: iso(EPOCH + 400), finished_at: iso(EPOCH + 500), logs: ["deployed"] });
+    });
+
+    it("ends the last stage with the run in one write (finishRun's last stage), failed or succeeded", async () => {
+      const pipeline = await create();
+      await trigger(pipeline.id);
+      const c = await claim();
+      clock.set(EPOCH + 700);
+      await expect(store.finishRun(c, "failed", "boom", { index: 3, status: "failed" })).rejects.toBeInstanceOf(RangeError);
+      expect((await getRun(c.run.id)).status).toBe("running");
+      const run = validRun(await store.finishRun(c, "failed", "boom", { index: 0, status: "failed", logs: ["error: boom"] }));
+      expect(run).toMatchObject({ status: "failed", error: "boom", finished_at: iso(EPOCH + 700) });
+      expect(run.stages.map((s) => [s.status, s.finished_at, s.logs])).toEqual([
+        ["failed", iso(EPOCH + 700), ["error: boom"]],
+        ["skipped", null, []],
+        ["skipped", null, []],
+      ]);
+      expect(await getRun(c.run.id)).toEqual(run);
     });
 
     it("finishes a run successfully with finished_at from the clock", async () => {

@@ -22,7 +22,7 @@ export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
     listRuns: overrides.listRuns ?? ((filter) => inner.listRuns(filter)),
     claimRun: overrides.claimRun ?? ((workerId) => inner.claimRun(workerId)),
     updateStage: overrides.updateStage ?? ((claim, index, patch) => inner.updateStage(claim, index, patch)),
-    finishRun: overrides.finishRun ?? ((claim, status, error) => inner.finishRun(claim, status, error)),
+    finishRun: overrides.finishRun ?? ((claim, status, error, last) => inner.finishRun(claim, status, error, last)),
     releaseRun: overrides.releaseRun ?? ((claim, reason) => inner.releaseRun(claim, reason)),
     watchClaim: overrides.watchClaim ?? ((claim, onLost) => inner.watchClaim(claim, onLost)),
     onClaimable: overrides.onClaimable ?? ((listener) => inner.onClaimable(listener)),
