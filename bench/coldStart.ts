@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { median } from "./stats.ts";
 
 /** Largest accepted overhead of a bundle's cold start over node's own, ms. */
 export const COLD_START_BUDGET_MS = 50;
@@ -72,11 +73,6 @@ function spawnToReady(child: string, module: string, expect: string): Promise<nu
   });
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * Measures every dist/handlers/*.mjs in `distDir`. Samples are taken round-robin over the bundles

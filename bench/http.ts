@@ -1,10 +1,16 @@
 /**
  * HTTP: the emulator in a child process, loaded with autocannon, side by side with a bare Express 5
  * app returning the same JSON bodies. Same flags for every target; a warm-up precedes each measure.
+ *
+ * The two run at once and are loaded in alternating rounds (express, emulator, then emulator,
+ * express, ...), and each round's ratio is taken from the pair measured back to back: on a shared
+ * machine the load drifts over a minute, which measuring one target after the other would count
+ * as a difference between them (five runs of the sequential version ranged 0.47 to 0.93).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import autocannon from "autocannon";
+import { median } from "./stats.ts";
 
 export interface HttpPoint {
   target: "emulator" | "express";
@@ -17,11 +23,15 @@ export interface HttpPoint {
   requests: number;
   errors: number;
   non2xx: number;
+  /** Requests/s of each round, in order; round i of the emulator ran next to round i of express. */
+  rounds: number[];
 }
 
 export interface HttpOptions {
   connections: number;
+  /** Per target and request, split into `rounds` alternating rounds. */
   seconds: number;
+  rounds: number;
   warmupSeconds: number;
 }
 
@@ -58,39 +68,59 @@ async function load(target: Target, request: { method: "GET" | "POST"; path: str
   });
 }
 
+type Load = Awaited<ReturnType<typeof load>>;
+
 export async function measureHttp(opts: HttpOptions, progress: (line: string) => void): Promise<HttpPoint[]> {
+  const modes = ["express", "emulator"] as const;
+  const targets = await Promise.all(modes.map(startTarget));
   const points: HttpPoint[] = [];
-  for (const mode of ["express", "emulator"] as const) {
-    const target = await startTarget(mode);
-    try {
-      const requests = [
-        { name: "GET /pipelines/{id}", method: "GET" as const, path: `/pipelines/${target.pipelineId}` },
-        { name: "GET /runs?limit=20", method: "GET" as const, path: "/runs?limit=20" },
-        { name: "POST /pipelines/{id}/trigger", method: "POST" as const, path: `/pipelines/${target.pipelineId}/trigger`, body: '{"git_ref":"main"}' },
-      ];
-      for (const request of requests) {
-        progress(`http: ${mode} ${request.name}`);
-        await load(target, request, opts.warmupSeconds, opts.connections);
-        const before = await cpuMicros(target.child);
-        const result = await load(target, request, opts.seconds, opts.connections);
-        const cpu = (await cpuMicros(target.child)) - before;
-        const total = result["2xx"] + result.non2xx;
-        points.push({
-          target: mode,
-          request: request.name,
-          // From the count, not autocannon's per-second histogram, which is empty for sub-second runs.
-          requestsPerSecond: total / result.duration,
-          latencyP50Ms: result.latency.p50,
-          latencyP99Ms: result.latency.p99,
-          cpuMicrosPerRequest: total ? cpu / total : NaN,
-          requests: total,
-          errors: result.errors,
-          non2xx: result.non2xx,
-        });
+  try {
+    const requestsFor = (target: Target) => [
+      { name: "GET /pipelines/{id}", method: "GET" as const, path: `/pipelines/${target.pipelineId}` },
+      { name: "GET /runs?limit=20", method: "GET" as const, path: "/runs?limit=20" },
+      { name: "POST /pipelines/{id}/trigger", method: "POST" as const, path: `/pipelines/${target.pipelineId}/trigger`, body: '{"git_ref":"main"}' },
+    ];
+    for (let r = 0; r < requestsFor(targets[0]!).length; r++) {
+      const runs = targets.map(() => ({ loads: [] as Load[], cpu: 0 }));
+      for (const [i, target] of targets.entries()) {
+        progress(`http: ${modes[i]} ${requestsFor(target)[r]!.name} (warm-up)`);
+        await load(target, requestsFor(target)[r]!, opts.warmupSeconds, opts.connections);
       }
-    } finally {
-      target.child.kill("SIGKILL");
+      for (let round = 0; round < opts.rounds; round++) {
+        const order = round % 2 === 0 ? [0, 1] : [1, 0];
+        for (const i of order) {
+          const target = targets[i]!;
+          const request = requestsFor(target)[r]!;
+          progress(`http: ${modes[i]} ${request.name} (round ${round + 1}/${opts.rounds})`);
+          const before = await cpuMicros(target.child);
+          runs[i]!.loads.push(await load(target, request, opts.seconds / opts.rounds, opts.connections));
+          runs[i]!.cpu += (await cpuMicros(target.child)) - before;
+        }
+      }
+      for (const [i, run] of runs.entries()) points.push(summarise(modes[i]!, requestsFor(targets[i]!)[r]!.name, run.loads, run.cpu));
     }
+  } finally {
+    for (const target of targets) target.child.kill("SIGKILL");
   }
   return points;
+}
+
+/** One target's rounds for one request as a point: totals over the rounds, latency as their medians. */
+function summarise(target: HttpPoint["target"], request: string, loads: Load[], cpu: number): HttpPoint {
+  // From the counts, not autocannon's per-second histogram, which is empty for sub-second runs.
+  const counts = loads.map((l) => l["2xx"] + l.non2xx);
+  const requests = counts.reduce((a, b) => a + b, 0);
+  const seconds = loads.reduce((a, l) => a + l.duration, 0);
+  return {
+    target,
+    request,
+    requestsPerSecond: requests / seconds,
+    latencyP50Ms: median(loads.map((l) => l.latency.p50)),
+    latencyP99Ms: median(loads.map((l) => l.latency.p99)),
+    cpuMicrosPerRequest: requests ? cpu / requests : NaN,
+    requests,
+    errors: loads.reduce((a, l) => a + l.errors, 0),
+    non2xx: loads.reduce((a, l) => a + l.non2xx, 0),
+    rounds: loads.map((l, i) => counts[i]! / l.duration),
+  };
 }

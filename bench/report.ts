@@ -1,5 +1,5 @@
 /** Plain-text tables of a results file. */
-import type { Results } from "./results.ts";
+import { httpRatio, type Results } from "./results.ts";
 import { round } from "./stats.ts";
 
 function table(title: string, rows: Record<string, string | number>[]): void {
@@ -45,8 +45,8 @@ export function printResults(r: Results): void {
   table(
     `HTTP (autocannon, ${r.http?.connections} connections, ${r.http?.seconds} s)`,
     http.map((p) => {
-      const bare = http.find((b) => b.target === "express" && b.request === p.request);
-      return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "vs bare": bare ? n(p.requestsPerSecond / bare.requestsPerSecond, 3) : "-", errors: p.errors + p.non2xx };
+      const ratio = p.target === "express" ? 1 : httpRatio(http, p.request);
+      return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "vs bare (median of rounds)": ratio === undefined ? "-" : n(ratio, 3), errors: p.errors + p.non2xx };
     }),
   );
   const pgPoints = r.postgres?.points ?? [];

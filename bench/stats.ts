@@ -21,3 +21,11 @@ export function percentiles(samples: number[]): Percentiles {
 
 /** Rounds for display and for the results file (3 significant decimals). */
 export const round = (n: number, digits = 3): number => (Number.isFinite(n) ? Number(n.toFixed(digits)) : n);
+
+/** The median; the mean of the middle two for an even count; NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

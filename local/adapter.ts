@@ -27,6 +27,8 @@ export function expressRequestToEvent(req: Request, routeKey: string, stage = "$
   if (rawQueryString) for (const [name, value] of new URLSearchParams(rawQueryString)) query[name] = name in query ? `${query[name]},${value}` : value;
   const now = Date.now();
   const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body.toString("utf8") : undefined;
+  // serverless-http's requests may carry no Host at all.
+  const domainName = req.hostname ?? "localhost";
   const event: APIGatewayProxyEventV2 = {
     version: "2.0",
     routeKey,
@@ -36,15 +38,14 @@ export function expressRequestToEvent(req: Request, routeKey: string, stage = "$
     requestContext: {
       accountId: "local",
       apiId: "local",
-      // serverless-http's requests may carry no Host at all.
-      domainName: req.hostname ?? "localhost",
-      domainPrefix: (req.hostname ?? "localhost").split(".")[0] ?? "",
+      domainName,
+      domainPrefix: domainName.split(".")[0] ?? "",
       http: {
         method: req.method,
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket?.remoteAddress ?? "",
-        userAgent: req.get("user-agent") ?? "",
+        userAgent: headers["user-agent"] ?? "",
       },
       requestId: randomUUID(),
       routeKey,
@@ -66,7 +67,8 @@ export function resultToExpressResponse(result: APIGatewayProxyResultV2, res: Re
     res.status(200).json(result);
     return;
   }
-  res.status(result.statusCode ?? 200);
+  // The property, not Express's res.status(), which re-validates the code on every response.
+  res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies?.length) res.setHeader("Set-Cookie", result.cookies);
   if (result.body === undefined) res.end();

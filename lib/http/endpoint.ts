@@ -62,35 +62,45 @@ const jsonParser = httpJsonBodyParser({ disableContentTypeCheck: true } as Param
 /**
  * JSON whatever the Content-Type says (`curl -d` sends form-urlencoded); malformed JSON is a 400 and
  * a body over 1 MiB (after base64 decoding) a 413, where middy's parser alone would answer 415 for both.
+ * Resolves at once (no promise) when there is no body.
  */
-const jsonBody: middy.MiddlewareObj<ApiEvent, ApiResult, Error, HandlerContext> = {
-  before: async (request) => {
-    const apiRequest = requestOf(request.event);
-    if (typeof apiRequest.body !== "string") return;
-    if (Buffer.byteLength(apiRequest.body) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
-    // The parser reads and rewrites `event.body`; it is given the normalised text and headers.
-    const parsing = { event: { headers: apiRequest.headers, body: apiRequest.body, isBase64Encoded: false } };
-    try {
-      await jsonParser.before!(parsing as never);
-    } catch (thrown) {
+function parseBody(apiRequest: ApiRequest): Promise<void> | undefined {
+  if (typeof apiRequest.body !== "string") return undefined;
+  if (Buffer.byteLength(apiRequest.body) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  // The parser reads and rewrites `event.body`; it is given the normalised text and headers.
+  const parsing = { event: { headers: apiRequest.headers, body: apiRequest.body, isBase64Encoded: false } };
+  return Promise.resolve(jsonParser.before!(parsing as never)).then(
+    () => void (apiRequest.body = parsing.event.body),
+    (thrown) => {
       const reason = (thrown as { cause?: { message?: string } }).cause?.message;
       throw new BadRequestError(`request body is not valid JSON${reason ? `: ${reason}` : ""}`);
-    }
-    apiRequest.body = parsing.event.body;
-  },
-};
+    },
+  );
+}
 
 /** Wraps business logic in the shared middy stack. */
 export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
   const auth = opts.auth ?? true;
   const route = opts.route === undefined ? undefined : pathTemplate(opts.route);
+  /** The token check and the body, once the services are known. */
+  const admit = (apiRequest: ApiRequest, services: Services): Promise<void> | undefined => {
+    if (auth && !services.tokens.accepts(apiRequest.headers.authorization)) throw new UnauthorizedError();
+    return parseBody(apiRequest);
+  };
   const handler = middy<ApiEvent, ApiResult, Error, HandlerContext>({ timeoutEarlyInMillis: 0 })
-    // The one translation of the event. It replaces @middy/http-header-normalizer: toApiRequest
-    // lower-cases names and also merges v1/ALB multiValueHeaders, which the token check must see.
+    // One step before the handler, synchronous for a request without a body when the services are
+    // already in the context (the emulator): each middy step is an await per request.
+    // The event is translated once: toApiRequest replaces @middy/http-header-normalizer, lower-casing
+    // names and merging v1/ALB multiValueHeaders, which the token check must see.
     .use({
       before: (request: Request) => {
         request.event = { ...request.event };
-        normalised.set(request.event, toApiRequest(request.event, route));
+        const apiRequest = toApiRequest(request.event, route);
+        normalised.set(request.event, apiRequest);
+        const { services } = request.context;
+        if (services) return admit(apiRequest, services);
+        // A deployed function builds them once, on its first request.
+        return servicesFromEnvironment().then((built) => admit(apiRequest, (request.context.services = built)));
       },
     })
     .use({
@@ -98,14 +108,6 @@ export function endpoint(fn: Endpoint, opts: EndpointOptions = {}): ApiHandler {
         request.response = shapeResult(problemResult(request.error, request.context.services?.log), eventShape(request.event));
       },
     })
-    .use({
-      before: async (request: Request) => {
-        // Already in the context (the emulator) costs no await; a deployed function builds them once.
-        const services = request.context.services ?? (request.context.services = await servicesFromEnvironment());
-        if (auth && !services.tokens.accepts(requestOf(request.event).headers.authorization)) throw new UnauthorizedError();
-      },
-    })
-    .use(jsonBody)
     .handler(async (event, context) => {
       const reply = await fn(requestOf(event), context.services!);
       return toResult(reply, eventShape(event));
