@@ -288,7 +288,9 @@ const RUNNING: StagePatch = Object.freeze({ status: "running" });
 
 /** One stage's change: lines appended; a new status stamps started_at (running) or finished_at (an end). */
 function patchStage(stage: StageRun, patch: StagePatch, now: string): void {
-  if (patch.logs) for (const line of patch.logs) stage.logs.push(line);
+  // A stage's lines mostly arrive in one write: a fresh array of exactly their size, where a push onto
+  // the empty one would reserve room for 17 (most of a finished run's memory).
+  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs.slice();
   if (patch.status && patch.status !== stage.status) {
     stage.status = patch.status;
     if (patch.status === "running") stage.started_at = now;

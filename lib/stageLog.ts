@@ -6,7 +6,8 @@
  *
  * One StageLog serves every stage of a run (open, add..., close), and one setImmediate per turn serves
  * every StageLog with lines waiting: a busy engine ends many stages per turn, and an Immediate per
- * stage was a tenth of its garbage.
+ * stage was a tenth of its garbage. A log leaves the waiting set when its stage closes: with 0-ms
+ * stages the engine runs thousands of runs without yielding a turn, and the set must not keep them.
  */
 export class StageLog {
   private index = -1;
@@ -14,7 +15,6 @@ export class StageLog {
   private writing: Promise<void> | undefined;
   private error: unknown;
   private isOpen = false;
-  private queued = false;
 
   constructor(private readonly write: (index: number, lines: string[]) => Promise<void>) {}
 
@@ -28,16 +28,14 @@ export class StageLog {
   add(line: string): void {
     if (!this.isOpen) return;
     this.pending.push(line);
-    if (!this.queued) {
-      this.queued = true;
-      dirty.push(this);
-      flushing ??= setImmediate(flushAll);
-    }
+    waiting.add(this);
+    flushing ??= setImmediate(flushAll);
   }
 
   /** Waits for writes in flight and returns the lines not yet written; rethrows the first write error. */
   async close(): Promise<string[]> {
     this.isOpen = false;
+    waiting.delete(this);
     if (this.writing) await this.writing;
     this.writing = undefined;
     if (this.error !== undefined) throw this.error;
@@ -48,8 +46,7 @@ export class StageLog {
 
   /** Called by the shared turn: writes what the open stage logged since the last write. */
   private flush(): void {
-    this.queued = false;
-    if (!this.isOpen || !this.pending.length) return; // closed since: its lines go with the status write
+    if (!this.isOpen || !this.pending.length) return;
     const lines = this.pending;
     this.pending = [];
     const index = this.index;
@@ -58,10 +55,13 @@ export class StageLog {
 
   static flushAll(): void {
     flushing = undefined;
-    for (const log of dirty.splice(0)) log.flush();
+    const logs = [...waiting];
+    waiting.clear();
+    for (const log of logs) log.flush();
   }
 }
 
-const dirty: StageLog[] = [];
+/** Open logs with lines not yet written. */
+const waiting = new Set<StageLog>();
 let flushing: NodeJS.Immediate | undefined;
 const flushAll = (): void => StageLog.flushAll();
