@@ -13,7 +13,6 @@ export class StageLog {
   private index = -1;
   private pending: string[] = [];
   private writing: Promise<void> | undefined;
-  private error: unknown;
   private isOpen = false;
 
   constructor(private readonly write: (index: number, lines: string[]) => Promise<void>) {}
@@ -22,7 +21,6 @@ export class StageLog {
   open(index: number): void {
     this.index = index;
     this.isOpen = true;
-    this.error = undefined;
   }
 
   add(line: string): void {
@@ -32,13 +30,12 @@ export class StageLog {
     flushing ??= setImmediate(flushAll);
   }
 
-  /** Waits for writes in flight and returns the lines not yet written; rethrows the first write error. */
+  /** Waits for writes in flight and returns the lines not yet written (those of failed writes included). */
   async close(): Promise<string[]> {
     this.isOpen = false;
     waiting.delete(this);
     if (this.writing) await this.writing;
     this.writing = undefined;
-    if (this.error !== undefined) throw this.error;
     const lines = this.pending;
     this.pending = [];
     return lines;
@@ -50,7 +47,11 @@ export class StageLog {
     const lines = this.pending;
     this.pending = [];
     const index = this.index;
-    this.writing = (this.writing ?? Promise.resolve()).then(() => this.write(index, lines)).catch((thrown) => void (this.error ??= thrown));
+    // A failed write (the database away) puts its lines back: they go with the next write or the
+    // stage's status write, which the worker pool retries; a claim that was lost fails that one too.
+    this.writing = (this.writing ?? Promise.resolve()).then(() => this.write(index, lines)).catch(() => {
+      if (index === this.index) this.pending = [...lines, ...this.pending];
+    });
   }
 
   static flushAll(): void {

@@ -6,7 +6,7 @@
  * polling loop and no sleep on the hot path.
  */
 import { systemClock, type Clock } from "./clock.ts";
-import { coerceError, StaleClaimError } from "./errors.ts";
+import { coerceError, ServiceUnavailableError, StaleClaimError } from "./errors.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
@@ -220,16 +220,39 @@ export class WorkerPool {
         throw abort.reason;
       }
       const logs = await stageLog.close();
-      if (failure) return this.store.finishRun(claim, "failed", failure.message, { index, status: "failed", logs: [...logs, `error: ${failure.message}`] });
+      if (failure) {
+        const last = { index, status: "failed" as const, logs: [...logs, `error: ${failure.message}`] };
+        return this.persist(() => this.store.finishRun(claim, "failed", failure.message, last), abort, tag);
+      }
       const next = specs[index + 1];
-      if (!next) return this.store.finishRun(claim, "success", null, { index, status: "success", logs });
+      if (!next) return this.persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), abort, tag);
       try {
         this.checkTimeFor(next);
       } catch (shutdown) {
-        await this.store.updateStage(claim, index, { status: "success", logs });
+        await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs }), abort, tag);
         throw shutdown;
       }
-      await this.store.updateStage(claim, index, { status: "success", logs, startNext: true });
+      await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), abort, tag);
+    }
+  }
+
+  /**
+   * A write about a claimed run, tried again while the store is unavailable (the database away, or
+   * its pool busy: ServiceUnavailableError), backing off 50 ms doubling to 5 s, so that an outage
+   * shorter than the lease costs the run nothing. It gives up when the run is aborted (cancelled,
+   * or the shutdown grace ran out) and with any other error: once the lease has run out, the store
+   * has recovered the run and the write fails as stale.
+   */
+  private async persist<T>(write: () => Promise<T>, abort: LazyAbort, tag: string): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await write();
+      } catch (thrown) {
+        if (!(thrown instanceof ServiceUnavailableError) || abort.aborted) throw thrown;
+        const delay = Math.min(5000, 50 * 2 ** failures);
+        this.log?.(`${tag}: could not record progress (${thrown.message}); retrying in ${delay} ms`);
+        await this.clock.sleep(delay, abort.signal);
+      }
     }
   }
 

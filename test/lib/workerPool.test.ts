@@ -3,6 +3,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { iso } from "../../lib/clock.ts";
+import { ServiceUnavailableError } from "../../lib/errors.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
 import { describeStage, simulateRunner, type StageRunner } from "../../lib/stageRunner.ts";
 import { stageSpecs } from "../../lib/runState.ts";
@@ -458,5 +459,75 @@ describe("WorkerPool", () => {
       { index: 0, logs: ["compiling", "linking"] },
       { index: 1, logs: ["building"] },
     ]);
+  });
+
+  describe("when the store is unavailable while a run is executing", () => {
+    /** The memory store, with each run-progress write failing as an unreachable database would, `failures` times in a row. */
+    function flakyWrites(failures: number) {
+      const attempts: string[] = [];
+      let left = 0;
+      const fail = (what: string) => {
+        attempts.push(what);
+        if (left > 0) {
+          left--;
+          throw new ServiceUnavailableError();
+        }
+      };
+      return {
+        attempts,
+        /** The next `failures` writes fail. */
+        outage: () => void (left = failures),
+        wrap: (memory: MemoryStore) =>
+          wrapStore(memory, {
+            updateStage: async (claim, index, patch) => (fail("updateStage"), memory.updateStage(claim, index, patch)),
+            finishRun: async (claim, status, error, last) => (fail("finishRun"), memory.finishRun(claim, status, error, last)),
+          }),
+      };
+    }
+
+    it("retries its writes with back-off on the clock, and the run ends as it really did, logs and all", async () => {
+      const scripted = new ScriptedRunner();
+      const flaky = flakyWrites(2);
+      const t = setup({ size: 1, runner: () => scripted, wrap: flaky.wrap });
+      const id = await t.trigger(await t.create(runOnly("p")));
+      t.pool.start();
+      await settle();
+      scripted.running[0]!.log("built");
+      flaky.outage();
+      await settle(); // the log flush fails: its line waits for the next write
+      scripted.running[0]!.succeed();
+      await settle();
+      expect((await t.run(id)).status).toBe("running"); // the finish failed; backing off, not spinning
+      const tries = flaky.attempts.length;
+      await settle();
+      expect(flaky.attempts).toHaveLength(tries);
+      await t.clock.advance(50);
+      await t.clock.advance(100);
+      const run = await t.run(id);
+      expect(run).toMatchObject({ status: "success", error: null });
+      expect(run.stages[0]).toMatchObject({ status: "success", logs: ["built"] });
+      expect(t.lines.some((line) => line.includes("could not record progress") && line.includes("database unavailable"))).toBe(true);
+    });
+
+    it("stops retrying when the run is cancelled meanwhile", async () => {
+      const scripted = new ScriptedRunner();
+      const flaky = flakyWrites(1000);
+      const t = setup({ size: 1, runner: () => scripted, wrap: flaky.wrap });
+      const pipelineId = await t.create(runOnly("p"));
+      const id = await t.trigger(pipelineId);
+      t.pool.start();
+      await settle();
+      flaky.outage();
+      scripted.running[0]!.succeed();
+      await settle();
+      await t.clock.advance(50);
+      await t.memory.deletePipeline(pipelineId); // cancels the run; the worker hears it and gives up
+      await settle();
+      const tries = flaky.attempts.length;
+      await t.clock.advance(10_000);
+      expect(flaky.attempts).toHaveLength(tries);
+      expect((await t.run(id)).status).toBe("cancelled");
+      expect(t.pool.busy).toBe(0);
+    });
   });
 });

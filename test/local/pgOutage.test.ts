@@ -62,16 +62,21 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
   let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
   let server: RunningServer;
 
+  let viaProxy: URL;
+  /** A server on the proxy, with a short query timeout so that a database that stops answering is a 503 within a test's patience. */
+  const serve = async (stageDurationMs: number) => {
+    const store = await PgStore.connect(viaProxy.toString(), { queryTimeoutMs: 500, connectTimeoutMs: 500 });
+    return startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: String(stageDurationMs), store: viaProxy.toString() }, {}), { store });
+  };
+
   beforeAll(async () => {
     await adminQuery(`CREATE DATABASE ${dbName}`);
     const direct = new URL(pgTestUrl!);
     proxy = await cuttableProxy(direct);
-    const viaProxy = new URL(pgTestUrl!);
+    viaProxy = new URL(pgTestUrl!);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
     viaProxy.pathname = `/${dbName}`;
-    // A short query timeout, so that a database that stops answering is a 503 within a test's patience.
-    const store = await PgStore.connect(viaProxy.toString(), { queryTimeoutMs: 500, connectTimeoutMs: 500 });
-    server = await startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: "5", store: viaProxy.toString() }, {}), { store });
+    server = await serve(5);
   });
 
   afterAll(async () => {
@@ -82,8 +87,8 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
     await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(server.url + path, { method, headers: { authorization: "t" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const call = async (method: string, path: string, body?: unknown, on: RunningServer = server) => {
+    const response = await fetch(on.url + path, { method, headers: { authorization: "t" }, ...(body ? { body: JSON.stringify(body) } : {}) });
     return { status: response.status, type: response.headers.get("content-type"), retryAfter: response.headers.get("retry-after"), body: (await response.json().catch(() => undefined)) as any };
   };
   const finished = async (runId: string) => {
@@ -125,5 +130,25 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
     proxy.thaw();
     const run = (await call("POST", `/pipelines/${pipeline.id}/trigger`)).body;
     expect((await finished(run.id)).status).toBe("success");
+  });
+
+  it("lets a run that was executing when the database went away end as it really did once it is back", async () => {
+    const slow = await serve(300);
+    try {
+      const pipeline = (await call("POST", "/pipelines", seedPipeline, slow)).body;
+      const run = (await call("POST", `/pipelines/${pipeline.id}/trigger`, undefined, slow)).body;
+      for (let i = 0; i < 200 && (await call("GET", `/runs/${run.id}`, undefined, slow)).body.stages[0].status !== "running"; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      proxy.cut(); // the first stage ends during the outage: its worker cannot record it
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      proxy.restore();
+      // Long before the 30-s lease would have the run failed as "worker lost".
+      const ended = await finished(run.id);
+      expect(ended.error).toBeNull();
+      expect(ended.stages.map((s: { status: string }) => s.status)).toEqual(["success", "success", "success"]);
+    } finally {
+      proxy.restore();
+      await slow.close(0);
+    }
   });
 });
