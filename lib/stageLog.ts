@@ -23,8 +23,9 @@ export class StageLog {
     this.isOpen = true;
   }
 
-  add(line: string): void {
-    if (!this.isOpen) return;
+  /** Appends a line to stage `index`'s log; a line for a stage that has ended (a runner's late output) is dropped. */
+  add(index: number, line: string): void {
+    if (!this.isOpen || index !== this.index) return;
     this.pending.push(line);
     waiting.add(this);
     flushing ??= setImmediate(flushAll);
@@ -44,13 +45,15 @@ export class StageLog {
   /** Called by the shared turn: writes what the open stage logged since the last write. */
   private flush(): void {
     if (!this.isOpen || !this.pending.length) return;
-    const lines = this.pending;
-    this.pending = [];
     const index = this.index;
-    // A failed write (the database away) puts its lines back: they go with the next write or the
+    // One write in flight at a time, each taking the lines waiting when it starts. A failed write
+    // (the database away) puts its lines back in front, in order: they go with the next write or the
     // stage's status write, which the worker pool retries; a claim that was lost fails that one too.
-    this.writing = (this.writing ?? Promise.resolve()).then(() => this.write(index, lines)).catch(() => {
-      if (index === this.index) this.pending = [...lines, ...this.pending];
+    this.writing = (this.writing ?? Promise.resolve()).then(() => {
+      const lines = this.pending;
+      this.pending = [];
+      if (!lines.length) return;
+      return this.write(index, lines).catch(() => void (this.pending = [...lines, ...this.pending]));
     });
   }
 

@@ -45,6 +45,21 @@ export interface StopReport {
   released: string[];
 }
 
+/** A stage's context: its log, and the run's abort signal, made only if the runner asks for it. */
+class Context implements StageContext {
+  constructor(
+    private readonly abort: LazyAbort,
+    readonly log: (line: string) => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+}
+
+/** A write found already made: its result. */
+type Landed<T> = { value: T } | undefined;
+
 class ShutdownAbort extends Error {
   constructor(message = "the server shut down before the run finished") {
     super(message);
@@ -192,20 +207,13 @@ export class WorkerPool {
    */
   private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<Run> {
     const specs = stageSpecs(claim.spec);
-    // One log, one context per run, whatever its number of stages.
+    // One log per run, whatever its number of stages; each stage's context writes to its own stage.
     const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
     const print = this.log;
-    let kind = "";
-    const ctx: StageContext = {
-      log: print ? (line) => (print(`${tag} ${kind}: ${line}`), stageLog.add(line)) : (line) => stageLog.add(line),
-      get signal() {
-        return abort.signal;
-      },
-    };
     this.checkTimeFor(specs[0]!);
     for (let index = 0; ; index++) {
       const spec = specs[index]!;
-      kind = spec.kind;
+      const ctx = new Context(abort, print ? (line) => (print(`${tag} ${spec.kind}: ${line}`), stageLog.add(index, line)) : (line) => stageLog.add(index, line));
       stageLog.open(index);
       let failure: Error | undefined;
       try {
@@ -222,38 +230,61 @@ export class WorkerPool {
       const logs = await stageLog.close();
       if (failure) {
         const last = { index, status: "failed" as const, logs: [...logs, `error: ${failure.message}`] };
-        return this.persist(() => this.store.finishRun(claim, "failed", failure.message, last), abort, tag);
+        return this.persist(() => this.store.finishRun(claim, "failed", failure.message, last), this.ended(claim, "failed", failure.message), abort, tag);
       }
       const next = specs[index + 1];
-      if (!next) return this.persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), abort, tag);
+      if (!next) return this.persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), this.ended(claim, "success", null), abort, tag);
       try {
         this.checkTimeFor(next);
       } catch (shutdown) {
-        await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs }), abort, tag);
+        await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs }), this.succeeded(claim, index), abort, tag);
         throw shutdown;
       }
-      await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), abort, tag);
+      await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), this.succeeded(claim, index), abort, tag);
     }
   }
 
   /**
    * A write about a claimed run, tried again while the store is unavailable (the database away, or
    * its pool busy: ServiceUnavailableError), backing off 50 ms doubling to 5 s, so that an outage
-   * shorter than the lease costs the run nothing. It gives up when the run is aborted (cancelled,
-   * or the shutdown grace ran out) and with any other error: once the lease has run out, the store
-   * has recovered the run and the write fails as stale.
+   * shorter than the lease costs the run nothing. A write that failed may have been committed all the
+   * same (the connection dropped on the way back), so before each retry `landed` reads the run: when
+   * it shows the write, it is not made again (a log appended twice, a finish refused as stale). Gives
+   * up when the run is aborted (cancelled, its claim lost, or the shutdown grace over) and on any
+   * other error.
    */
-  private async persist<T>(write: () => Promise<T>, abort: LazyAbort, tag: string): Promise<T> {
+  private async persist<T>(write: () => Promise<T>, landed: () => Promise<Landed<T>>, abort: LazyAbort, tag: string): Promise<T> {
+    const hasLanded = () => landed().catch(() => undefined); // still unavailable: not known yet
     for (let failures = 0; ; failures++) {
       try {
         return await write();
       } catch (thrown) {
+        if (failures > 0) {
+          const done = await hasLanded();
+          if (done) return done.value;
+        }
         if (!(thrown instanceof ServiceUnavailableError) || abort.aborted) throw thrown;
         const delay = Math.min(5000, 50 * 2 ** failures);
         this.log?.(`${tag}: could not record progress (${thrown.message}); retrying in ${delay} ms`);
-        await this.clock.sleep(delay, abort.signal);
+        await this.clock.sleep(delay, abort.signal).catch(() => {});
+        const done = await hasLanded();
+        if (done) return done.value;
+        if (abort.aborted) throw abort.reason;
       }
     }
+  }
+
+  /** Whether stage `index` of the claimed run is recorded as succeeded. */
+  private succeeded(claim: Claim, index: number): () => Promise<Landed<void>> {
+    return async () => ((await this.store.getRun(claim.run.id))?.stages[index]?.status === "success" ? { value: undefined } : undefined);
+  }
+
+  /** The claimed run, if it is recorded as ended with `status` and `error`. */
+  private ended(claim: Claim, status: Run["status"], error: string | null): () => Promise<Landed<Run>> {
+    return async () => {
+      const run = await this.store.getRun(claim.run.id);
+      return run?.status === status && run.error === error ? { value: run } : undefined;
+    };
   }
 
   /**

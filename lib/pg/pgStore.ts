@@ -205,23 +205,25 @@ export class PgStore implements Store {
     // A run's number of stages never changes, so the claim's copy says which exist.
     if (last && !(Number.isInteger(last.index) && last.index >= 0 && last.index < claim.run.stages.length))
       throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
-    this.signals.watches.drop(claim.token); // the owner ends its own run: nobody to tell
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
     const lastValues = last ? [last.index, last.status ?? null, logsJson(last)] : [null, null, "[]"];
+    // The watch (and with it the lease's renewal) stays until the run has ended: a finish that failed
+    // and is tried again must not let the lease run out meanwhile.
     const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues]);
     if (!row) return this.laneDisagrees(claim);
+    this.signals.watches.drop(claim.token); // the owner ended its own run: nobody to tell
     if (row.became_ready) this.signals.claimable();
     return toRun(row);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
-    this.signals.watches.drop(claim.token);
     const stages = JSON.stringify(releasedStages(claim.run.stages, reason));
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
     const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, (ids) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId]);
     if (!row?.released) await this.laneDisagrees(claim);
+    this.signals.watches.drop(claim.token);
     this.signals.claimable();
   }
 

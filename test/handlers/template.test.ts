@@ -124,6 +124,14 @@ describe("handlers/template.yaml", () => {
     expect(worker!.props.Environment.Variables.STAGERUNNER_STORE).toBeUndefined();
   });
 
+  it("lets a request that waits for a busy database pool give up in time to answer 503, inside the function's timeout", () => {
+    for (const fn of functions) {
+      const waitMs = Number(fn.props.Environment.Variables.STAGERUNNER_DB_POOL_WAIT_MS);
+      expect(waitMs, fn.id).toBeGreaterThan(0);
+      expect(waitMs, fn.id).toBeLessThanOrEqual((Number(fn.props.Timeout) * 1000) / 2);
+    }
+  });
+
   it("sets only variables the code reads, each from a parameter that exists (with a default unless secret)", () => {
     const known = new Set(["NODE_OPTIONS", ...Object.values(serverSettings).flatMap((s) => [s.env, s.fallbackEnv ?? s.env])]);
     for (const fn of functions) {

@@ -509,6 +509,43 @@ describe("WorkerPool", () => {
       expect(t.lines.some((line) => line.includes("could not record progress") && line.includes("database unavailable"))).toBe(true);
     });
 
+    it("does not make a write twice that was committed although it failed on the way back", async () => {
+      const scripted = new ScriptedRunner();
+      let lostReplies = 0;
+      const committedThenLost = async <T>(write: Promise<T>): Promise<T> => {
+        const result = await write;
+        if (lostReplies > 0) {
+          lostReplies--;
+          throw new ServiceUnavailableError(); // as when the connection drops after COMMIT
+        }
+        return result;
+      };
+      const t = setup({
+        size: 1,
+        runner: () => scripted,
+        wrap: (memory) =>
+          wrapStore(memory, {
+            updateStage: (claim, index, patch) => committedThenLost(memory.updateStage(claim, index, patch)),
+            finishRun: (claim, status, error, last) => committedThenLost(memory.finishRun(claim, status, error, last)),
+          }),
+      });
+      const id = await t.trigger(await t.create(seedPipeline));
+      t.pool.start();
+      await settle();
+      for (let stage = 0; stage < 3; stage++) {
+        scripted.running[0]!.log(`stage ${stage}`);
+        lostReplies = 1;
+        scripted.running[0]!.succeed();
+        await settle();
+        await t.clock.advance(50);
+      }
+      const run = await t.run(id);
+      expect(run.status).toBe("success");
+      expect(run.stages.map((s) => s.logs)).toEqual([["stage 0"], ["stage 1"], ["stage 2"]]);
+      expect(t.pool.counts).toMatchObject({ success: 1, failed: 0 });
+      expect(t.lines.some((line) => line.includes("stopped"))).toBe(false);
+    });
+
     it("stops retrying when the run is cancelled meanwhile", async () => {
       const scripted = new ScriptedRunner();
       const flaky = flakyWrites(1000);
