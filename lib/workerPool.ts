@@ -61,7 +61,7 @@ class Context implements StageContext {
 type Landed<T> = { value: T } | undefined;
 
 class ShutdownAbort extends Error {
-  constructor(message = "the server shut down before the run finished") {
+  constructor(message = "the process running it shut down before the run finished") {
     super(message);
     this.name = "ShutdownAbort";
   }

@@ -96,3 +96,15 @@ export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
   return Number(value);
 }
+
+/**
+ * The command for the next page of a list: the same subcommand with the same filters and limit, and
+ * the cursor the server returned. Printed on stdout, or on stderr with --json so that stdout stays one
+ * JSON document.
+ */
+export function printNextPage(ctx: { json: boolean }, what: string, command: string, options: Record<string, string | number | undefined>, cursor: string): void {
+  const flags = Object.entries({ ...options, cursor })
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `--${name} ${value}`);
+  (ctx.json ? console.error : console.log)(`More ${what}: stagerunner client ${command} ${flags.join(" ")}`);
+}

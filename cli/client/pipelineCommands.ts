@@ -2,13 +2,13 @@
 import { Option, type Command } from "commander";
 import { pipelineDetail, pipelineLines } from "./format.ts";
 import { readJsonArgument } from "./input.ts";
-import { action, positiveInt, subcommand } from "./context.ts";
+import { action, positiveInt, printNextPage, subcommand } from "./context.ts";
 
 const BODY_HELP = "the pipeline as JSON: inline, @file to read a file, or - to read stdin";
 
 export function pipelineCommands(): Command[] {
   const create = subcommand("create", "create a pipeline")
-    .argument("<json>", BODY_HELP)
+    .argument("<json | @file | ->", BODY_HELP)
     .addHelpText("after", `\nExample:\n  stagerunner client create '{"name":"test1","repository":"repo1","stages":{"run_stage":{"command":"make test"}}}'`)
     .action(
       action(async (ctx, body: string) => {
@@ -26,8 +26,7 @@ export function pipelineCommands(): Command[] {
         const page = await ctx.api.listPipelines(opts);
         ctx.raw(page.items);
         ctx.say(pipelineLines(page.items));
-        // With --json the hint goes to stderr, so that stdout stays one JSON document.
-        if (page.next) (ctx.json ? console.error : console.log)(`More pipelines: stagerunner client list --cursor ${page.next}`);
+        if (page.next) printNextPage(ctx, "pipelines", "list", { limit: opts.limit }, page.next);
       }),
     );
 
@@ -43,7 +42,7 @@ export function pipelineCommands(): Command[] {
 
   const update = subcommand("update", "replace a pipeline's name, repository and stages")
     .argument("<id>", "pipeline id")
-    .argument("<json>", BODY_HELP)
+    .argument("<json | @file | ->", BODY_HELP)
     .action(
       action(async (ctx, id: string, body: string) => {
         const pipeline = await ctx.api.updatePipeline(id, await readJsonArgument(body));

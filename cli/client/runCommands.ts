@@ -4,7 +4,7 @@ import { RUN_STATUSES } from "../../lib/schemas.ts";
 import type { RunsQuery } from "./api.ts";
 import { runDetail, runLines, runOutcome } from "./format.ts";
 import { followRun, Interrupted, untilInterrupted } from "./follow.ts";
-import { action, positiveInt, subcommand, type ClientContext } from "./context.ts";
+import { action, positiveInt, printNextPage, subcommand, type ClientContext } from "./context.ts";
 
 interface TriggerOptions {
   wait?: boolean;
@@ -30,7 +30,7 @@ export function runCommands(): Command[] {
         const page = await ctx.api.listRuns({ ...rest, pipeline_id: pipeline });
         ctx.raw(page.items);
         ctx.say(runLines(page.items));
-        if (page.next) (ctx.json ? console.error : console.log)(`More runs: stagerunner client list-runs --cursor ${page.next}`);
+        if (page.next) printNextPage(ctx, "runs", "list-runs", { pipeline, status: rest.status, limit: rest.limit }, page.next);
       }),
     );
 

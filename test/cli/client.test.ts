@@ -120,7 +120,8 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(first.code).toBe(0);
     const [line, hint] = first.stdout.trimEnd().split("\n");
     expect(line).toMatch(/^[0-9a-f-]{36}  \S+  \S+  [a-z,]+$/);
-    const cursor = /^More pipelines: stagerunner client list --cursor (\S+)$/.exec(hint!)?.[1];
+    // The hint repeats the limit, so that following it gives the next page of the same size.
+    const cursor = /^More pipelines: stagerunner client list --limit 1 --cursor (\S+)$/.exec(hint!)?.[1];
     expect(cursor).toBeDefined();
     const next = await api.listPipelines({ limit: 1, cursor: cursor! });
     expect(next.items[0]?.id).not.toBe(lastId(line!.split(" ")[0]!));

@@ -104,12 +104,19 @@ describe.each([
     ["a NUL character in the name", { ...seedPipeline, name: "a\u0000b" }, "name"],
     ["a lone surrogate in a command", { ...seedPipeline, stages: { run_stage: { command: "x\ud800" } } }, "stages.run_stage.command"],
     ["deploy without manifest_path", { ...seedPipeline, stages: { deploy_stage: { cluster_name: "c" } } }, "stages.deploy_stage.manifest_path"],
-    ["stages not an object", { ...seedPipeline, stages: [] }, "stages"],
-    ["a body that is not an object", [1, 2], "(root)"],
-    ["no body", undefined, "(root)"],
-  ])("rejects %s with 400", async (_what, body, path) => {
+    ["stages not an object", { ...seedPipeline, stages: [] }, "stages", "stages must be an object"],
+    ["a body that is not an object", [1, 2], "(root)", "expected object, received array"],
+    ["no body", undefined, "(root)", "expected object, received undefined"],
+  ])("rejects %s with 400", async (_what, body, path, message?: string) => {
     const problem = expectProblem(await call({ method: "POST", path: "/pipelines", body }), 400);
     expect(problem.errors?.map((e) => e.path)).toContain(path);
+    // Each message says what was expected, not only "Invalid input".
+    if (message) expect(problem.errors?.find((e) => e.path === path)?.message).toContain(message);
+  });
+
+  it("names the allowed values of a bad status filter", async () => {
+    const problem = expectProblem(await call({ method: "GET", path: "/runs?status=bogus" }), 400);
+    expect(problem.errors).toEqual([{ path: "status", message: expect.stringContaining('"queued"|"running"|"success"|"failed"|"cancelled"') }]);
   });
 
   it("answers 400 for malformed JSON", async () => {
