@@ -11,8 +11,8 @@
 import { iso, randomId, systemClock, type Clock, type IdGenerator } from "./clock.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { closeStages, pendingStages, releasedStages } from "./runState.ts";
-import type { Pipeline, PipelineInput, Run, StageRun, StagesSpec } from "./schemas.ts";
+import { closeStages, patchStage, pendingStages, releasedStages } from "./runState.ts";
+import type { Pipeline, PipelineInput, Run, StagesSpec } from "./schemas.ts";
 import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 
@@ -285,18 +285,6 @@ export class MemoryStore implements Store {
 }
 
 const RUNNING: StagePatch = Object.freeze({ status: "running" });
-
-/** One stage's change: lines appended; a new status stamps started_at (running) or finished_at (an end). */
-function patchStage(stage: StageRun, patch: StagePatch, now: string): void {
-  // A stage's lines mostly arrive in one write: a fresh array of exactly their size, where a push onto
-  // the empty one would reserve room for 17 (most of a finished run's memory).
-  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs.slice();
-  if (patch.status && patch.status !== stage.status) {
-    stage.status = patch.status;
-    if (patch.status === "running") stage.started_at = now;
-    else if (patch.status !== "pending") stage.finished_at = now;
-  }
-}
 
 /** A copy of a run that later writes to the record do not change. */
 function snapshot(run: Run): Run {

@@ -67,6 +67,22 @@ export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string
   });
 }
 
+/**
+ * One stage's change, in place: lines appended; a new status stamps started_at (running) or
+ * finished_at (an end state), and nothing when the stage already had it. lib/pg/stagesSql.ts's
+ * patchStageSql is its twin.
+ */
+export function patchStage(stage: StageRun, patch: { status?: StageStatus | undefined; logs?: string[] | undefined }, now: string): void {
+  // A stage's lines mostly arrive in one write: a fresh array of exactly their size, where a push onto
+  // the empty one would reserve room for 17 (most of a finished run's memory).
+  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs.slice();
+  if (patch.status && patch.status !== stage.status) {
+    stage.status = patch.status;
+    if (patch.status === "running") stage.started_at = now;
+    else if (patch.status !== "pending") stage.finished_at = now;
+  }
+}
+
 /** A handed-back run's stages: pending again, the first one's log saying why the last attempt stopped. */
 export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
   return stages.map((s, i) => ({

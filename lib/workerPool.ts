@@ -6,10 +6,11 @@
  * polling loop and no sleep on the hot path.
  */
 import { systemClock, type Clock } from "./clock.ts";
-import { coerceError, ServiceUnavailableError, StaleClaimError } from "./errors.ts";
+import { coerceError, StaleClaimError } from "./errors.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
+import { persist, runEnded, stageSucceeded } from "./runWrites.ts";
 import { StageLog } from "./stageLog.ts";
 import type { StageContext, StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
@@ -56,9 +57,6 @@ class Context implements StageContext {
     return this.abort.signal;
   }
 }
-
-/** A write found already made: its result. */
-type Landed<T> = { value: T } | undefined;
 
 class ShutdownAbort extends Error {
   constructor(message = "the process running it shut down before the run finished") {
@@ -210,6 +208,7 @@ export class WorkerPool {
     // One log per run, whatever its number of stages; each stage's context writes to its own stage.
     const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
     const print = this.log;
+    const writes = { clock: this.clock, abort, log: print, tag };
     this.checkTimeFor(specs[0]!);
     for (let index = 0; ; index++) {
       const spec = specs[index]!;
@@ -230,61 +229,18 @@ export class WorkerPool {
       const logs = await stageLog.close();
       if (failure) {
         const last = { index, status: "failed" as const, logs: [...logs, `error: ${failure.message}`] };
-        return this.persist(() => this.store.finishRun(claim, "failed", failure.message, last), this.ended(claim, "failed", failure.message), abort, tag);
+        return persist(() => this.store.finishRun(claim, "failed", failure.message, last), runEnded(this.store, claim, "failed", failure.message), writes);
       }
       const next = specs[index + 1];
-      if (!next) return this.persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), this.ended(claim, "success", null), abort, tag);
+      if (!next) return persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), runEnded(this.store, claim, "success", null), writes);
       try {
         this.checkTimeFor(next);
       } catch (shutdown) {
-        await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs }), this.succeeded(claim, index), abort, tag);
+        await persist(() => this.store.updateStage(claim, index, { status: "success", logs }), stageSucceeded(this.store, claim, index), writes);
         throw shutdown;
       }
-      await this.persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), this.succeeded(claim, index), abort, tag);
+      await persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), stageSucceeded(this.store, claim, index), writes);
     }
-  }
-
-  /**
-   * A write about a claimed run, tried again while the store is unavailable (the database away, or
-   * its pool busy: ServiceUnavailableError), backing off 50 ms doubling to 5 s, so that an outage
-   * shorter than the lease costs the run nothing. A write that failed may have been committed all the
-   * same (the connection dropped on the way back), so before each retry `landed` reads the run: when
-   * it shows the write, it is not made again (a log appended twice, a finish refused as stale). Gives
-   * up when the run is aborted (cancelled, its claim lost, or the shutdown grace over) and on any
-   * other error.
-   */
-  private async persist<T>(write: () => Promise<T>, landed: () => Promise<Landed<T>>, abort: LazyAbort, tag: string): Promise<T> {
-    const hasLanded = () => landed().catch(() => undefined); // still unavailable: not known yet
-    for (let failures = 0; ; failures++) {
-      try {
-        return await write();
-      } catch (thrown) {
-        if (failures > 0) {
-          const done = await hasLanded();
-          if (done) return done.value;
-        }
-        if (!(thrown instanceof ServiceUnavailableError) || abort.aborted) throw thrown;
-        const delay = Math.min(5000, 50 * 2 ** failures);
-        this.log?.(`${tag}: could not record progress (${thrown.message}); retrying in ${delay} ms`);
-        await this.clock.sleep(delay, abort.signal).catch(() => {});
-        const done = await hasLanded();
-        if (done) return done.value;
-        if (abort.aborted) throw abort.reason;
-      }
-    }
-  }
-
-  /** Whether stage `index` of the claimed run is recorded as succeeded. */
-  private succeeded(claim: Claim, index: number): () => Promise<Landed<void>> {
-    return async () => ((await this.store.getRun(claim.run.id))?.stages[index]?.status === "success" ? { value: undefined } : undefined);
-  }
-
-  /** The claimed run, if it is recorded as ended with `status` and `error`. */
-  private ended(claim: Claim, status: Run["status"], error: string | null): () => Promise<Landed<Run>> {
-    return async () => {
-      const run = await this.store.getRun(claim.run.id);
-      return run?.status === status && run.error === error ? { value: run } : undefined;
-    };
   }
 
   /**

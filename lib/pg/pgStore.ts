@@ -21,7 +21,7 @@ import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
-import { isRowId, logsJson, page, runColumns, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { isRowId, logsJson, page, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
 import { Signals } from "./signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
@@ -39,6 +39,9 @@ export interface PgStoreOptions extends ConnectionOptions {
   /** Connections in the pool. Default 10. */
   poolSize?: number;
 }
+
+/** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
+const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < claim.run.stages.length;
 
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";
@@ -159,14 +162,9 @@ export class PgStore implements Store {
   }
 
   async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
-    const before = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
     if (filter.pipeline_id !== undefined && !isRowId(filter.pipeline_id)) return { items: [] };
-    const values: unknown[] = [];
-    const where: string[] = [];
-    if (filter.pipeline_id !== undefined) where.push(`pipeline_id = $${values.push(filter.pipeline_id)}`);
-    if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
-    if (before !== undefined) where.push(`seq < $${values.push(before)}`);
-    const text = `SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit + 1)}`;
+    const beforeSeq = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const { text, values } = records.selectRuns({ pipelineId: filter.pipeline_id, status: filter.status, beforeSeq, limit: filter.limit + 1 });
     return page(await this.query<RunRow>(text, values), filter.limit, toRun);
   }
 
@@ -197,19 +195,16 @@ export class PgStore implements Store {
     const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true]);
     if (rows.length === 0) {
       await this.assertCurrent(claim);
-      throw new RangeError(`run ${claim.run.id} has no stage ${patch.startNext && at >= 0 && at < claim.run.stages.length ? at + 1 : index}`);
+      throw new RangeError(`run ${claim.run.id} has no stage ${hasStage(claim, index) ? index + 1 : index}`);
     }
   }
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
-    // A run's number of stages never changes, so the claim's copy says which exist.
-    if (last && !(Number.isInteger(last.index) && last.index >= 0 && last.index < claim.run.stages.length))
-      throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
+    if (last && !hasStage(claim, last.index)) throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
     const lastValues = last ? [last.index, last.status ?? null, logsJson(last)] : [null, null, "[]"];
-    // The watch (and with it the lease's renewal) stays until the run has ended: a finish that failed
-    // and is tried again must not let the lease run out meanwhile.
+    // The watch (the lease's renewal) stays until the run has ended, through a failed finish's retries.
     const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues]);
     if (!row) return this.laneDisagrees(claim);
     this.signals.watches.drop(claim.token); // the owner ended its own run: nobody to tell

@@ -32,3 +32,14 @@ SELECT *, (SELECT count(*) FROM notified) AS notified FROM replaced`;
 
 /** $1 id. */
 export const SELECT_RUN = `SELECT ${runColumns()} FROM runs WHERE id = $1`;
+
+/** Newest first: runs of an optional pipeline and status, before an optional seq; `limit` of them (ask one more than a page to learn if another follows). */
+export function selectRuns(filter: { pipelineId?: string | undefined; status?: string | undefined; beforeSeq?: number | undefined; limit: number }): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const where: string[] = [];
+  if (filter.pipelineId !== undefined) where.push(`pipeline_id = $${values.push(filter.pipelineId)}`);
+  if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
+  if (filter.beforeSeq !== undefined) where.push(`seq < $${values.push(filter.beforeSeq)}`);
+  const text = `SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`;
+  return { text, values };
+}
