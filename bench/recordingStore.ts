@@ -7,14 +7,13 @@
  * here is a real one.
  */
 import { performance } from "node:perf_hooks";
-import type { Claim, Store } from "../lib/store.ts";
+import type { Claim, ImmediateWrites, Store } from "../lib/store.ts";
 import { withOverrides } from "./storeOverrides.ts";
 
 export interface RunTimes {
-  pipelineId: string;
   triggered: number;
-  started?: number;
-  finished?: number;
+  started: number | undefined;
+  finished: number | undefined;
 }
 
 export interface Recording {
@@ -37,30 +36,52 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     whenFinished: (count) =>
       recording.finished >= count ? Promise.resolve() : new Promise((resolve) => (waiting = { count, resolve })),
   };
-  const overrides: Partial<Store> = {};
+  const overrides: { -readonly [K in keyof Store]?: Store[K] } = {};
+  // A run's times, made by whichever sees it first: with immediate writes a worker can claim a run
+  // before its trigger's promise has handed the id back here.
+  const times = (id: string): RunTimes => {
+    let entry = runs.get(id);
+    if (!entry) runs.set(id, (entry = { triggered: NaN, started: undefined, finished: undefined }));
+    return entry;
+  };
   overrides.triggerRun = async (pipelineId, gitRef) => {
     const triggered = performance.now();
     const run = await inner.triggerRun(pipelineId, gitRef);
-    if (run) runs.set(run.id, { pipelineId, triggered });
+    if (run) times(run.id).triggered = triggered;
     return run;
   };
-  overrides.claimRun = async (workerId) => {
-    const claim = await inner.claimRun(workerId);
+  const started = (claim: Claim | undefined): Claim | undefined => {
     if (claim) {
-      runs.get(claim.run.id)!.started = performance.now();
+      times(claim.run.id).started = performance.now();
       const running = (runningPerPipeline.get(claim.run.pipeline_id) ?? 0) + 1;
       runningPerPipeline.set(claim.run.pipeline_id, running);
       recording.maxConcurrentPerPipeline = Math.max(recording.maxConcurrentPerPipeline, running);
     }
     return claim;
   };
-  overrides.finishRun = (claim: Claim, status, error, last) => {
-    const result = inner.finishRun(claim, status, error, last);
-    runs.get(claim.run.id)!.finished = performance.now();
+  const finished = (claim: Claim): void => {
+    times(claim.run.id).finished = performance.now();
     runningPerPipeline.set(claim.run.pipeline_id, runningPerPipeline.get(claim.run.pipeline_id)! - 1);
     if (++recording.finished === waiting?.count) waiting.resolve();
+  };
+  overrides.claimRun = async (workerId) => started(await inner.claimRun(workerId));
+  overrides.finishRun = (claim: Claim, status, error, last) => {
+    const result = inner.finishRun(claim, status, error, last);
+    finished(claim);
     return result;
   };
+  // The in-memory store's synchronous writes, recorded the same way: the engine measured is the one
+  // the emulator runs.
+  const immediate = inner.immediate;
+  if (immediate)
+    overrides.immediate = <ImmediateWrites>{
+      claimRun: (workerId) => started(immediate.claimRun(workerId)),
+      updateStage: (claim, index, patch) => immediate.updateStage(claim, index, patch),
+      finishRun: (claim, status, error, last) => {
+        immediate.finishRun(claim, status, error, last);
+        finished(claim);
+      },
+    };
   const store = withOverrides(inner, overrides);
   return { store, recording };
 }

@@ -1,20 +1,16 @@
 /**
  * A Store with some methods replaced, for measuring: every other method goes to the inner store,
- * bound to it once (not per call: the benches call them on their hot path).
+ * bound to it once (not per call: the benches call them on their hot path). The inner store's
+ * immediate writes are passed on only when given: the pool would otherwise go around the replacements.
  */
 import type { Store } from "../lib/store.ts";
 
 export function withOverrides(inner: Store, overrides: Partial<Store>): Store {
-  const bound = new Map<PropertyKey, unknown>(Object.entries(overrides));
-  return new Proxy(inner, {
-    get(target, key) {
-      let value = bound.get(key);
-      if (value === undefined) {
-        value = Reflect.get(target, key);
-        if (typeof value === "function") value = value.bind(target);
-        bound.set(key, value);
-      }
-      return value;
-    },
-  });
+  const store: Record<string, unknown> = { durable: inner.durable, immediate: undefined };
+  for (let proto = Object.getPrototypeOf(inner); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto))
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const value: unknown = Reflect.get(inner, key);
+      if (key !== "constructor" && !(key in store) && typeof value === "function") store[key] = value.bind(inner);
+    }
+  return Object.assign(store, overrides) as unknown as Store;
 }

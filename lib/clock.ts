@@ -1,8 +1,7 @@
 /**
- * Time and identity, injected into the store, the worker pool and the stage runners so that tests
+ * Time, injected into the store, the worker pool and the stage runners so that tests
  * and benchmarks run deterministically and without real sleeps.
  */
-import { randomUUID } from "node:crypto";
 import { PreciseSleep } from "./preciseSleep.ts";
 
 export interface Clock {
@@ -22,22 +21,6 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) => sleeper.sleep(ms, signal),
 };
-
-export type IdGenerator = () => string;
-
-/**
- * A random UUID as one flat string. randomUUID assembles its result from some twenty concatenated
- * pieces, which V8 keeps as a chain of cons strings (about 450 bytes per id, for every id a store
- * holds on to) until something flattens it; converting it to a number does, in place.
- */
-export const randomId: IdGenerator = () => {
-  const id = randomUUID();
-  flatten(id);
-  return id;
-};
-
-// The conversion's result is unused; V8 flattens the string to compute it.
-const flatten = (s: string): number => Number(s);
 
 let lastMs = NaN;
 let lastIso = "";

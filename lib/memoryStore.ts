@@ -8,26 +8,19 @@
  * pipelines that are ready (nothing running, something queued) sorted by the trigger order of their
  * oldest queued run.
  */
-import { iso, randomId, systemClock, type Clock, type IdGenerator } from "./clock.ts";
+import { iso, systemClock, type Clock } from "./clock.ts";
+import { randomId, type IdGenerator } from "./randomId.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { closeStages, patchStage, pendingStages, releasedStages } from "./runState.ts";
-import type { Pipeline, PipelineInput, Run, StagesSpec } from "./schemas.ts";
-import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import { RunRecord } from "./runRecord.ts";
+import { closeStages, patchStage, releasedStages } from "./runState.ts";
+import type { Pipeline, PipelineInput, Run } from "./schemas.ts";
+import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 
 interface PipelineRecord {
   seq: number;
   pipeline: Pipeline;
-}
-
-interface RunRecord {
-  seq: number;
-  run: Run;
-  spec: StagesSpec;
-  /** Fencing token of the current claim; set while running. */
-  claimToken: string | undefined;
-  onLost: Set<(reason: string) => void> | undefined;
 }
 
 export interface MemoryStoreOptions {
@@ -50,9 +43,16 @@ export class MemoryStore implements Store {
   private readonly runsByPipeline = new Map<string, RunRecord[]>();
   private readonly queued = new Map<string, Fifo<RunRecord>>();
   private readonly running = new Map<string, RunRecord>();
-  /** Pipelines with nothing running and something queued, by the seq of their oldest queued run. */
-  private readonly ready: { seq: number; pipelineId: string }[] = [];
+  /** The oldest queued run of each pipeline with nothing running, by seq. */
+  private readonly ready: RunRecord[] = [];
   private readonly listeners = new Set<() => void>();
+
+  /** The worker's writes, made before they return: the worker pool's fast path (see ImmediateWrites). */
+  readonly immediate: ImmediateWrites = {
+    claimRun: (workerId) => this.claim(workerId),
+    updateStage: (claim, index, patch) => this.patch(claim, index, patch),
+    finishRun: (claim, status, error, last) => this.end(claim, status, error, last),
+  };
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -96,35 +96,20 @@ export class MemoryStore implements Store {
     this.pipelines.delete(id);
     this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
     const reason = "pipeline deleted";
-    const cancelledQueued = [...(this.queued.get(id) ?? [])].map((r) => this.finish(r, "cancelled", reason));
+    const cancelledQueued = [...(this.queued.get(id) ?? [])].map((r) => this.finish(r, "cancelled", reason).toRun());
     this.queued.delete(id);
     const readyAt = this.ready.findIndex((r) => r.pipelineId === id);
     if (readyAt >= 0) this.ready.splice(readyAt, 1);
     const running = this.running.get(id);
-    const cancelledRunning = running ? [this.finish(running, "cancelled", reason)] : [];
+    const cancelledRunning = running ? [this.finish(running, "cancelled", reason).toRun()] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     const pipeline = this.pipelines.get(pipelineId)?.pipeline;
     if (!pipeline) return undefined;
-    const now = iso(this.clock.now());
-    const run: Run = {
-      id: this.ids(),
-      pipeline_id: pipelineId,
-      git_ref: gitRef,
-      status: "queued",
-      stages: pendingStages(pipeline.stages),
-      error: null,
-      created_at: now,
-      started_at: null,
-      finished_at: null,
-      updated_at: now,
-    };
-    // Every field from the start, and cleared by assignment rather than `delete`: records keep one
-    // shape, which V8 keeps fast (a delete turns an object into a slow dictionary).
-    const record: RunRecord = { seq: ++this.seq, run, spec: pipeline.stages, claimToken: undefined, onLost: undefined };
-    this.runs.set(run.id, record);
+    const record = new RunRecord(++this.seq, this.ids(), pipelineId, gitRef, pipeline.stages, iso(this.clock.now()));
+    this.runs.set(record.id, record);
     this.runOrder.push(record);
     let history = this.runsByPipeline.get(pipelineId);
     if (!history) this.runsByPipeline.set(pipelineId, (history = []));
@@ -133,15 +118,14 @@ export class MemoryStore implements Store {
     if (!queue) this.queued.set(pipelineId, (queue = new Fifo()));
     queue.push(record);
     if (queue.size === 1 && !this.running.has(pipelineId)) {
-      insertSorted(this.ready, { seq: record.seq, pipelineId }, (r) => r.seq);
+      insertSorted(this.ready, record, bySeq);
       this.notify();
     }
-    return snapshot(run);
+    return record.toRun();
   }
 
   async getRun(id: string): Promise<Run | undefined> {
-    const record = this.runs.get(id);
-    return record && snapshot(record.run);
+    return this.runs.get(id)?.toRun();
   }
 
   async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
@@ -151,53 +135,65 @@ export class MemoryStore implements Store {
     let lastSeq = 0;
     for (let i = lowerBound(source, (r) => r.seq >= before) - 1; i >= 0; i--) {
       const record = source[i]!;
-      if (filter.status && record.run.status !== filter.status) continue;
+      if (filter.status && record.status !== filter.status) continue;
       if (items.length === filter.limit) return { items, next: encodeCursor(lastSeq) };
-      items.push(snapshot(record.run));
+      items.push(record.toRun());
       lastSeq = record.seq;
     }
     return { items };
   }
 
   async claimRun(workerId: string): Promise<Claim | undefined> {
-    const head = this.ready.shift();
-    if (!head) return undefined;
-    const record = this.queued.get(head.pipelineId)!.shift()!;
-    const now = iso(this.clock.now());
-    const run = record.run;
-    run.status = "running";
-    run.started_at = run.updated_at = now;
-    const first = run.stages[0];
-    if (first) patchStage(first, RUNNING, now);
-    record.claimToken = `${++this.claims}`;
-    this.running.set(head.pipelineId, record);
-    return { run: snapshot(run), spec: record.spec, workerId, token: record.claimToken };
+    return this.claim(workerId);
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
-    const run = this.owned(claim).run;
-    const now = iso(this.clock.now());
-    this.patchRunStage(run, index, patch, now);
-    run.updated_at = now;
+    this.patch(claim, index, patch);
   }
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
+    this.end(claim, status, error, last);
+    return this.runs.get(claim.run.id)!.toRun();
+  }
+
+  private claim(workerId: string): Claim | undefined {
+    const record = this.ready.shift();
+    if (!record) return undefined;
+    this.queued.get(record.pipelineId)!.shift();
+    const now = iso(this.clock.now());
+    record.status = "running";
+    record.startedAt = record.updatedAt = now;
+    const first = record.ownStages()[0];
+    if (first) patchStage(first, RUNNING, now);
+    record.claimToken = `${++this.claims}`;
+    this.running.set(record.pipelineId, record);
+    const run = { id: record.id, pipeline_id: record.pipelineId, git_ref: record.gitRef };
+    return { run, spec: record.spec, workerId, token: record.claimToken };
+  }
+
+  private patch(claim: Claim, index: number, patch: StagePatch): void {
     const record = this.owned(claim);
-    if (last) this.patchRunStage(record.run, last.index, last, iso(this.clock.now()));
+    const now = iso(this.clock.now());
+    this.patchRunStage(record, index, patch, now);
+    record.updatedAt = now;
+  }
+
+  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): void {
+    const record = this.owned(claim);
+    if (last) this.patchRunStage(record, last.index, last, iso(this.clock.now()));
     record.onLost = undefined; // the owner ends its own run: nobody to tell
-    return this.finish(record, status, error);
+    this.finish(record, status, error);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const record = this.owned(claim);
     record.onLost = undefined;
     record.claimToken = undefined;
-    const run = record.run;
-    const pipelineId = run.pipeline_id;
-    run.status = "queued";
-    run.started_at = null;
-    run.updated_at = iso(this.clock.now());
-    run.stages = releasedStages(run.stages, reason);
+    const pipelineId = record.pipelineId;
+    record.status = "queued";
+    record.startedAt = null;
+    record.updatedAt = iso(this.clock.now());
+    record.stages = releasedStages(record.ownStages(), reason);
     this.running.delete(pipelineId);
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
     const queue = this.queued.get(pipelineId) ?? new Fifo<RunRecord>();
@@ -205,7 +201,7 @@ export class MemoryStore implements Store {
     requeued.push(record);
     for (const r of queue) requeued.push(r);
     this.queued.set(pipelineId, requeued);
-    insertSorted(this.ready, { seq: record.seq, pipelineId }, (r) => r.seq);
+    insertSorted(this.ready, record, bySeq);
     this.notify();
   }
 
@@ -215,8 +211,11 @@ export class MemoryStore implements Store {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
     }
-    (record.onLost ??= new Set()).add(onLost);
-    return () => record.onLost?.delete(onLost);
+    (record.onLost ??= []).push(onLost);
+    return () => {
+      const at = record.onLost?.indexOf(onLost) ?? -1;
+      if (at >= 0) record.onLost!.splice(at, 1);
+    };
   }
 
   onClaimable(listener: () => void): () => void {
@@ -226,7 +225,7 @@ export class MemoryStore implements Store {
 
   async cancelQueued(reason: string): Promise<Run[]> {
     const cancelled: Run[] = [];
-    for (const queue of this.queued.values()) for (const record of queue) cancelled.push(this.finish(record, "cancelled", reason));
+    for (const queue of this.queued.values()) for (const record of queue) cancelled.push(this.finish(record, "cancelled", reason).toRun());
     this.queued.clear();
     this.ready.length = 0;
     return cancelled;
@@ -240,41 +239,39 @@ export class MemoryStore implements Store {
   private owned(claim: Claim): RunRecord {
     const record = this.runs.get(claim.run.id);
     if (!record) throw new StaleClaimError(claim.run.id, "no such run");
-    if (record.claimToken !== claim.token || record.run.status !== "running")
-      throw new StaleClaimError(claim.run.id, `run is ${record.run.status}`);
+    if (record.claimToken !== claim.token || record.status !== "running") throw new StaleClaimError(claim.run.id, `run is ${record.status}`);
     return record;
   }
 
   /** Ends a queued or running run; frees its pipeline and tells the claim's watcher. */
-  private finish(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null): Run {
+  private finish(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null): RunRecord {
     const now = iso(this.clock.now());
-    const run = record.run;
-    const wasRunning = run.status === "running";
-    run.status = status;
-    run.error = error;
-    run.stages = closeStages(run.stages, status, now);
-    run.finished_at = run.updated_at = now;
+    const wasRunning = record.status === "running";
+    record.status = status;
+    record.error = error;
+    closeStages(record.ownStages(), status, now);
+    record.finishedAt = record.updatedAt = now;
     record.claimToken = undefined;
     const watchers = record.onLost;
     record.onLost = undefined;
     if (wasRunning) {
-      const pipelineId = record.run.pipeline_id;
-      this.running.delete(pipelineId);
-      const next = this.queued.get(pipelineId)?.peek();
+      this.running.delete(record.pipelineId);
+      const next = this.queued.get(record.pipelineId)?.peek();
       if (next) {
-        insertSorted(this.ready, { seq: next.seq, pipelineId }, (r) => r.seq);
+        insertSorted(this.ready, next, bySeq);
         this.notify();
       }
       if (status === "cancelled" && watchers) for (const onLost of watchers) onLost(error ?? "run cancelled");
     }
-    return snapshot(run);
+    return record;
   }
 
   /** Applies `patch` to stage `index` (and starts the next, if asked); RangeError, changing nothing, for a stage the run lacks. */
-  private patchRunStage(run: Run, index: number, patch: StagePatch, now: string): void {
-    const stage = run.stages[index];
-    const next = patch.startNext ? run.stages[index + 1] : undefined;
-    if (!stage || (patch.startNext && !next)) throw new RangeError(`run ${run.id} has no stage ${stage ? index + 1 : index}`);
+  private patchRunStage(record: RunRecord, index: number, patch: StagePatch, now: string): void {
+    const stages = record.ownStages();
+    const stage = stages[index];
+    const next = patch.startNext ? stages[index + 1] : undefined;
+    if (!stage || (patch.startNext && !next)) throw new RangeError(`run ${record.id} has no stage ${stage ? index + 1 : index}`);
     patchStage(stage, patch, now);
     if (next) patchStage(next, RUNNING, now);
   }
@@ -285,8 +282,4 @@ export class MemoryStore implements Store {
 }
 
 const RUNNING: StagePatch = Object.freeze({ status: "running" });
-
-/** A copy of a run that later writes to the record do not change. */
-function snapshot(run: Run): Run {
-  return { ...run, stages: run.stages.map((s) => ({ ...s, logs: s.logs.slice() })) };
-}
+const bySeq = (r: RunRecord): number => r.seq;

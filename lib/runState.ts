@@ -55,16 +55,17 @@ export function pendingStages(stages: StagesSpec): StageRun[] {
 }
 
 /**
- * The stage statuses once a run ends: a running stage ends `cancelled` (or `failed`), stages that never
- * started end `skipped`.
+ * The stage statuses once a run ends, in place: a running stage ends `cancelled` (or `failed`), stages
+ * that never started end `skipped`. lib/pg/stagesSql.ts's closeStagesSql is its twin.
  */
-export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string): StageRun[] {
-  return stages.map((s) => {
-    if (s.status === "pending") return { ...s, status: "skipped" };
-    if (s.status === "running")
-      return { ...s, status: runStatus === "failed" ? "failed" : "cancelled", finished_at: at };
-    return s;
-  });
+export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string): void {
+  for (const s of stages) {
+    if (s.status === "pending") s.status = "skipped";
+    else if (s.status === "running") {
+      s.status = runStatus === "failed" ? "failed" : "cancelled";
+      s.finished_at = at;
+    }
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import { coerceError, StaleClaimError } from "./errors.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
-import { persist, runEnded, stageSucceeded } from "./runWrites.ts";
+import { runWriter } from "./runWrites.ts";
 import { StageLog } from "./stageLog.ts";
 import type { StageContext, StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
@@ -48,10 +48,20 @@ export interface StopReport {
 
 /** A stage's context: its log, and the run's abort signal, made only if the runner asks for it. */
 class Context implements StageContext {
+  /** Bound, so that a runner may pass it around as a callback. */
+  readonly log: (line: string) => void;
+
+  /** `print` also prints each line as a progress line; undefined for a silent pool. */
   constructor(
     private readonly abort: LazyAbort,
-    readonly log: (line: string) => void,
-  ) {}
+    stageLog: StageLog,
+    index: number,
+    print: ((line: string) => void) | undefined,
+  ) {
+    // Assigned here rather than as an arrow property, which tsx (keepNames) names at run time: a
+    // defineProperty per stage.
+    this.log = print ? (line) => (print(line), stageLog.add(index, line)) : (line) => stageLog.add(index, line);
+  }
 
   get signal(): AbortSignal {
     return this.abort.signal;
@@ -158,7 +168,8 @@ export class WorkerPool {
       const generation = this.wakeGeneration;
       let claim: Claim | undefined;
       try {
-        claim = await this.store.claimRun(workerId);
+        const immediate = this.store.immediate;
+        claim = immediate ? immediate.claimRun(workerId) : await this.store.claimRun(workerId);
         failures = 0;
       } catch (thrown) {
         // The store is unreachable: back off (50 ms doubling to 5 s) and try again.
@@ -187,9 +198,9 @@ export class WorkerPool {
     const tag = this.log ? `run ${claim.run.id.slice(0, 8)}` : "";
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
     try {
-      const run = await this.runStages(claim, tag, abort);
-      this.counts[run.status === "success" ? "success" : "failed"]++;
-      this.log?.(`${tag} ${run.status}${run.error ? `: ${run.error}` : ""}`);
+      const error = await this.runStages(claim, tag, abort);
+      this.counts[error === null ? "success" : "failed"]++;
+      this.log?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
     } catch (thrown) {
       await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
     } finally {
@@ -201,45 +212,52 @@ export class WorkerPool {
   /**
    * Executes the stages and ends the run (success, or failed at the first failed stage). The claim
    * started the first stage; each stage's end starts the next in the same write, and the last
-   * stage's end goes with the run's: a run of n stages is n + 1 writes.
+   * stage's end goes with the run's: a run of n stages is n + 1 writes. Resolves to the error of the
+   * failed stage, null on success. On a store with immediate writes nothing here waits but the stages.
    */
-  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<Run> {
+  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
     const specs = stageSpecs(claim.spec);
     // One log per run, whatever its number of stages; each stage's context writes to its own stage.
     const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
+    const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: this.log, tag }));
     const print = this.log;
-    const writes = { clock: this.clock, abort, log: print, tag };
     this.checkTimeFor(specs[0]!);
     for (let index = 0; ; index++) {
       const spec = specs[index]!;
-      const ctx = new Context(abort, print ? (line) => (print(`${tag} ${spec.kind}: ${line}`), stageLog.add(index, line)) : (line) => stageLog.add(index, line));
       stageLog.open(index);
       let failure: Error | undefined;
       try {
-        await this.runner.run(spec, ctx);
+        await this.runner.run(spec, new Context(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
       } catch (thrown) {
         failure = coerceError(thrown);
       }
       if (abort.aborted) {
         // Keep what the stage logged while it was being stopped (the claim may still be ours).
-        const logs = await stageLog.close().catch(() => []);
+        const logs = await Promise.resolve(stageLog.close()).catch(() => []);
         if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
         throw abort.reason;
       }
-      const logs = await stageLog.close();
+      const closed = stageLog.close();
+      const logs = Array.isArray(closed) ? closed : await closed;
       if (failure) {
-        const last = { index, status: "failed" as const, logs: [...logs, `error: ${failure.message}`] };
-        return persist(() => this.store.finishRun(claim, "failed", failure.message, last), runEnded(this.store, claim, "failed", failure.message), writes);
+        const written = writer.finish("failed", failure.message, { index, status: "failed", logs: [...logs, `error: ${failure.message}`] });
+        if (written) await written;
+        return failure.message;
       }
       const next = specs[index + 1];
-      if (!next) return persist(() => this.store.finishRun(claim, "success", null, { index, status: "success", logs }), runEnded(this.store, claim, "success", null), writes);
+      if (!next) {
+        const written = writer.finish("success", null, { index, status: "success", logs });
+        if (written) await written;
+        return null;
+      }
       try {
         this.checkTimeFor(next);
       } catch (shutdown) {
-        await persist(() => this.store.updateStage(claim, index, { status: "success", logs }), stageSucceeded(this.store, claim, index), writes);
+        await writer.stageSucceeded(index, logs, false);
         throw shutdown;
       }
-      await persist(() => this.store.updateStage(claim, index, { status: "success", logs, startNext: true }), stageSucceeded(this.store, claim, index), writes);
+      const written = writer.stageSucceeded(index, logs, true);
+      if (written) await written;
     }
   }
 

@@ -9,10 +9,11 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { iso, randomId, systemClock, type Clock, type IdGenerator } from "../clock.ts";
+import { iso, systemClock, type Clock } from "../clock.ts";
+import { randomId, type IdGenerator } from "../randomId.ts";
 import { decodeCursor } from "../cursor.ts";
 import { StaleClaimError } from "../errors.ts";
-import { releasedStages } from "../runState.ts";
+import { pendingStages, releasedStages, stageSpecs } from "../runState.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
 import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
 import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
@@ -41,7 +42,7 @@ export interface PgStoreOptions extends ConnectionOptions {
 }
 
 /** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
-const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < claim.run.stages.length;
+const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < stageSpecs(claim.spec).length;
 
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";
@@ -184,7 +185,7 @@ export class PgStore implements Store {
       if (!row || row.locked === 0) return undefined;
       // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
       if (row.id === null) continue;
-      return { run: toRun(row), spec: row.spec, workerId, token };
+      return { run: { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref }, spec: row.spec, workerId, token };
     }
     return undefined;
   }
@@ -213,7 +214,7 @@ export class PgStore implements Store {
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
-    const stages = JSON.stringify(releasedStages(claim.run.stages, reason));
+    const stages = JSON.stringify(releasedStages(pendingStages(claim.spec), reason));
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
     const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, (ids) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId]);

@@ -2,7 +2,8 @@
  * A Clock whose time moves only when the test says so, and deterministic UUID-shaped ids, so that
  * store and worker-pool tests run in microseconds and give the same timestamps every time.
  */
-import type { Clock, IdGenerator } from "../../lib/clock.ts";
+import type { Clock } from "../../lib/clock.ts";
+import type { IdGenerator } from "../../lib/randomId.ts";
 
 interface Sleeper {
   deadline: number;
