@@ -23,7 +23,7 @@ export const benchPipeline: PipelineInput = {
 };
 
 export interface Engine {
-  trigger(index: number): Promise<void>;
+  trigger(index: number): Promise<unknown>;
   recording: Recording;
   stop(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export async function startEngine(workers: number, pipelines: number, stageMs: n
   pool.start();
   return {
     recording,
-    trigger: async (index) => void (await store.triggerRun(ids[index % pipelines]!, "main")),
+    trigger: (index) => store.triggerRun(ids[index % pipelines]!, "main"),
     stop: async () => void (await pool.stop(0)),
   };
 }
@@ -53,9 +53,10 @@ export interface Latencies {
 export function latencies(recording: Recording): Latencies {
   const wait: number[] = [];
   const total: number[] = [];
-  for (const r of recording.runs.values()) {
-    if (r.started !== undefined) wait.push(r.started - r.triggered);
-    if (r.finished !== undefined) total.push(r.finished - r.triggered);
+  const { triggered, started, finished } = recording;
+  for (let i = 0; i < triggered.length; i++) {
+    if (!Number.isNaN(started[i]!)) wait.push(started[i]! - triggered[i]!);
+    if (!Number.isNaN(finished[i]!)) total.push(finished[i]! - triggered[i]!);
   }
   return { wait: percentiles(wait), total: percentiles(total) };
 }
@@ -71,6 +72,8 @@ export interface SweepPoint extends Latencies {
   limit: number | null;
   efficiency: number | null;
   maxConcurrentPerPipeline: number;
+  /** Runs started before an older run of their pipeline; must be 0. */
+  outOfOrder: number;
 }
 
 /** Triggers sent per turn of the event loop, as a server would take them from its sockets. */
@@ -103,6 +106,7 @@ export async function measurePoint(workers: number, pipelines: number, stageMs: 
     limit,
     efficiency: limit ? runsPerSecond / limit : null,
     maxConcurrentPerPipeline: engine.recording.maxConcurrentPerPipeline,
+    outOfOrder: engine.recording.outOfOrder,
     ...latencies(engine.recording),
   };
 }

@@ -114,8 +114,9 @@ if (profileName === "full" && !values.out) {
   console.log(`charts: ${charts.join(", ")}`);
 }
 
-const overlaps = [...(results.queue?.sweep ?? []), ...(results.latency?.points ?? [])].filter((p) => p.maxConcurrentPerPipeline > 1);
-if (overlaps.length) {
-  console.error(`FAILED: two runs of one pipeline ran at once in ${overlaps.length} measurement(s)`);
-  process.exit(1);
-}
+const measured = [...(results.queue?.sweep ?? []), ...(results.latency?.points ?? [])];
+const overlaps = measured.filter((p) => p.maxConcurrentPerPipeline > 1).length;
+const disordered = measured.filter((p) => p.outOfOrder > 0).length;
+if (overlaps) console.error(`FAILED: two runs of one pipeline ran at once in ${overlaps} measurement(s)`);
+if (disordered) console.error(`FAILED: a pipeline's runs started out of trigger order in ${disordered} measurement(s)`);
+if (overlaps || disordered) process.exit(1);

@@ -13,6 +13,7 @@ export interface LoadPoint extends Latencies {
   ratePerSecond: number;
   runs: number;
   maxConcurrentPerPipeline: number;
+  outOfOrder: number;
 }
 
 /** Triggers at `ratePerSecond` for `seconds`, then waits for every run to finish. */
@@ -42,6 +43,7 @@ export async function measureLoad(
     ratePerSecond,
     runs,
     maxConcurrentPerPipeline: engine.recording.maxConcurrentPerPipeline,
+    outOfOrder: engine.recording.outOfOrder,
     ...latencies(engine.recording),
   };
 }

@@ -7,7 +7,7 @@ import type { Store } from "../lib/store.ts";
 
 export function withOverrides(inner: Store, overrides: Partial<Store>): Store {
   const store: Record<string, unknown> = { durable: inner.durable, immediate: undefined };
-  for (let proto = Object.getPrototypeOf(inner); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto))
+  for (let proto: object | null = inner; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto))
     for (const key of Object.getOwnPropertyNames(proto)) {
       const value: unknown = Reflect.get(inner, key);
       if (key !== "constructor" && !(key in store) && typeof value === "function") store[key] = value.bind(inner);

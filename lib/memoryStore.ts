@@ -4,15 +4,15 @@
  *
  * Run records are updated in place and copied when read, because a running run is written about
  * eight times per read (measured: copy-on-write of every transition cost 15% of the engine's time).
- * The queue is indexed for O(log P) claims: one FIFO of queued runs per pipeline, and a list of the
- * pipelines that are ready (nothing running, something queued) sorted by the trigger order of their
- * oldest queued run.
+ * The queue is indexed for O(log P) claims: one FIFO of queued runs per pipeline (its Lane), and a
+ * list of the pipelines that are ready (nothing running, something queued) sorted by the trigger
+ * order of their oldest queued run.
  */
 import { iso, systemClock, type Clock } from "./clock.ts";
 import { randomId, type IdGenerator } from "./randomId.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { RunRecord } from "./runRecord.ts";
+import { Lane, MemoryClaim, RunRecord } from "./memoryRecords.ts";
 import { closeStages, patchStage, releasedStages } from "./runState.ts";
 import type { Pipeline, PipelineInput, Run } from "./schemas.ts";
 import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
@@ -21,6 +21,7 @@ import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 interface PipelineRecord {
   seq: number;
   pipeline: Pipeline;
+  lane: Lane;
 }
 
 export interface MemoryStoreOptions {
@@ -40,9 +41,8 @@ export class MemoryStore implements Store {
   private readonly runs = new Map<string, RunRecord>();
   /** Ascending seq, for listing newest first. */
   private readonly runOrder: RunRecord[] = [];
-  private readonly runsByPipeline = new Map<string, RunRecord[]>();
-  private readonly queued = new Map<string, Fifo<RunRecord>>();
-  private readonly running = new Map<string, RunRecord>();
+  /** By pipeline id, deleted pipelines' too. */
+  private readonly lanes = new Map<string, Lane>();
   /** The oldest queued run of each pipeline with nothing running, by seq. */
   private readonly ready: RunRecord[] = [];
   private readonly listeners = new Set<() => void>();
@@ -62,8 +62,10 @@ export class MemoryStore implements Store {
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const now = iso(this.clock.now());
     const pipeline: Pipeline = { id: this.ids(), ...input, created_at: now, updated_at: now };
-    const record = { seq: ++this.seq, pipeline };
+    const lane = new Lane();
+    const record = { seq: ++this.seq, pipeline, lane };
     this.pipelines.set(pipeline.id, record);
+    this.lanes.set(pipeline.id, lane);
     this.pipelineOrder.push(record);
     return pipeline;
   }
@@ -96,28 +98,26 @@ export class MemoryStore implements Store {
     this.pipelines.delete(id);
     this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
     const reason = "pipeline deleted";
-    const cancelledQueued = [...(this.queued.get(id) ?? [])].map((r) => this.finish(r, "cancelled", reason).toRun());
-    this.queued.delete(id);
-    const readyAt = this.ready.findIndex((r) => r.pipelineId === id);
+    const { lane } = record;
+    const queued = [...lane.queue];
+    lane.queue = new Fifo();
+    const readyAt = this.ready.findIndex((r) => r.lane === lane);
     if (readyAt >= 0) this.ready.splice(readyAt, 1);
-    const running = this.running.get(id);
-    const cancelledRunning = running ? [this.finish(running, "cancelled", reason).toRun()] : [];
+    const cancelledQueued = queued.map((r) => this.finish(r, "cancelled", reason).toRun());
+    const cancelledRunning = lane.running ? [this.finish(lane.running, "cancelled", reason).toRun()] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
-    const pipeline = this.pipelines.get(pipelineId)?.pipeline;
-    if (!pipeline) return undefined;
-    const record = new RunRecord(++this.seq, this.ids(), pipelineId, gitRef, pipeline.stages, iso(this.clock.now()));
+    const pipelineRecord = this.pipelines.get(pipelineId);
+    if (!pipelineRecord) return undefined;
+    const { pipeline, lane } = pipelineRecord;
+    const record = new RunRecord(++this.seq, this.ids(), pipelineId, lane, gitRef, pipeline.stages, iso(this.clock.now()));
     this.runs.set(record.id, record);
     this.runOrder.push(record);
-    let history = this.runsByPipeline.get(pipelineId);
-    if (!history) this.runsByPipeline.set(pipelineId, (history = []));
-    history.push(record);
-    let queue = this.queued.get(pipelineId);
-    if (!queue) this.queued.set(pipelineId, (queue = new Fifo()));
-    queue.push(record);
-    if (queue.size === 1 && !this.running.has(pipelineId)) {
+    lane.history.push(record);
+    lane.queue.push(record);
+    if (lane.queue.size === 1 && !lane.running) {
       insertSorted(this.ready, record, bySeq);
       this.notify();
     }
@@ -129,7 +129,7 @@ export class MemoryStore implements Store {
   }
 
   async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
-    const source = filter.pipeline_id ? (this.runsByPipeline.get(filter.pipeline_id) ?? []) : this.runOrder;
+    const source = filter.pipeline_id ? (this.lanes.get(filter.pipeline_id)?.history ?? []) : this.runOrder;
     const before = filter.cursor === undefined ? Infinity : decodeCursor(filter.cursor);
     const items: Run[] = [];
     let lastSeq = 0;
@@ -159,16 +159,16 @@ export class MemoryStore implements Store {
   private claim(workerId: string): Claim | undefined {
     const record = this.ready.shift();
     if (!record) return undefined;
-    this.queued.get(record.pipelineId)!.shift();
+    record.lane.queue.shift();
     const now = iso(this.clock.now());
     record.status = "running";
     record.startedAt = record.updatedAt = now;
     const first = record.ownStages()[0];
     if (first) patchStage(first, RUNNING, now);
     record.claimToken = `${++this.claims}`;
-    this.running.set(record.pipelineId, record);
+    record.lane.running = record;
     const run = { id: record.id, pipeline_id: record.pipelineId, git_ref: record.gitRef };
-    return { run, spec: record.spec, workerId, token: record.claimToken };
+    return new MemoryClaim(run, record.spec, workerId, record.claimToken, record, this);
   }
 
   private patch(claim: Claim, index: number, patch: StagePatch): void {
@@ -180,33 +180,33 @@ export class MemoryStore implements Store {
 
   private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): void {
     const record = this.owned(claim);
-    if (last) this.patchRunStage(record, last.index, last, iso(this.clock.now()));
+    const now = iso(this.clock.now());
+    if (last) this.patchRunStage(record, last.index, last, now);
     record.onLost = undefined; // the owner ends its own run: nobody to tell
-    this.finish(record, status, error);
+    this.finish(record, status, error, now);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const record = this.owned(claim);
     record.onLost = undefined;
     record.claimToken = undefined;
-    const pipelineId = record.pipelineId;
     record.status = "queued";
     record.startedAt = null;
     record.updatedAt = iso(this.clock.now());
     record.stages = releasedStages(record.ownStages(), reason);
-    this.running.delete(pipelineId);
+    const { lane } = record;
+    lane.running = undefined;
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
-    const queue = this.queued.get(pipelineId) ?? new Fifo<RunRecord>();
     const requeued = new Fifo<RunRecord>();
     requeued.push(record);
-    for (const r of queue) requeued.push(r);
-    this.queued.set(pipelineId, requeued);
+    for (const r of lane.queue) requeued.push(r);
+    lane.queue = requeued;
     insertSorted(this.ready, record, bySeq);
     this.notify();
   }
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
-    const record = this.runs.get(claim.run.id);
+    const record = MemoryClaim.recordOf(claim, this) ?? this.runs.get(claim.run.id);
     if (!record || record.claimToken !== claim.token) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
@@ -225,9 +225,12 @@ export class MemoryStore implements Store {
 
   async cancelQueued(reason: string): Promise<Run[]> {
     const cancelled: Run[] = [];
-    for (const queue of this.queued.values()) for (const record of queue) cancelled.push(this.finish(record, "cancelled", reason).toRun());
-    this.queued.clear();
     this.ready.length = 0;
+    for (const lane of this.lanes.values()) {
+      const queued = [...lane.queue];
+      lane.queue = new Fifo();
+      for (const record of queued) cancelled.push(this.finish(record, "cancelled", reason).toRun());
+    }
     return cancelled;
   }
 
@@ -237,15 +240,14 @@ export class MemoryStore implements Store {
 
   /** The record of a claimed run, if the claim is still current. */
   private owned(claim: Claim): RunRecord {
-    const record = this.runs.get(claim.run.id);
+    const record = MemoryClaim.recordOf(claim, this) ?? this.runs.get(claim.run.id);
     if (!record) throw new StaleClaimError(claim.run.id, "no such run");
     if (record.claimToken !== claim.token || record.status !== "running") throw new StaleClaimError(claim.run.id, `run is ${record.status}`);
     return record;
   }
 
   /** Ends a queued or running run; frees its pipeline and tells the claim's watcher. */
-  private finish(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null): RunRecord {
-    const now = iso(this.clock.now());
+  private finish(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null, now = iso(this.clock.now())): RunRecord {
     const wasRunning = record.status === "running";
     record.status = status;
     record.error = error;
@@ -255,8 +257,8 @@ export class MemoryStore implements Store {
     const watchers = record.onLost;
     record.onLost = undefined;
     if (wasRunning) {
-      this.running.delete(record.pipelineId);
-      const next = this.queued.get(record.pipelineId)?.peek();
+      record.lane.running = undefined;
+      const next = record.lane.queue.peek();
       if (next) {
         insertSorted(this.ready, next, bySeq);
         this.notify();

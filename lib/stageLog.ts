@@ -12,7 +12,13 @@
  */
 export class StageLog {
   private index = -1;
+  /**
+   * Lines not yet written: the first `count` of `pending`. The array is kept and refilled, and what is
+   * taken is copied out at its exact size: an array emptied by replacement grew back to 17 slots with
+   * the stage's first line (most of a 0-ms stage's garbage).
+   */
   private pending: string[] = [];
+  private count = 0;
   private writing: Promise<void> | undefined;
   private isOpen = false;
   /** Neighbours in the list of logs waiting for the turn's flush; `waiting` is whether this log is in it. */
@@ -31,7 +37,7 @@ export class StageLog {
   /** Appends a line to stage `index`'s log; a line for a stage that has ended (a runner's late output) is dropped. */
   add(index: number, line: string): void {
     if (!this.isOpen || index !== this.index) return;
-    this.pending.push(line);
+    this.pending[this.count++] = line;
     if (!this.waiting) StageLog.join(this);
   }
 
@@ -50,14 +56,14 @@ export class StageLog {
   }
 
   private take(): string[] {
-    const lines = this.pending;
-    this.pending = [];
+    const lines = this.pending.slice(0, this.count);
+    this.count = 0;
     return lines;
   }
 
   /** Called by the shared turn: writes what the open stage logged since the last write. */
   private flush(): void {
-    if (!this.isOpen || !this.pending.length) return;
+    if (!this.isOpen || !this.count) return;
     const index = this.index;
     // One write in flight at a time, each taking the lines waiting when it starts. A failed write
     // (the database away) puts its lines back in front, in order: they go with the next write or the
@@ -65,7 +71,11 @@ export class StageLog {
     this.writing = (this.writing ?? Promise.resolve()).then(() => {
       const lines = this.take();
       if (!lines.length) return;
-      return this.write(index, lines).catch(() => void (this.pending = [...lines, ...this.pending]));
+      return this.write(index, lines).catch(() => {
+        const later = this.take();
+        this.pending = lines.concat(later);
+        this.count = this.pending.length;
+      });
     });
   }
 
@@ -99,6 +109,8 @@ export class StageLog {
     log.prev = log.next = undefined;
   }
 }
+
+const EMPTY = "";
 
 /** The first of the logs with lines waiting for the turn's flush. */
 let head: StageLog | undefined;

@@ -53,19 +53,26 @@ export function simulateRunner(opts: SimulateOptions): StageRunner {
   const done = `simulated: done in ${opts.durationMs} ms`;
   // Stage specs are shared by every run of a pipeline (see stageSpecs), so their lines are made once.
   const lines = new WeakMap<StageSpec, string>();
+  const end = (stage: StageSpec, ctx: StageContext): Promise<void> => {
+    if (opts.failureProbability > 0 && random() < opts.failureProbability) {
+      ctx.log("simulated failure: exit status 1");
+      return Promise.reject(new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`));
+    }
+    ctx.log(done);
+    return RESOLVED;
+  };
+  // Not an async function: a 0-ms stage has nothing to wait for or interrupt, so it allocates nothing
+  // (no promise of its own, no signal: see LazyAbort) and ends at once, its caller's await being its
+  // one turn of the microtask queue, as an awaited no-op would.
   return {
-    async run(stage, ctx) {
+    run(stage, ctx) {
       let line = lines.get(stage);
       if (line === undefined) lines.set(stage, (line = describeStage(stage)));
       ctx.log(line);
-      // A 0-ms stage has nothing to interrupt: leave the signal alone (making one costs; see LazyAbort).
-      if (opts.durationMs > 0) await opts.clock.sleep(opts.durationMs, ctx.signal);
-      else await opts.clock.sleep(0);
-      if (opts.failureProbability > 0 && random() < opts.failureProbability) {
-        ctx.log("simulated failure: exit status 1");
-        throw new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`);
-      }
-      ctx.log(done);
+      if (opts.durationMs > 0) return opts.clock.sleep(opts.durationMs, ctx.signal).then(() => end(stage, ctx));
+      return end(stage, ctx);
     },
   };
 }
+
+const RESOLVED = Promise.resolve();

@@ -88,7 +88,9 @@ export class WorkerPool {
   /** Set when the shutdown grace period has run out: every run still executing is aborted. */
   private graceOver = false;
   private loops: Promise<void>[] = [];
-  private readonly inFlight = new Map<string, LazyAbort>();
+  /** The abort of the run each worker is executing, by worker; undefined when it executes none. */
+  private readonly inFlight: (LazyAbort | undefined)[];
+  private executing = 0;
   private readonly interrupted: Run[] = [];
   private readonly released: string[] = [];
   /** Bumped by every wake-up, so a notification between "claim found nothing" and "wait" is not lost. */
@@ -109,6 +111,7 @@ export class WorkerPool {
     this.canStartStage = opts.canStartStage;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
+    this.inFlight = this.ids.map(() => undefined);
   }
 
   get size(): number {
@@ -117,13 +120,13 @@ export class WorkerPool {
 
   /** Number of runs being executed right now. */
   get busy(): number {
-    return this.inFlight.size;
+    return this.executing;
   }
 
   start(): void {
     if (this.loops.length || this.stopping) return;
     this.unsubscribe = this.store.onClaimable(() => this.wake(1));
-    this.loops = this.ids.map((id) => this.workerLoop(id));
+    this.loops = this.ids.map((id, worker) => this.workerLoop(worker, id));
   }
 
   /**
@@ -142,7 +145,7 @@ export class WorkerPool {
     await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
     grace.abort();
     this.graceOver = true;
-    for (const abort of this.inFlight.values()) abort.abort(new ShutdownAbort());
+    for (const abort of this.inFlight) abort?.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
@@ -154,7 +157,7 @@ export class WorkerPool {
   }
 
   private isIdle(): boolean {
-    return this.stopping || (this.waiters.length === this.ids.length && this.inFlight.size === 0);
+    return this.stopping || (this.waiters.length === this.ids.length && this.executing === 0);
   }
 
   private wake(count: number): void {
@@ -162,7 +165,7 @@ export class WorkerPool {
     for (const resolve of this.waiters.splice(0, count)) resolve();
   }
 
-  private async workerLoop(workerId: string): Promise<void> {
+  private async workerLoop(worker: number, workerId: string): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       const generation = this.wakeGeneration;
@@ -178,7 +181,7 @@ export class WorkerPool {
         await this.clock.sleep(delay, this.stopped.signal).catch(() => {});
         continue;
       }
-      if (claim) await this.execute(workerId, claim);
+      if (claim) await this.execute(worker, workerId, claim);
       else if (generation === this.wakeGeneration && !this.stopping)
         await new Promise<void>((resolve) => {
           this.waiters.push(resolve);
@@ -187,77 +190,72 @@ export class WorkerPool {
     }
   }
 
-  /** Runs every stage of a claimed run in order and ends the run; never throws. */
-  private async execute(workerId: string, claim: Claim): Promise<void> {
+  /**
+   * Runs every stage of a claimed run in order and ends the run (success, or failed at the first
+   * failed stage); never throws. The claim started the first stage; each stage's end starts the next
+   * in the same write, and the last stage's end goes with the run's: a run of n stages is n + 1
+   * writes. On a store with immediate writes nothing here waits but the stages. (One async function
+   * for the whole run: each further one costs a promise and a turn of the microtask queue per run.)
+   */
+  private async execute(worker: number, workerId: string, claim: Claim): Promise<void> {
     // One abort per run: a runner's abort listeners must not outlive its run.
     const abort = new LazyAbort();
     if (this.graceOver) abort.abort(new ShutdownAbort());
-    this.inFlight.set(claim.run.id, abort);
+    this.inFlight[worker] = abort;
+    this.executing++;
     const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
     // Progress lines only when someone reads them: no string is made for a silent pool.
-    const tag = this.log ? `run ${claim.run.id.slice(0, 8)}` : "";
-    this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+    const print = this.log;
+    const tag = print ? `run ${claim.run.id.slice(0, 8)}` : "";
+    print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+    const specs = stageSpecs(claim.spec);
+    // One log per run, whatever its number of stages; each stage's context writes to its own stage.
+    const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
+    const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: print, tag }));
     try {
-      const error = await this.runStages(claim, tag, abort);
-      this.counts[error === null ? "success" : "failed"]++;
-      this.log?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
+      this.checkTimeFor(specs[0]!);
+      for (let index = 0; ; index++) {
+        const spec = specs[index]!;
+        stageLog.open(index);
+        let failure: Error | undefined;
+        try {
+          await this.runner.run(spec, new Context(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
+        } catch (thrown) {
+          failure = coerceError(thrown);
+        }
+        if (abort.aborted) {
+          // Keep what the stage logged while it was being stopped (the claim may still be ours).
+          const logs = await Promise.resolve(stageLog.close()).catch(() => []);
+          if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
+          throw abort.reason;
+        }
+        const closed = stageLog.close();
+        const logs = Array.isArray(closed) ? closed : await closed;
+        const next = failure ? undefined : specs[index + 1];
+        if (!next) {
+          const error = failure ? failure.message : null;
+          const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
+          const written = writer.finish(last.status, error, last);
+          if (written) await written;
+          this.counts[last.status]++;
+          print?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
+          return;
+        }
+        try {
+          this.checkTimeFor(next);
+        } catch (shutdown) {
+          await writer.stageSucceeded(index, logs, false);
+          throw shutdown;
+        }
+        const written = writer.stageSucceeded(index, logs, true);
+        if (written) await written;
+      }
     } catch (thrown) {
       await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
     } finally {
       unwatch();
-      this.inFlight.delete(claim.run.id);
-    }
-  }
-
-  /**
-   * Executes the stages and ends the run (success, or failed at the first failed stage). The claim
-   * started the first stage; each stage's end starts the next in the same write, and the last
-   * stage's end goes with the run's: a run of n stages is n + 1 writes. Resolves to the error of the
-   * failed stage, null on success. On a store with immediate writes nothing here waits but the stages.
-   */
-  private async runStages(claim: Claim, tag: string, abort: LazyAbort): Promise<string | null> {
-    const specs = stageSpecs(claim.spec);
-    // One log per run, whatever its number of stages; each stage's context writes to its own stage.
-    const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
-    const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: this.log, tag }));
-    const print = this.log;
-    this.checkTimeFor(specs[0]!);
-    for (let index = 0; ; index++) {
-      const spec = specs[index]!;
-      stageLog.open(index);
-      let failure: Error | undefined;
-      try {
-        await this.runner.run(spec, new Context(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
-      } catch (thrown) {
-        failure = coerceError(thrown);
-      }
-      if (abort.aborted) {
-        // Keep what the stage logged while it was being stopped (the claim may still be ours).
-        const logs = await Promise.resolve(stageLog.close()).catch(() => []);
-        if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
-        throw abort.reason;
-      }
-      const closed = stageLog.close();
-      const logs = Array.isArray(closed) ? closed : await closed;
-      if (failure) {
-        const written = writer.finish("failed", failure.message, { index, status: "failed", logs: [...logs, `error: ${failure.message}`] });
-        if (written) await written;
-        return failure.message;
-      }
-      const next = specs[index + 1];
-      if (!next) {
-        const written = writer.finish("success", null, { index, status: "success", logs });
-        if (written) await written;
-        return null;
-      }
-      try {
-        this.checkTimeFor(next);
-      } catch (shutdown) {
-        await writer.stageSucceeded(index, logs, false);
-        throw shutdown;
-      }
-      const written = writer.stageSucceeded(index, logs, true);
-      if (written) await written;
+      this.inFlight[worker] = undefined;
+      this.executing--;
     }
   }
 

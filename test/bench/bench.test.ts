@@ -19,7 +19,10 @@ it("runs every bench part on tiny sizes and never sees two runs of one pipeline 
     expect(stdout).toMatch(/Queue sweep/);
     const results = JSON.parse(await readFile(out, "utf8")) as Results;
     expect(results.queue!.sweep.length).toBe(2 * 2 * 2);
-    for (const point of [...results.queue!.sweep, ...results.latency!.points]) expect(point.maxConcurrentPerPipeline).toBe(1);
+    for (const point of [...results.queue!.sweep, ...results.latency!.points]) {
+      expect(point.maxConcurrentPerPipeline).toBe(1);
+      expect(point.outOfOrder).toBe(0);
+    }
     expect(results.queue!.sweep.every((p) => p.runsPerSecond > 0)).toBe(true);
     expect(results.latency!.points.every((p) => p.runs > 0 && p.wait.p99 >= 0)).toBe(true);
     expect(results.queue!.baseline.every((b) => b.ratio > 0)).toBe(true);
