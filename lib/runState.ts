@@ -74,9 +74,9 @@ export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string
  * patchStageSql is its twin.
  */
 export function patchStage(stage: StageRun, patch: { status?: StageStatus | undefined; logs?: string[] | undefined }, now: string): void {
-  // A stage's lines mostly arrive in one write: a fresh array of exactly their size, where a push onto
-  // the empty one would reserve room for 17 (most of a finished run's memory).
-  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs.slice();
+  // A stage's lines mostly arrive in one write, whose array is kept as it is (see StagePatch.logs): a push
+  // onto the empty one would reserve room for 17 (most of a finished run's memory).
+  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs;
   if (patch.status && patch.status !== stage.status) {
     stage.status = patch.status;
     if (patch.status === "running") stage.started_at = now;

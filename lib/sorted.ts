@@ -49,8 +49,13 @@ export function lowerBound<T>(items: readonly T[], isAtOrAfter: (item: T) => boo
   return lo;
 }
 
-/** Inserts `item` into `items` (sorted ascending by `key`), after any equal keys. */
+/**
+ * Inserts `item` into `items` (sorted ascending by `key`), after any equal keys. Most items go last (a
+ * sleep's deadline, a run's trigger order): that case is a push.
+ */
 export function insertSorted<T>(items: T[], item: T, key: (item: T) => number): void {
   const k = key(item);
-  items.splice(lowerBound(items, (x) => key(x) > k), 0, item);
+  const last = items[items.length - 1];
+  if (last === undefined || key(last) <= k) items.push(item);
+  else items.splice(lowerBound(items, (x) => key(x) > k), 0, item);
 }

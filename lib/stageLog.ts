@@ -68,14 +68,17 @@ export class StageLog {
     // One write in flight at a time, each taking the lines waiting when it starts. A failed write
     // (the database away) puts its lines back in front, in order: they go with the next write or the
     // stage's status write, which the worker pool retries; a claim that was lost fails that one too.
-    this.writing = (this.writing ?? Promise.resolve()).then(() => {
-      const lines = this.take();
-      if (!lines.length) return;
-      return this.write(index, lines).catch(() => {
-        const later = this.take();
-        this.pending = lines.concat(later);
-        this.count = this.pending.length;
-      });
+    this.writing = this.writing ? this.writing.then(() => this.writeOut(index)) : this.writeOut(index);
+  }
+
+  /** Writes the lines waiting, if any; never rejects. */
+  private writeOut(index: number): Promise<void> | undefined {
+    const lines = this.take();
+    if (!lines.length) return undefined;
+    return this.write(index, lines).catch(() => {
+      const later = this.take();
+      this.pending = lines.concat(later);
+      this.count = this.pending.length;
     });
   }
 

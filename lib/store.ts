@@ -38,7 +38,7 @@ export interface Claim {
 
 export interface StagePatch {
   status?: StageStatus;
-  /** Lines appended to the stage's log. */
+  /** Lines appended to the stage's log. The store may keep the array: it must not change afterwards. */
   logs?: string[];
   /**
    * Also marks the next stage running, at the same instant, in the same write: a stage that succeeded
@@ -51,6 +51,7 @@ export interface StagePatch {
 export interface LastStage {
   index: number;
   status?: StageStatus;
+  /** As StagePatch's. */
   logs?: string[];
 }
 

@@ -162,7 +162,7 @@ export class WorkerPool {
 
   private wake(count: number): void {
     this.wakeGeneration++;
-    for (const resolve of this.waiters.splice(0, count)) resolve();
+    for (let woken = 0; woken < count && this.waiters.length; woken++) this.waiters.shift()!();
   }
 
   private async workerLoop(worker: number, workerId: string): Promise<void> {

@@ -2,6 +2,7 @@
  * The real clock's sleeps: on time, in order, abortable, and leaving no timer behind. These use real
  * time, a few milliseconds at most, since what they check is how the sleeps meet the event loop.
  */
+import { getEventListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { PreciseSleep } from "../../lib/preciseSleep.ts";
@@ -35,6 +36,18 @@ describe("PreciseSleep", () => {
     await expect(long).rejects.toBe(reason);
     await expect(short).resolves.toBeUndefined();
     await expect(sleep.sleep(1, controller.signal)).rejects.toBe(reason); // already aborted
+  });
+
+  it("listens to a signal once however many times it is slept on, and an abort ends only the sleep under way", async () => {
+    const sleep = new PreciseSleep();
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i++) await sleep.sleep(1, controller.signal);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    const pending = sleep.sleep(60_000, controller.signal);
+    const other = sleep.sleep(2);
+    controller.abort(new Error("stop"));
+    await expect(pending).rejects.toThrow("stop");
+    await expect(other).resolves.toBeUndefined();
   });
 
   it("leaves no timer behind once its sleepers are gone, so that it never holds the process up", async () => {
