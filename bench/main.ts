@@ -9,7 +9,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { measureBaseline } from "./baseline.ts";
 import { drawCharts } from "./charts.ts";
 import { measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
@@ -19,13 +18,14 @@ import { measurePostgres } from "./postgres.ts";
 import { redactUrl } from "../lib/config.ts";
 import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
+import { versusBaseline } from "./versusBaseline.ts";
 
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
-  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, rounds: 2, warmupSeconds: 0.5 }, pg: { ...PG, processes: [1, 2], jobs: 1000, latencyJobs: 50 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, rounds: 1, warmupSeconds: 0.1 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
+  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, rounds: 2, warmupSeconds: 0.5 }, pg: { ...PG, processes: [1, 2], jobs: 1000, latencyJobs: 50 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, rounds: 1, warmupSeconds: 0.1 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
 };
 const PARTS = ["queue", "latency", "http", "handlers", "postgres"] as const;
 type Part = (typeof PARTS)[number];
@@ -66,10 +66,7 @@ if (parts.has("queue")) {
         const runs = stageMs === 0 ? profile.runsAtZero : Math.min(workers, pipelines) * profile.rounds;
         const point = await measurePoint(workers, pipelines, stageMs, runs);
         sweep.push(point);
-        if (stageMs === 0) {
-          const baselineRunsPerSecond = await measureBaseline(workers, pipelines, runs);
-          baseline.push({ workers, pipelines, runs, baselineRunsPerSecond, engineRunsPerSecond: point.runsPerSecond, ratio: point.runsPerSecond / baselineRunsPerSecond });
-        }
+        if (stageMs === 0) baseline.push(await versusBaseline(workers, pipelines, runs, profile.baselineRounds));
       }
   results.queue = { sweep, baseline };
 }

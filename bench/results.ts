@@ -10,12 +10,16 @@ import type { LoadPoint } from "./openLoop.ts";
 import type { PgPoint } from "./postgres.ts";
 import { median } from "./stats.ts";
 
+/** The engine (unrecorded) against the baseline loop at 0-ms stages, over alternating rounds. */
 export interface BaselinePoint {
   workers: number;
   pipelines: number;
   runs: number;
+  rounds: number;
+  /** Medians over the rounds. */
   baselineRunsPerSecond: number;
   engineRunsPerSecond: number;
+  /** Median of the rounds' engine/baseline. */
   ratio: number;
 }
 

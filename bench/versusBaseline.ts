@@ -1,0 +1,27 @@
+/**
+ * The engine against the baseline loop at 0-ms stages: the two measured in alternating rounds, the
+ * ratio the median of each round's pair, so that the machine's drift between measurements (seen here
+ * to move either one by half) cancels out rather than landing on one side.
+ */
+import { measureBaseline } from "./baseline.ts";
+import { measureEngineRate } from "./engine.ts";
+import type { BaselinePoint } from "./results.ts";
+import { median } from "./stats.ts";
+
+export async function versusBaseline(workers: number, pipelines: number, runs: number, rounds: number): Promise<BaselinePoint> {
+  const engine: number[] = [];
+  const baseline: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    engine.push(await measureEngineRate(workers, pipelines, runs));
+    baseline.push(await measureBaseline(workers, pipelines, runs));
+  }
+  return {
+    workers,
+    pipelines,
+    runs,
+    rounds,
+    engineRunsPerSecond: median(engine),
+    baselineRunsPerSecond: median(baseline),
+    ratio: median(engine.map((e, i) => e / baseline[i]!)),
+  };
+}
