@@ -54,7 +54,9 @@ const results: Results = { ...machine(), profile: profileName, parameters: { ...
 // The latency part needs the capacity of its configuration, measured by the sweep or alone.
 const LOAD = { workers: 8, pipelines: 64, stageMs: 5 };
 if (parts.has("queue") || parts.has("latency")) {
-  await measurePoint(4, 4, 0, profile.runsAtZero); // warm-up: JIT and allocation paths
+  // Warm-up of the JIT and allocation paths, with stages that finish at once and with stages that sleep.
+  await measurePoint(4, 4, 0, profile.runsAtZero);
+  await measurePoint(8, 8, 1, 8 * profile.rounds);
 }
 if (parts.has("queue")) {
   const sweep = [];
