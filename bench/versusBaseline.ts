@@ -11,9 +11,15 @@ import { median } from "./stats.ts";
 export async function versusBaseline(workers: number, pipelines: number, runs: number, rounds: number): Promise<BaselinePoint> {
   const engine: number[] = [];
   const baseline: number[] = [];
+  // Each goes first in every other round, so that neither always inherits the other's heap.
   for (let round = 0; round < rounds; round++) {
-    engine.push(await measureEngineRate(workers, pipelines, runs));
-    baseline.push(await measureBaseline(workers, pipelines, runs));
+    if (round % 2 === 0) {
+      engine.push(await measureEngineRate(workers, pipelines, runs));
+      baseline.push(await measureBaseline(workers, pipelines, runs));
+    } else {
+      baseline.push(await measureBaseline(workers, pipelines, runs));
+      engine.push(await measureEngineRate(workers, pipelines, runs));
+    }
   }
   return {
     workers,

@@ -57,6 +57,8 @@ export class StageLog {
 
   private take(): string[] {
     const lines = this.pending.slice(0, this.count);
+    // A burst's array is let go rather than kept, with its lines, for the rest of the run.
+    if (this.count > REFILL_MAX) this.pending = [];
     this.count = 0;
     return lines;
   }
@@ -71,11 +73,17 @@ export class StageLog {
     this.writing = this.writing ? this.writing.then(() => this.writeOut(index)) : this.writeOut(index);
   }
 
-  /** Writes the lines waiting, if any; never rejects. */
+  /** Writes the lines waiting, if any; never rejects, nor throws into the shared flush. */
   private writeOut(index: number): Promise<void> | undefined {
     const lines = this.take();
     if (!lines.length) return undefined;
-    return this.write(index, lines).catch(() => {
+    let written: Promise<void>;
+    try {
+      written = this.write(index, lines);
+    } catch (thrown) {
+      written = Promise.reject(thrown);
+    }
+    return written.catch(() => {
       const later = this.take();
       this.pending = lines.concat(later);
       this.count = this.pending.length;
@@ -113,7 +121,8 @@ export class StageLog {
   }
 }
 
-const EMPTY = "";
+/** Lines beyond which `pending` is replaced rather than refilled. */
+const REFILL_MAX = 64;
 
 /** The first of the logs with lines waiting for the turn's flush. */
 let head: StageLog | undefined;

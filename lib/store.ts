@@ -74,6 +74,10 @@ export interface ImmediateWrites {
   finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): void;
 }
 
+/**
+ * Runs and pipelines returned by a store are snapshots for reading: later writes do not change them, and
+ * they must not be changed (the in-memory store shares the frozen stages of runs never claimed).
+ */
 export interface Store {
   /** True when state outlives the process (queued runs can be left for other workers at shutdown). */
   readonly durable: boolean;

@@ -208,11 +208,11 @@ export class WorkerPool {
     const print = this.log;
     const tag = print ? `run ${claim.run.id.slice(0, 8)}` : "";
     print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
-    const specs = stageSpecs(claim.spec);
-    // One log per run, whatever its number of stages; each stage's context writes to its own stage.
-    const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
-    const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: print, tag }));
     try {
+      const specs = stageSpecs(claim.spec);
+      // One log per run, whatever its number of stages; each stage's context writes to its own stage.
+      const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
+      const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: print, tag }));
       this.checkTimeFor(specs[0]!);
       for (let index = 0; ; index++) {
         const spec = specs[index]!;

@@ -63,4 +63,19 @@ describe("StageLog", () => {
     log.add(1, "second");
     expect(await log.close()).toEqual(["second"]);
   });
+
+  it("keeps the lines of a write that throws instead of rejecting, and the other logs of the turn still flush", async () => {
+    const other = recorder();
+    other.log.open(0);
+    other.log.add(0, "x");
+    const throwing = new StageLog(() => {
+      throw new Error("not a promise");
+    });
+    throwing.open(0);
+    throwing.add(0, "a"); // flushed first: the turn takes the latest waiting log first
+    await turn();
+    await settle();
+    expect(other.writes).toEqual([{ index: 0, lines: ["x"] }]);
+    expect(await throwing.close()).toEqual(["a"]);
+  });
 });
