@@ -2,11 +2,10 @@
  * The in-memory store's records: a run's, a pipeline's lane of runs, and the claim a worker holds.
  *
  * A run's record has the wire Run's fields on one object, updated in place, and is read out as a copy
- * (toRun). A run's stages are made when it is first claimed: until then they are
- * all pending with empty logs, which the spec alone says. Most records a busy store holds are
- * queued runs, and every object a record keeps is work for the garbage collector each time it
- * scavenges (measured: a record of a Run, its stages and their log arrays made a 0-ms trigger cost
- * 3.2 us, most of it collecting).
+ * (toRun). Its stages are made when it is first claimed: until then they are all pending with empty
+ * logs, which the spec alone says. Every object a record keeps is copied by the garbage collector's
+ * scavenges until it is promoted; a record made of a Run, its stages and their log arrays made a
+ * trigger cost 3.2 us (median of 30 x 20,000 triggers), this one 2.2 to 2.5 us.
  */
 import { pendingStages } from "./runState.ts";
 import { Fifo } from "./sorted.ts";
