@@ -7,7 +7,6 @@
  * Timestamps and lease expiry come from the injected Clock, sent as parameters (tests with a manual
  * clock see exact times): processes sharing a database need synchronised clocks (NTP).
  */
-import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { iso, systemClock, type Clock } from "../clock.ts";
 import { randomId, type IdGenerator } from "../randomId.ts";
@@ -172,7 +171,7 @@ export class PgStore implements Store {
   async claimRun(workerId: string): Promise<Claim | undefined> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.clock.now();
-      const token = randomUUID();
+      const token = randomId();
       let row: (ClaimedRow & { locked: number }) | undefined;
       try {
         [row] = await this.query<ClaimedRow & { locked: number }>(sql.HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
