@@ -74,19 +74,24 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   // that take one, so GETs skip the body parser.
   const body = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
 
-  const methodsByPath = new Map<string, string[]>();
-  for (const route of routes) {
-    const mount = app[route.method.toLowerCase() as "get" | "post" | "put" | "delete"].bind(app);
-    const handler = opts.handlerFor
-      ? invoke(route, opts.handlerFor(route), undefined, stage)
-      : invoke(route, route.handler, services, stage, opts.strippedPrefix);
-    if (route.method === "POST" || route.method === "PUT") mount(at(route.path), body, handler);
-    else mount(at(route.path), handler);
-    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
-  }
-  for (const [path, methods] of methodsByPath) {
+  // One layer per path, its methods dispatched within it and the rest answered 405: the router tries
+  // the layers in turn, so nine routes as nine layers (and six 405 layers) made the fourth route's
+  // request walk past three others.
+  const byPath = new Map<string, Route[]>();
+  for (const route of routes) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
+  for (const [path, pathRoutes] of byPath) {
+    const layer = app.route(at(path));
+    for (const route of pathRoutes) {
+      const handler = opts.handlerFor
+        ? invoke(route, opts.handlerFor(route), undefined, stage)
+        : invoke(route, route.handler, services, stage, opts.strippedPrefix);
+      const mount = layer[route.method.toLowerCase() as "get" | "post" | "put" | "delete"].bind(layer);
+      if (route.method === "POST" || route.method === "PUT") mount(body, handler);
+      else mount(handler);
+    }
+    const methods = pathRoutes.map((r) => r.method);
     const allow = methods.includes("GET") ? [...methods, "HEAD"] : methods;
-    app.all(at(path), (req, res) => sendProblem(new MethodNotAllowedError(req.method, allow), res, services));
+    layer.all((req, res) => sendProblem(new MethodNotAllowedError(req.method, allow), res, services));
   }
   app.use((req, res) => sendProblem(new NotFoundError(`no route for ${req.method} ${req.path}`), res, services));
 
