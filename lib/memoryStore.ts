@@ -51,7 +51,7 @@ export class MemoryStore implements Store {
   readonly immediate: ImmediateWrites = {
     claimRun: (workerId) => this.claim(workerId),
     updateStage: (claim, index, patch) => this.patch(claim, index, patch),
-    finishRun: (claim, status, error, last) => this.end(claim, status, error, last),
+    finishRun: (claim, status, error, last) => void this.end(claim, status, error, last),
   };
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -152,8 +152,7 @@ export class MemoryStore implements Store {
   }
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
-    this.end(claim, status, error, last);
-    return this.runs.get(claim.run.id)!.toRun();
+    return this.end(claim, status, error, last).toRun();
   }
 
   private claim(workerId: string): Claim | undefined {
@@ -178,12 +177,12 @@ export class MemoryStore implements Store {
     record.updatedAt = now;
   }
 
-  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): void {
+  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): RunRecord {
     const record = this.owned(claim);
     const now = iso(this.clock.now());
     if (last) this.patchRunStage(record, last.index, last, now);
     record.onLost = undefined; // the owner ends its own run: nobody to tell
-    this.finish(record, status, error, now);
+    return this.finish(record, status, error, now);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
@@ -206,7 +205,7 @@ export class MemoryStore implements Store {
   }
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
-    const record = MemoryClaim.recordOf(claim, this) ?? this.runs.get(claim.run.id);
+    const record = this.recordOf(claim);
     if (!record || record.claimToken !== claim.token) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
@@ -238,9 +237,14 @@ export class MemoryStore implements Store {
     this.listeners.clear();
   }
 
+  /** The record behind a claim: carried by this store's own, else looked up by id. */
+  private recordOf(claim: Claim): RunRecord | undefined {
+    return MemoryClaim.recordOf(claim, this) ?? this.runs.get(claim.run.id);
+  }
+
   /** The record of a claimed run, if the claim is still current. */
   private owned(claim: Claim): RunRecord {
-    const record = MemoryClaim.recordOf(claim, this) ?? this.runs.get(claim.run.id);
+    const record = this.recordOf(claim);
     if (!record) throw new StaleClaimError(claim.run.id, "no such run");
     if (record.claimToken !== claim.token || record.status !== "running") throw new StaleClaimError(claim.run.id, `run is ${record.status}`);
     return record;

@@ -33,8 +33,7 @@ export class PreciseSleep {
   private spinning = false;
   /**
    * The sleepers of each signal, which gets one abort listener for all of them: a run's stages sleep on
-   * one signal, and an EventTarget listener added and removed per sleep cost 0.85 us (measured here),
-   * a fifth of a stage's turn in the worker pool.
+   * one signal, and an EventTarget listener added and removed per sleep cost 0.85 us (measured here).
    */
   private readonly bySignal = new WeakMap<AbortSignal, Sleeper[]>();
 
