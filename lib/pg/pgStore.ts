@@ -9,7 +9,7 @@
  */
 import pg from "pg";
 import { iso, systemClock, type Clock } from "../clock.ts";
-import { randomId, type IdGenerator } from "../randomId.ts";
+import { randomId, timeOrderedId, type IdGenerator } from "../randomId.ts";
 import { decodeCursor } from "../cursor.ts";
 import { StaleClaimError } from "../errors.ts";
 import { pendingStages, releasedStages, stageSpecs } from "../runState.ts";
@@ -80,7 +80,7 @@ export class PgStore implements Store {
   constructor(url: string, opts: PgStoreOptions = {}) {
     checkConnection(url, opts);
     this.clock = opts.clock ?? systemClock;
-    this.ids = opts.ids ?? randomId;
+    this.ids = opts.ids ?? timeOrderedId;
     this.leaseMs = positive("leaseMs", opts.leaseMs ?? 30_000);
     this.pool = new pg.Pool(poolConfig(url, opts, positive("poolSize", opts.poolSize ?? 10)));
     // An idle connection's error (the server restarted): the pool drops it, the next query reports.

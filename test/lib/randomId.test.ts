@@ -1,8 +1,10 @@
 /**
- * Store ids are random version-4 UUIDs, the wire format's `<uuid>`, across refills of the entropy pool.
+ * Ids are UUIDs, the wire format's `<uuid>`: random ones (version 4) across refills of the entropy
+ * pool, and the stores' time-ordered ones (version 7), each above the one before.
  */
-import { describe, expect, it } from "vitest";
-import { randomId } from "../../lib/randomId.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { randomId, timeOrderedId } from "../../lib/randomId.ts";
+import { IdParam } from "../../lib/schemas.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -20,5 +22,33 @@ describe("randomId", () => {
     const counts = seen.map((s) => s.size);
     expect(counts.filter((c, i) => ![8, 13, 14, 18, 19, 23].includes(i) && c !== 16)).toEqual([]);
     expect([counts[8], counts[13], counts[14], counts[18], counts[19], counts[23]]).toEqual([1, 1, 1, 1, 4, 1]);
+  });
+});
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe("timeOrderedId", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("makes version-7 UUIDs that the wire schema takes, starting with the time in ms", () => {
+    const now = Date.now();
+    const id = timeOrderedId();
+    expect(id).toMatch(UUID_V7);
+    expect(IdParam.safeParse(id).success).toBe(true);
+    const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    expect(ms).toBeGreaterThanOrEqual(now);
+    expect(ms).toBeLessThan(now + 1000);
+  });
+
+  it("makes each id greater than the last, within one millisecond (past 4096 of them) and when the clock goes back", () => {
+    const at = vi.spyOn(Date, "now").mockReturnValue(Date.UTC(2026, 10, 28, 12));
+    const ids: string[] = [];
+    for (let i = 0; i < 5000; i++) ids.push(timeOrderedId());
+    at.mockReturnValue(Date.UTC(2026, 10, 28, 11)); // an hour back, as after a clock step
+    for (let i = 0; i < 10; i++) ids.push(timeOrderedId());
+    for (const id of ids) expect(id).toMatch(UUID_V7);
+    expect(ids.filter((id, i) => i > 0 && !(ids[i - 1]! < id))).toEqual([]);
   });
 });

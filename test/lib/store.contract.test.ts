@@ -165,6 +165,25 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(run.stages.map((s) => s.name)).toEqual(["build", "deploy"]);
     });
 
+    it("finds, claims and lists runs whatever order its id generator gives ids in", async () => {
+      const ids = ["c", "a", "e", "b", "d"].map((c) => `00000000-0000-4000-8000-${c.repeat(12)}`);
+      const shuffled = await impl.create({ clock, ids: () => ids.shift()! });
+      try {
+        const pipeline = await shuffled.createPipeline(copy(runOnly("p")));
+        const runs = [];
+        for (let i = 0; i < 4; i++) runs.push(validRun(await shuffled.triggerRun(pipeline.id, `ref-${i}`)));
+        for (const run of runs) expect((await shuffled.getRun(run.id))?.git_ref).toBe(run.git_ref);
+        expect((await shuffled.listRuns({ limit: 10 })).items.map((r) => r.git_ref)).toEqual(["ref-3", "ref-2", "ref-1", "ref-0"]);
+        const c = (await shuffled.claimRun("w1"))!;
+        expect(c.run.id).toBe(runs[0]!.id);
+        await shuffled.finishRun(c, "success", null);
+        expect((await shuffled.getRun(runs[0]!.id))?.status).toBe("success");
+        expect(await shuffled.getRun(UNKNOWN_ID)).toBeUndefined();
+      } finally {
+        await shuffled.close();
+      }
+    });
+
     it("answers undefined when triggering an unknown or deleted pipeline, and for an unknown run id", async () => {
       expect(await store.triggerRun(UNKNOWN_ID, "main")).toBeUndefined();
       const pipeline = await create();
@@ -334,6 +353,18 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       });
       expect(run.updated_at).toBe(iso(EPOCH + 300));
       expect(run.stages[1]).toMatchObject({ name: "build", status: "pending", started_at: null, finished_at: null, logs: [] });
+    });
+
+    it("puts lines written late for an earlier stage under that stage, after its own, whatever the later stages logged", async () => {
+      const pipeline = await create();
+      await trigger(pipeline.id);
+      const c = await claim();
+      await store.updateStage(c, 0, { status: "success", logs: ["a1"], startNext: true });
+      await store.updateStage(c, 1, { logs: ["b1", "b2"] });
+      await store.updateStage(c, 0, { logs: ["a2"] });
+      await store.updateStage(c, 1, { logs: ["b3"] });
+      const run = await getRun(c.run.id);
+      expect(run.stages.map((s) => s.logs)).toEqual([["a1", "a2"], ["b1", "b2", "b3"], []]);
     });
 
     it("ends a stage and starts the next in one write (startNext), and refuses startNext on the last stage, changing nothing", async () => {
