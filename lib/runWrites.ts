@@ -7,26 +7,49 @@ import type { Clock } from "./clock.ts";
 import { ServiceUnavailableError } from "./errors.ts";
 import type { LazyAbort } from "./lazyAbort.ts";
 import type { Run } from "./schemas.ts";
+import type { LogWriter } from "./stageLog.ts";
 import type { Claim, ImmediateWrites, LastStage, Store } from "./store.ts";
 
-/** The writes that carry a run from its first stage to its end. Undefined when made already, else a promise of it. */
-export interface RunWriter {
+/**
+ * The writes that carry a run from its first stage to its end. Undefined when made already, else a
+ * promise of it. Log lines written while a stage runs are not retried: a StageLog keeps the lines of
+ * a failed write for the next one.
+ */
+export interface RunWriter extends LogWriter {
   /** Stage `index` succeeded with `logs`; `startNext` starts the next stage in the same write. */
   stageSucceeded(index: number, logs: string[], startNext: boolean): Promise<unknown> | undefined;
   /** Ends the run, together with `last`, the final patch of the stage that was running. */
   finish(status: "success" | "failed", error: string | null, last: LastStage): Promise<unknown> | undefined;
 }
 
-/** The writer for `claim`: immediate when the store offers it, else retried through outages (persist). */
-export function runWriter(store: Store, claim: Claim, persistOptions: () => PersistOptions): RunWriter {
-  return store.immediate ? new ImmediateWriter(store.immediate, claim) : new PersistedWriter(store, claim, persistOptions());
+/**
+ * The writer for `claim`: immediate when the store offers it, else retried through outages (persist).
+ * The options are taken apart so that the immediate writer, the engine's fast path, makes no object of them.
+ */
+export function runWriter(store: Store, claim: Claim, clock: Clock, abort: LazyAbort, log: PersistOptions["log"], tag: string): RunWriter {
+  return store.immediate ? new ImmediateWriter(store, store.immediate, claim) : new PersistedWriter(store, claim, { clock, abort, log, tag });
 }
 
-class ImmediateWriter implements RunWriter {
+/** Both writers' log writes: made once, as the StageLog keeps the lines of a failed one. */
+abstract class ClaimWriter implements LogWriter {
   constructor(
-    private readonly writes: ImmediateWrites,
-    private readonly claim: Claim,
+    protected readonly store: Store,
+    protected readonly claim: Claim,
   ) {}
+
+  writeLogs(index: number, lines: string[]): Promise<void> {
+    return this.store.updateStage(this.claim, index, { logs: lines });
+  }
+}
+
+class ImmediateWriter extends ClaimWriter implements RunWriter {
+  constructor(
+    store: Store,
+    private readonly writes: ImmediateWrites,
+    claim: Claim,
+  ) {
+    super(store, claim);
+  }
 
   stageSucceeded(index: number, logs: string[], startNext: boolean): undefined {
     this.writes.updateStage(this.claim, index, { status: "success", logs, startNext });
@@ -37,12 +60,14 @@ class ImmediateWriter implements RunWriter {
   }
 }
 
-class PersistedWriter implements RunWriter {
+class PersistedWriter extends ClaimWriter implements RunWriter {
   constructor(
-    private readonly store: Store,
-    private readonly claim: Claim,
+    store: Store,
+    claim: Claim,
     private readonly opts: PersistOptions,
-  ) {}
+  ) {
+    super(store, claim);
+  }
 
   stageSucceeded(index: number, logs: string[], startNext: boolean): Promise<void> {
     const { store, claim } = this;

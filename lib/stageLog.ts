@@ -10,14 +10,19 @@
  * the engine's profile with 0-ms stages). A log leaves the list when its stage closes: with 0-ms stages the
  * engine runs thousands of runs without yielding a turn, and the list must not keep them.
  */
+/** Where a StageLog's lines go while their stage runs. */
+export interface LogWriter {
+  writeLogs(index: number, lines: string[]): Promise<void>;
+}
+
 export class StageLog {
   private index = -1;
   /**
    * Lines not yet written: the first `count` of `pending`. The array is kept and refilled, and what is
-   * taken is copied out at its exact size: an array emptied by replacement grew back to 17 slots with
-   * the stage's first line (most of a 0-ms stage's garbage).
+   * taken is copied out at its exact size. It starts with room for a few lines: an empty one grows to
+   * 17 slots with its first (most of a 0-ms stage's garbage).
    */
-  private pending: string[] = [];
+  private pending: string[] = new Array<string>(4);
   private count = 0;
   private writing: Promise<void> | undefined;
   private isOpen = false;
@@ -26,7 +31,7 @@ export class StageLog {
   private prev: StageLog | undefined = undefined;
   private next: StageLog | undefined = undefined;
 
-  constructor(private readonly write: (index: number, lines: string[]) => Promise<void>) {}
+  constructor(private readonly writer: LogWriter) {}
 
   /** Starts the log of stage `index`; the previous stage's must be closed. */
   open(index: number): void {
@@ -58,7 +63,7 @@ export class StageLog {
   private take(): string[] {
     const lines = this.pending.slice(0, this.count);
     // A burst's array is let go rather than kept, with its lines, for the rest of the run.
-    if (this.count > REFILL_MAX) this.pending = [];
+    if (this.count > REFILL_MAX) this.pending = new Array<string>(4);
     this.count = 0;
     return lines;
   }
@@ -79,7 +84,7 @@ export class StageLog {
     if (!lines.length) return undefined;
     let written: Promise<void>;
     try {
-      written = this.write(index, lines);
+      written = this.writer.writeLogs(index, lines);
     } catch (thrown) {
       written = Promise.reject(thrown);
     }

@@ -11,8 +11,9 @@ import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { LazyAbort } from "./lazyAbort.ts";
 import { runWriter } from "./runWrites.ts";
+import { StageRunContext } from "./stageContext.ts";
 import { StageLog } from "./stageLog.ts";
-import type { StageContext, StageRunner } from "./stageRunner.ts";
+import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
 
 export interface WorkerPoolOptions {
@@ -44,28 +45,6 @@ export interface StopReport {
   interrupted: Run[];
   /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
   released: string[];
-}
-
-/** A stage's context: its log, and the run's abort signal, made only if the runner asks for it. */
-class Context implements StageContext {
-  /** Bound, so that a runner may pass it around as a callback. */
-  readonly log: (line: string) => void;
-
-  /** `print` also prints each line as a progress line; undefined for a silent pool. */
-  constructor(
-    private readonly abort: LazyAbort,
-    stageLog: StageLog,
-    index: number,
-    print: ((line: string) => void) | undefined,
-  ) {
-    // Assigned here rather than as an arrow property, which tsx (keepNames) names at run time: a
-    // defineProperty per stage.
-    this.log = print ? (line) => (print(line), stageLog.add(index, line)) : (line) => stageLog.add(index, line);
-  }
-
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
 }
 
 class ShutdownAbort extends Error {
@@ -194,68 +173,71 @@ export class WorkerPool {
    * Runs every stage of a claimed run in order and ends the run (success, or failed at the first
    * failed stage); never throws. The claim started the first stage; each stage's end starts the next
    * in the same write, and the last stage's end goes with the run's: a run of n stages is n + 1
-   * writes. On a store with immediate writes nothing here waits but the stages. (One async function
-   * for the whole run: each further one costs a promise and a turn of the microtask queue per run.)
+   * writes. On a store with immediate writes nothing here waits but the stages, and the runs it can
+   * claim at once follow in the same call: an async call per run cost a promise and an await each.
    */
-  private async execute(worker: number, workerId: string, claim: Claim): Promise<void> {
-    // One abort per run: a runner's abort listeners must not outlive its run.
-    const abort = new LazyAbort();
-    if (this.graceOver) abort.abort(new ShutdownAbort());
-    this.inFlight[worker] = abort;
-    this.executing++;
-    const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
-    // Progress lines only when someone reads them: no string is made for a silent pool.
-    const print = this.log;
-    const tag = print ? `run ${claim.run.id.slice(0, 8)}` : "";
-    print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
-    try {
-      const specs = stageSpecs(claim.spec);
-      // One log per run, whatever its number of stages; each stage's context writes to its own stage.
-      const stageLog = new StageLog((index, lines) => this.store.updateStage(claim, index, { logs: lines }));
-      const writer = runWriter(this.store, claim, () => ({ clock: this.clock, abort, log: print, tag }));
-      this.checkTimeFor(specs[0]!);
-      for (let index = 0; ; index++) {
-        const spec = specs[index]!;
-        stageLog.open(index);
-        let failure: Error | undefined;
-        try {
-          await this.runner.run(spec, new Context(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
-        } catch (thrown) {
-          failure = coerceError(thrown);
-        }
-        if (abort.aborted) {
-          // Keep what the stage logged while it was being stopped (the claim may still be ours).
-          const logs = await Promise.resolve(stageLog.close()).catch(() => []);
-          if (logs.length) await this.store.updateStage(claim, index, { logs }).catch(() => {});
-          throw abort.reason;
-        }
-        const closed = stageLog.close();
-        const logs = Array.isArray(closed) ? closed : await closed;
-        const next = failure ? undefined : specs[index + 1];
-        if (!next) {
-          const error = failure ? failure.message : null;
-          const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
-          const written = writer.finish(last.status, error, last);
+  private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
+    for (let claim: Claim | undefined = first; claim; claim = this.stopping ? undefined : this.store.immediate?.claimRun(workerId)) {
+      // One abort per run: a runner's abort listeners must not outlive its run.
+      const abort = new LazyAbort();
+      if (this.graceOver) abort.abort(new ShutdownAbort());
+      this.inFlight[worker] = abort;
+      this.executing++;
+      const current = claim;
+      const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(current.run.id, reason)));
+      // Progress lines only when someone reads them: no string is made for a silent pool.
+      const print = this.log;
+      const tag = print ? `run ${claim.run.id.slice(0, 8)}` : "";
+      print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+      try {
+        const specs = stageSpecs(claim.spec);
+        const writer = runWriter(this.store, claim, this.clock, abort, print, tag);
+        // One log per run, whatever its number of stages; each stage's context writes to its own stage.
+        const stageLog = new StageLog(writer);
+        this.checkTimeFor(specs[0]!);
+        for (let index = 0; ; index++) {
+          const spec = specs[index]!;
+          stageLog.open(index);
+          let failure: Error | undefined;
+          try {
+            await this.runner.run(spec, new StageRunContext(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
+          } catch (thrown) {
+            failure = coerceError(thrown);
+          }
+          if (abort.aborted) {
+            // Keep what the stage logged while it was being stopped (the claim may still be ours).
+            const logs = await Promise.resolve(stageLog.close()).catch(() => []);
+            if (logs.length) await writer.writeLogs(index, logs).catch(() => {});
+            throw abort.reason;
+          }
+          const closed = stageLog.close();
+          const logs = Array.isArray(closed) ? closed : await closed;
+          const next = failure ? undefined : specs[index + 1];
+          if (!next) {
+            const error = failure ? failure.message : null;
+            const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
+            const written = writer.finish(last.status, error, last);
+            if (written) await written;
+            this.counts[last.status]++;
+            print?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
+            break;
+          }
+          try {
+            this.checkTimeFor(next);
+          } catch (shutdown) {
+            await writer.stageSucceeded(index, logs, false);
+            throw shutdown;
+          }
+          const written = writer.stageSucceeded(index, logs, true);
           if (written) await written;
-          this.counts[last.status]++;
-          print?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
-          return;
         }
-        try {
-          this.checkTimeFor(next);
-        } catch (shutdown) {
-          await writer.stageSucceeded(index, logs, false);
-          throw shutdown;
-        }
-        const written = writer.stageSucceeded(index, logs, true);
-        if (written) await written;
+      } catch (thrown) {
+        await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
+      } finally {
+        unwatch();
+        this.inFlight[worker] = undefined;
+        this.executing--;
       }
-    } catch (thrown) {
-      await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
-    } finally {
-      unwatch();
-      this.inFlight[worker] = undefined;
-      this.executing--;
     }
   }
 

@@ -10,13 +10,15 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function recorder(opts: { failing?: () => boolean } = {}) {
   const writes: { index: number; lines: string[] }[] = [];
-  const log = new StageLog(async (index, lines) => {
-    if (opts.failing?.()) {
-      // A failure takes its time, as a timed-out connection would: later lines arrive meanwhile.
-      for (let i = 0; i < 3; i++) await turn();
-      throw new Error("connection refused");
-    }
-    writes.push({ index, lines });
+  const log = new StageLog({
+    async writeLogs(index, lines) {
+      if (opts.failing?.()) {
+        // A failure takes its time, as a timed-out connection would: later lines arrive meanwhile.
+        for (let i = 0; i < 3; i++) await turn();
+        throw new Error("connection refused");
+      }
+      writes.push({ index, lines });
+    },
   });
   return { log, writes };
 }
@@ -68,8 +70,10 @@ describe("StageLog", () => {
     const other = recorder();
     other.log.open(0);
     other.log.add(0, "x");
-    const throwing = new StageLog(() => {
-      throw new Error("not a promise");
+    const throwing = new StageLog({
+      writeLogs() {
+        throw new Error("not a promise");
+      },
     });
     throwing.open(0);
     throwing.add(0, "a"); // flushed first: the turn takes the latest waiting log first
