@@ -159,7 +159,7 @@ export class RunTable {
     const lines = this.lines[row];
     const base = row * MAX_STAGES;
     const count = this.stageCount[row]!;
-    if (!lines && this.allPending(base, count)) return untouchedStages(this.spec[row]!);
+    if (!lines && Number.isNaN(this.startedAt[row]!) && this.allPending(base, count)) return untouchedStages(this.spec[row]!);
     const specs = stageSpecs(this.spec[row]!);
     const stages: StageRun[] = [];
     for (let i = 0, from = 0; i < count; i++) {

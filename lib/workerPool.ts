@@ -177,7 +177,7 @@ export class WorkerPool {
    * claim at once follow in the same call: an async call per run cost a promise and an await each.
    */
   private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
-    for (let claim: Claim | undefined = first; claim; claim = this.stopping ? undefined : this.store.immediate?.claimRun(workerId)) {
+    for (let claim: Claim | undefined = first; claim; claim = this.nextImmediate(workerId)) {
       // One abort per run: a runner's abort listeners must not outlive its run.
       const abort = new LazyAbort();
       if (this.graceOver) abort.abort(new ShutdownAbort());
@@ -238,6 +238,16 @@ export class WorkerPool {
         this.inFlight[worker] = undefined;
         this.executing--;
       }
+    }
+  }
+
+  /** The next run, claimed at once, on a store with immediate writes; else (or if it throws) the worker loop claims. */
+  private nextImmediate(workerId: string): Claim | undefined {
+    if (this.stopping || !this.store.immediate) return undefined;
+    try {
+      return this.store.immediate.claimRun(workerId);
+    } catch {
+      return undefined;
     }
   }
 

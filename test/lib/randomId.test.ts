@@ -43,10 +43,11 @@ describe("timeOrderedId", () => {
   });
 
   it("makes each id greater than the last, within one millisecond (past 4096 of them) and when the clock goes back", () => {
-    const at = vi.spyOn(Date, "now").mockReturnValue(Date.UTC(2026, 10, 28, 12));
+    // Ahead of any real clock, so that every id of the first loop has the same millisecond.
+    const at = vi.spyOn(Date, "now").mockReturnValue(Date.UTC(2100, 0, 1, 12));
     const ids: string[] = [];
     for (let i = 0; i < 5000; i++) ids.push(timeOrderedId());
-    at.mockReturnValue(Date.UTC(2026, 10, 28, 11)); // an hour back, as after a clock step
+    at.mockReturnValue(Date.UTC(2100, 0, 1, 11)); // an hour back, as after a clock step
     for (let i = 0; i < 10; i++) ids.push(timeOrderedId());
     for (const id of ids) expect(id).toMatch(UUID_V7);
     expect(ids.filter((id, i) => i > 0 && !(ids[i - 1]! < id))).toEqual([]);

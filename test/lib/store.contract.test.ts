@@ -338,6 +338,8 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       const c = await claim();
       clock.set(EPOCH + 100);
       await store.updateStage(c, 0, { status: "pending" });
+      // Back to pending stamps nothing: the run still shows when its first stage started.
+      expect((await getRun(c.run.id)).stages[0]).toMatchObject({ status: "pending", started_at: iso(EPOCH) });
       await store.updateStage(c, 0, { status: "running" });
       await store.updateStage(c, 0, { logs: ["$ some command"] });
       await store.updateStage(c, 0, { logs: ["line 2", "line 3"] });

@@ -367,6 +367,33 @@ describe("WorkerPool", () => {
     expect((await t.run(id)).status).toBe("success");
   });
 
+  it("goes back to its claim loop when a store's immediate claim throws after a run, and runs the next one", async () => {
+    let claims = 0;
+    const t = setup({
+      size: 1,
+      wrap: (memory) => ({
+        ...wrapStore(memory, {}),
+        immediate: {
+          ...memory.immediate,
+          claimRun: (workerId: string) => {
+            // The first claim finds nothing, the second takes A; the third, right after A, throws.
+            if (++claims === 3) throw new Error("connection refused");
+            return memory.immediate.claimRun(workerId);
+          },
+        },
+      }),
+    });
+    t.pool.start();
+    await settle();
+    const a = await t.trigger(await t.create(runOnly("a")));
+    const b = await t.trigger(await t.create(runOnly("b")));
+    await t.clock.advance(100);
+    expect((await t.run(a)).status).toBe("success");
+    expect(claims).toBe(4);
+    await t.clock.advance(100);
+    expect((await t.run(b)).status).toBe("success");
+  });
+
   it("aborts only the cancelled run's signal: a finished run's stages are not told about a later cancel", async () => {
     const scripted = new ScriptedRunner();
     const t = setup({ size: 1, runner: () => scripted });
