@@ -22,17 +22,39 @@ export const systemClock: Clock = {
   sleep: (ms, signal) => sleeper.sleep(ms, signal),
 };
 
-let lastMs = NaN;
-let lastIso = "";
+const DAY_MS = 86_400_000;
+const TWO = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, "0"));
+const THREE = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, "0"));
+/** The last strings made, by their millisecond modulo the size: a direct-mapped cache. */
+const CACHED = 4096;
+const cachedMs = new Float64Array(CACHED).fill(NaN);
+const cachedIso: string[] = new Array<string>(CACHED).fill("");
+let day = NaN;
+let dayPrefix = "";
 
 /**
- * ISO 8601 UTC, the wire format of every timestamp. The last result is reused: a busy engine stamps
- * many transitions within one millisecond, and toISOString was 15% of its profile.
+ * ISO 8601 UTC, the wire format of every timestamp, as Date#toISOString writes it. Stores keep times as
+ * numbers and write them out when a run is read, up to ten per run, and the same recent runs are read
+ * again and again (a page of the newest runs, a run followed until it ends): the last 4096 strings made
+ * are kept, by millisecond. toISOString took 0.7 to 1.3 us a call on this machine, so only the date part
+ * comes from it, once a day; the time of day is put together from tables (0.2 us).
  */
 export function iso(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
+  if (!Number.isInteger(ms)) return new Date(ms).toISOString(); // a fraction (or NaN: a RangeError, as Date's)
+  const slot = ms & (CACHED - 1);
+  if (cachedMs[slot] === ms) return cachedIso[slot]!;
+  const today = Math.floor(ms / DAY_MS);
+  if (today !== day) {
+    dayPrefix = new Date(today * DAY_MS).toISOString().slice(0, -13); // "YYYY-MM-DDT"
+    day = today;
   }
-  return lastIso;
+  let rest = ms - today * DAY_MS;
+  const milli = rest % 1000;
+  rest = (rest - milli) / 1000;
+  const second = rest % 60;
+  rest = (rest - second) / 60;
+  const text = `${dayPrefix}${TWO[Math.floor(rest / 60)]}:${TWO[rest % 60]}:${TWO[second]}.${THREE[milli]}Z`;
+  cachedMs[slot] = ms;
+  cachedIso[slot] = text;
+  return text;
 }
