@@ -1,0 +1,33 @@
+/**
+ * The Express boundary: a request becomes the v2 event API Gateway would deliver.
+ */
+import type { Request } from "express";
+import { describe, expect, it } from "vitest";
+import { expressRequestToEvent } from "../../local/adapter.ts";
+
+const request = (target: string, headers: Record<string, string>): Request =>
+  ({ originalUrl: target, headers, method: "GET", httpVersion: "1.1", socket: { remoteAddress: "127.0.0.1" }, params: { id: "p1" } }) as unknown as Request;
+
+describe("expressRequestToEvent", () => {
+  it("takes the domain from the Host header without its port, IPv6 literals included, and localhost without one", () => {
+    const domains = ["example.com:3000", "api.example.com", "[::1]:8080", ""].map(
+      (host) => expressRequestToEvent(request("/pipelines/p1", host ? { host } : {}), "GET /pipelines/{id}").requestContext,
+    );
+    expect(domains.map((c) => [c.domainName, c.domainPrefix])).toEqual([
+      ["example.com", "example"],
+      ["api.example.com", "api"],
+      ["[::1]", "[::1]"],
+      ["localhost", "localhost"],
+    ]);
+  });
+
+  it("splits path and query, joins repeated parameters with commas, and keeps the path parameters", () => {
+    const event = expressRequestToEvent(request("/runs?status=queued&x=1&x=2", { host: "h" }), "GET /runs");
+    expect([event.rawPath, event.rawQueryString, event.queryStringParameters, event.pathParameters]).toEqual([
+      "/runs",
+      "status=queued&x=1&x=2",
+      { status: "queued", x: "1,2" },
+      { id: "p1" },
+    ]);
+  });
+});
