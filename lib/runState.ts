@@ -54,36 +54,6 @@ export function pendingStages(stages: StagesSpec): StageRun[] {
   }));
 }
 
-/**
- * The stage statuses once a run ends, in place: a running stage ends `cancelled` (or `failed`), stages
- * that never started end `skipped`. lib/pg/stagesSql.ts's closeStagesSql is its twin.
- */
-export function closeStages(stages: StageRun[], runStatus: RunStatus, at: string): void {
-  for (const s of stages) {
-    if (s.status === "pending") s.status = "skipped";
-    else if (s.status === "running") {
-      s.status = runStatus === "failed" ? "failed" : "cancelled";
-      s.finished_at = at;
-    }
-  }
-}
-
-/**
- * One stage's change, in place: lines appended; a new status stamps started_at (running) or
- * finished_at (an end state), and nothing when the stage already had it. lib/pg/stagesSql.ts's
- * patchStageSql is its twin.
- */
-export function patchStage(stage: StageRun, patch: { status?: StageStatus | undefined; logs?: string[] | undefined }, now: string): void {
-  // A stage's lines mostly arrive in one write, whose array is kept as it is (see StagePatch.logs): a push
-  // onto the empty one would reserve room for 17 (most of a finished run's memory).
-  if (patch.logs?.length) stage.logs = stage.logs.length ? stage.logs.concat(patch.logs) : patch.logs;
-  if (patch.status && patch.status !== stage.status) {
-    stage.status = patch.status;
-    if (patch.status === "running") stage.started_at = now;
-    else if (patch.status !== "pending") stage.finished_at = now;
-  }
-}
-
 /** A handed-back run's stages: pending again, the first one's log saying why the last attempt stopped. */
 export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
   return stages.map((s, i) => ({

@@ -1,8 +1,9 @@
 /**
- * lib/runState.ts's stage functions as SQL over a run's `stages` jsonb array, for the statements that
- * change stages they have not read (a run ended by its pipeline's deletion or by lease recovery, a
- * stage patched without a read-modify-write round trip). Each must stay in step with its TypeScript
- * twin; the Store contract suite runs over both stores and checks that they agree.
+ * The stage semantics as SQL over a run's `stages` jsonb array, for the statements that change stages
+ * they have not read (a run ended by its pipeline's deletion or by lease recovery, a stage patched
+ * without a read-modify-write round trip). Each must stay in step with its TypeScript twin (lib/runState.ts's
+ * pendingStages; RunTable's end and patchStage in lib/runTable.ts, the in-memory store's); the Store
+ * contract suite runs over both stores and checks that they agree.
  *
  * Arguments are SQL expressions; timestamps are text parameters (the wire's ISO strings), so that the
  * JSON holds exactly what MemoryStore would hold.
@@ -15,7 +16,7 @@ export const pendingStagesSql = (spec: string, kinds: string): string => `(
   FROM unnest(${kinds}) WITH ORDINALITY AS k(kind, n)
   WHERE ${spec} ? (k.kind || '_stage'))`;
 
-/** closeStages: pending stages end skipped, a running one failed or cancelled (with `at`), others unchanged. */
+/** RunTable.end's stages: pending stages end skipped, a running one failed or cancelled (with `at`), others unchanged. */
 export const closeStagesSql = (stages: string, runStatus: string, at: string): string => `(
   SELECT coalesce(jsonb_agg(CASE e.s ->> 'status'
            WHEN 'pending' THEN e.s || '{"status": "skipped"}'::jsonb
@@ -25,7 +26,7 @@ export const closeStagesSql = (stages: string, runStatus: string, at: string): s
   FROM jsonb_array_elements(${stages}) WITH ORDINALITY AS e(s, n))`;
 
 /**
- * MemoryStore.updateStage's change to one stage: `logs` (a jsonb array) appended; a new `status`
+ * RunTable.patchStage's change to one stage: `logs` (a jsonb array) appended; a new `status`
  * (text, or NULL for none) stamps started_at when it is running, finished_at when it is an end state,
  * and nothing when the stage already had that status.
  */
