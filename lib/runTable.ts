@@ -5,8 +5,8 @@
  * log lines' array and store) where a record of objects held thirteen, and the garbage collector,
  * which copies every young object that survives and then marks it on every full collection, has
  * that much less to do: with the records, keeping the runs cost more than running them (measured with
- * 0-ms stages: 8 us a run, 3 us with nothing kept). Timestamps are written out in ISO 8601 when a run is
- * read, as a database keeps them as numbers.
+ * 0-ms stages and one worker: 7.7 to 8.2 us a run, 2.6 to 2.9 us with nothing kept). Timestamps are
+ * written out in ISO 8601 when a run is read, as a database keeps them as numbers.
  *
  * Stage semantics (lib/pg/stagesSql.ts has their SQL twins): a new status stamps started_at (running)
  * or finished_at (an end state), and nothing when the stage already had it; lines are appended; when a
