@@ -23,6 +23,7 @@ export const systemClock: Clock = {
 };
 
 const DAY_MS = 86_400_000;
+const MAX_TIME = 8.64e15;
 const TWO = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, "0"));
 const THREE = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, "0"));
 /** The last strings made, by their millisecond modulo the size: a direct-mapped cache. */
@@ -40,7 +41,8 @@ let dayPrefix = "";
  * comes from it, once a day; the time of day is put together from tables (0.2 us).
  */
 export function iso(ms: number): string {
-  if (!Number.isInteger(ms)) return new Date(ms).toISOString(); // a fraction (or NaN: a RangeError, as Date's)
+  // A fraction, or no time at all (NaN, or beyond Date's ±8.64e15 ms: a RangeError), as Date has it.
+  if (!Number.isInteger(ms) || Math.abs(ms) > MAX_TIME) return new Date(ms).toISOString();
   const slot = ms & (CACHED - 1);
   if (cachedMs[slot] === ms) return cachedIso[slot]!;
   const today = Math.floor(ms / DAY_MS);
