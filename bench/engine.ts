@@ -54,7 +54,8 @@ export async function measureEngineRate(workers: number, pipelines: number, runs
   const { pool, trigger } = await started(store, workers, pipelines, 0);
   const began = performance.now();
   // Triggered as the baseline queues its runs: one after another, each awaited, with no turn of the
-  // event loop between them. (No stage sleeps here, so no timer waits on one; the sweep gives one every 64.)
+  // event loop between them. (No stage sleeps here, so no timer waits on one; the sweep gives one
+  // every 64 triggers.)
   for (let i = 0; i < runs; i++) await trigger(i);
   await pool.whenIdle();
   const seconds = (performance.now() - began) / 1000;
