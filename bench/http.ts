@@ -31,9 +31,21 @@ export interface HttpOptions {
   connections: number;
   /** Per target and request, split into `rounds` alternating rounds. */
   seconds: number;
+  /**
+   * Instead of `seconds`, this many requests per round: short runs (--quick, --tiny), as autocannon
+   * ends a timed run only on a whole second (see Length).
+   */
+  requests?: number;
   rounds: number;
+  /** Per target and request, before the rounds; 0 for none. */
   warmupSeconds: number;
 }
+
+/**
+ * How long one autocannon run goes: seconds, or a number of requests. autocannon ends a run on its next
+ * sample (every `sampleInt` ms, 1000 by default), which a run by requests takes every 10 ms.
+ */
+type Length = { duration: number } | { amount: number; sampleInt: number };
 
 interface Target {
   child: ChildProcess;
@@ -57,14 +69,14 @@ async function cpuMicros(child: ChildProcess): Promise<number> {
   return usage.user + usage.system;
 }
 
-async function load(target: Target, request: { method: "GET" | "POST"; path: string; body?: string }, seconds: number, connections: number) {
+async function load(target: Target, request: { method: "GET" | "POST"; path: string; body?: string }, length: Length, connections: number) {
   return autocannon({
     url: target.url + request.path,
     method: request.method,
     headers: { authorization: target.token, "content-type": "application/json" },
     ...(request.body ? { body: request.body } : {}),
     connections,
-    duration: seconds,
+    ...length,
   });
 }
 
@@ -83,8 +95,9 @@ export async function measureHttp(opts: HttpOptions, progress: (line: string) =>
     for (let r = 0; r < requestsFor(targets[0]!).length; r++) {
       const runs = targets.map(() => ({ loads: [] as Load[], cpu: 0 }));
       for (const [i, target] of targets.entries()) {
+        if (!opts.warmupSeconds) break;
         progress(`http: ${modes[i]} ${requestsFor(target)[r]!.name} (warm-up)`);
-        await load(target, requestsFor(target)[r]!, opts.warmupSeconds, opts.connections);
+        await load(target, requestsFor(target)[r]!, { duration: opts.warmupSeconds }, opts.connections);
       }
       for (let round = 0; round < opts.rounds; round++) {
         const order = round % 2 === 0 ? [0, 1] : [1, 0];
@@ -93,7 +106,8 @@ export async function measureHttp(opts: HttpOptions, progress: (line: string) =>
           const request = requestsFor(target)[r]!;
           progress(`http: ${modes[i]} ${request.name} (round ${round + 1}/${opts.rounds})`);
           const before = await cpuMicros(target.child);
-          runs[i]!.loads.push(await load(target, request, opts.seconds / opts.rounds, opts.connections));
+          const length = opts.requests ? { amount: opts.requests, sampleInt: 10 } : { duration: opts.seconds / opts.rounds };
+          runs[i]!.loads.push(await load(target, request, length, opts.connections));
           runs[i]!.cpu += (await cpuMicros(target.child)) - before;
         }
       }

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { drawCharts } from "./charts.ts";
 import { measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
-import { measureHttp } from "./http.ts";
+import { measureHttp, type HttpOptions } from "./http.ts";
 import { measureLoad } from "./openLoop.ts";
 import { measurePostgres } from "./postgres.ts";
 import { redactUrl } from "../lib/config.ts";
@@ -24,8 +24,8 @@ const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STA
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
   full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 1, rounds: 2, warmupSeconds: 0.5 }, pg: { ...PG, processes: [1, 2], jobs: 1000, latencyJobs: 50 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0.2, rounds: 1, warmupSeconds: 0.1 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 1000, rounds: 2, warmupSeconds: 0 }, pg: { ...PG, processes: [1], jobs: 1000, latencyJobs: 50 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
 };
 const PARTS = ["queue", "latency", "http", "handlers", "postgres"] as const;
 type Part = (typeof PARTS)[number];
@@ -86,7 +86,8 @@ if (parts.has("latency")) {
   results.latency = { workers, pipelines, stageMs, capacity, points };
 }
 if (parts.has("http")) {
-  results.http = { connections: profile.http.connections, seconds: profile.http.seconds, points: await measureHttp(profile.http, progress) };
+  const { connections, seconds, requests }: HttpOptions = profile.http;
+  results.http = { connections, seconds, ...(requests ? { requests } : {}), points: await measureHttp(profile.http, progress) };
 }
 if (parts.has("postgres")) {
   try {

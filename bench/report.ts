@@ -43,7 +43,7 @@ export function printResults(r: Results): void {
     );
   const http = r.http?.points ?? [];
   table(
-    `HTTP (autocannon, ${r.http?.connections} connections, ${r.http?.seconds} s)`,
+    `HTTP (autocannon, ${r.http?.connections} connections, ${r.http?.requests ? `${r.http.requests} requests a round` : `${r.http?.seconds} s`})`,
     http.map((p) => {
       const ratio = p.target === "express" ? 1 : httpRatio(http, p.request);
       return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "vs bare (median of rounds)": ratio === undefined ? "-" : n(ratio, 3), errors: p.errors + p.non2xx };

@@ -32,7 +32,8 @@ export interface Results {
   parameters: Record<string, unknown>;
   queue?: { sweep: SweepPoint[]; baseline: BaselinePoint[] };
   latency?: { workers: number; pipelines: number; stageMs: number; capacity: number; points: LoadPoint[] };
-  http?: { connections: number; seconds: number; points: HttpPoint[] };
+  /** `requests` per round instead of `seconds` for short runs (see HttpOptions). */
+  http?: { connections: number; seconds: number; requests?: number; points: HttpPoint[] };
   handlers?: HandlerPoint[];
   postgres?: { adminUrl: string; points: PgPoint[] };
   targets?: Target[];
