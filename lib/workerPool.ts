@@ -187,8 +187,9 @@ export class WorkerPool {
       const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(current.run.id, reason)));
       // Progress lines only when someone reads them: no string is made for a silent pool.
       const print = this.log;
-      const tag = print ? `run ${claim.run.id.slice(0, 8)}` : "";
-      print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id.slice(0, 8)}, ref ${claim.run.git_ref})`);
+      // Whole ids: they are time-ordered, so a prefix would be the same for every run of a minute.
+      const tag = print ? `run ${claim.run.id}` : "";
+      print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
       try {
         const specs = stageSpecs(claim.spec);
         const writer = runWriter(this.store, claim, this.clock, abort, print, tag);

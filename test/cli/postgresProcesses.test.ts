@@ -184,7 +184,7 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     const pipeline = await api<{ id: string }>(base, "POST", "/pipelines", { name: "k", repository: "r", stages: { run_stage: { command: "sleep" } } });
     const first = (await api<Run>(base, "POST", `/pipelines/${pipeline.body.id}/trigger`)).body;
     const second = (await api<Run>(base, "POST", `/pipelines/${pipeline.body.id}/trigger`)).body;
-    await victim.waitFor(new RegExp(`run ${first.id.slice(0, 8)} started`));
+    await victim.waitFor(new RegExp(`run ${first.id} started`));
 
     const survivor = start(args);
     await survivor.waitFor(/worker\(s\) on/);
@@ -201,7 +201,7 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     expect(Date.now() - killedAt).toBeLessThan(1000 + 5000);
     expect(lost.error).toMatch(/worker lost/);
     expect(lost.stages[0]!.status).toBe("failed");
-    await survivor.waitFor(new RegExp(`run ${second.id.slice(0, 8)} started`), 5000);
+    await survivor.waitFor(new RegExp(`run ${second.id} started`), 5000);
     expect((await api<Run>(base, "GET", `/runs/${second.id}`)).body.status).toBe("running");
     const running = (await runsOfDb()).filter((r) => r.status === "running");
     expect(running.map((r) => r.id)).toEqual([second.id]);

@@ -367,6 +367,17 @@ describe("WorkerPool", () => {
     expect((await t.run(id)).status).toBe("success");
   });
 
+  it("names each run by its whole id in its progress lines, so that runs with ids alike at the start are told apart", async () => {
+    const t = setup({ size: 2 });
+    const pipeline = await t.create(runOnly("p"));
+    const other = await t.create(runOnly("q"));
+    const ids = [await t.trigger(pipeline), await t.trigger(other)];
+    t.pool.start();
+    await t.clock.advance(100);
+    for (const id of ids) expect(t.lines.filter((line) => line.startsWith(`run ${id} `)).length).toBeGreaterThan(1);
+    expect(t.lines.find((line) => line.startsWith(`run ${ids[0]} started`))).toContain(`(pipeline ${pipeline}, ref main)`);
+  });
+
   it("goes back to its claim loop when a store's immediate claim throws after a run, and runs the next one", async () => {
     let claims = 0;
     const t = setup({
