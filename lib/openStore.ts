@@ -10,10 +10,11 @@ import type { Store } from "./store.ts";
 
 export type OpenStoreConfig = ConfigOf<typeof storeSettings>;
 
-export async function openStore(config: OpenStoreConfig, clock?: Clock): Promise<Store> {
+/** `log` gets what the store does on its own (PostgreSQL: the runs it fails by lease recovery). */
+export async function openStore(config: OpenStoreConfig, clock?: Clock, log?: (line: string) => void): Promise<Store> {
   if (config.store.kind === "memory") return new MemoryStore(clock ? { clock } : {});
   const { url } = config.store;
-  return atStartUp(url, () => PgStore.connect(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}) }));
+  return atStartUp(url, () => PgStore.connect(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}), ...(log ? { log } : {}) }));
 }
 
 /**

@@ -41,7 +41,7 @@ export interface ShutdownReport extends StopReport {
 export async function startServer(config: ServerConfig, opts: ServerOptions = {}): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? (() => {});
-  const store = opts.store ?? (await openStore(config, clock));
+  const store = opts.store ?? (await openStore(config, clock, log));
   const generatedToken = config.token.length === 0;
   const tokens = generatedToken ? [generateToken()] : config.token;
   const services: Services = { store, tokens: tokenChecker(tokens), log };

@@ -26,7 +26,7 @@ export async function startWorkers(
     throw new ConfigError("a worker process needs a store it shares with the API: --store postgres://... (or DATABASE_URL)");
   if (config.workers < 1) throw new ConfigError("--workers: a worker process needs at least 1 worker");
   const clock = opts.clock ?? systemClock;
-  const store = await openStore(config, clock);
+  const store = await openStore(config, clock, opts.log);
   const runner = opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   // Worker ids name the host and process, so a run's worker can be found from any machine.
   const name = `${hostname()}-${process.pid}`;

@@ -38,6 +38,8 @@ export interface PgStoreOptions extends ConnectionOptions {
   pollIntervalMs?: number;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
+  /** Where the store reports what it does on its own: each run it fails by lease recovery. */
+  log?: (line: string) => void;
 }
 
 /** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
@@ -94,7 +96,9 @@ export class PgStore implements Store {
       pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
       renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
       isLost: async (claim) => (await staleReason(this.pool, claim)) !== undefined,
-      sweep: () => this.recoverExpired(),
+      sweep: async () => {
+        for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
+      },
     });
   }
 

@@ -67,7 +67,7 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     expect((await api.getRun(run.id))!.stages[0]!.logs[0]).toMatch(/^previous attempt handed back to the queue: /);
   });
 
-  it("a dead worker's run is failed once its lease expires, and its pipeline's next run then runs", async () => {
+  it("a dead worker's run is failed once its lease expires, the recovering process logs it, and its pipeline's next run then runs", async () => {
     const api = await db.open();
     const pipeline = await api.createPipeline(runOnly("p"));
     const lostRun = (await api.triggerRun(pipeline.id, "main"))!;
@@ -77,8 +77,11 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     expect((await dead.claimRun("dead-1"))!.run.id).toBe(lostRun.id);
     await dead.close();
 
-    pool(await db.open({ leaseMs: 300, sweepIntervalMs: 50 }), instant, 1, "b");
+    const lines: string[] = [];
+    pool(await db.open({ leaseMs: 300, sweepIntervalMs: 50, log: (line) => lines.push(line) }), instant, 1, "b");
     await until(async () => (await api.getRun(nextRun.id))!.status === "success", 3000);
     expect(await api.getRun(lostRun.id)).toMatchObject({ status: "failed", error: LEASE_EXPIRED });
+    // The process that recovered it says so.
+    expect(lines).toEqual([`run ${lostRun.id} failed: ${LEASE_EXPIRED} (pipeline ${pipeline.id})`]);
   });
 });
