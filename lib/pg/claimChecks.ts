@@ -1,8 +1,11 @@
 /**
- * Statements about a claim that change no run: whether it is still current, and lease renewals.
+ * Statements about a claim that change no run: whether it is still current, and lease renewals; and
+ * whether its run has a given stage.
  * A claim is current while its run is running under its fencing token.
  */
 import type pg from "pg";
+import { StaleClaimError } from "../errors.ts";
+import { stageSpecs } from "../runState.ts";
 import type { Claim } from "../store.ts";
 import { query } from "./database.ts";
 import { CLAIM_STATE, RENEW_LEASES } from "./queueSql.ts";
@@ -31,6 +34,15 @@ export async function staleReason(pool: pg.Pool, claim: Claim): Promise<string |
   if (row.claim_token !== claim.token || row.status !== "running") return `run is ${row.status}`;
   return undefined;
 }
+
+/** Throws StaleClaimError saying why the claim is not current; returns when it is. */
+export async function assertCurrent(pool: pg.Pool, claim: Claim): Promise<void> {
+  const reason = await staleReason(pool, claim);
+  if (reason !== undefined) throw new StaleClaimError(claim.run.id, reason);
+}
+
+/** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
+export const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < stageSpecs(claim.spec).length;
 
 /** Moves the leases of the `held` claims that are still current to `expiresAt`; returns their tokens. */
 export async function renewLeases(pool: pg.Pool, held: { runId: string; token: string }[], expiresAt: string): Promise<Set<string>> {

@@ -11,11 +11,10 @@ import pg from "pg";
 import { iso, systemClock, type Clock } from "../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../randomId.ts";
 import { decodeCursor } from "../cursor.ts";
-import { StaleClaimError } from "../errors.ts";
-import { pendingStages, releasedStages, stageSpecs } from "../runState.ts";
+import { pendingStages, releasedStages } from "../runState.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../schemas.ts";
 import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
-import { claimIds, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
+import { assertCurrent, claimIds, hasStage, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
 import { channelName, checkConnection, clientConfig, poolConfig, positive, type ConnectionOptions } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
@@ -41,9 +40,6 @@ export interface PgStoreOptions extends ConnectionOptions {
   /** Where the store reports what it does on its own: each run it fails by lease recovery. */
   log?: (line: string) => void;
 }
-
-/** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
-const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < stageSpecs(claim.spec).length;
 
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";
@@ -198,7 +194,7 @@ export class PgStore implements Store {
     const now = iso(this.clock.now());
     const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true]);
     if (rows.length === 0) {
-      await this.assertCurrent(claim);
+      await assertCurrent(this.pool, claim);
       throw new RangeError(`run ${claim.run.id} has no stage ${hasStage(claim, index) ? index + 1 : index}`);
     }
   }
@@ -286,15 +282,9 @@ export class PgStore implements Store {
     return ids ? this.query<R>(text, values(ids)) : Promise.resolve([]);
   }
 
-  /** Throws StaleClaimError saying why the claim is not current; returns when it is. */
-  private async assertCurrent(claim: Claim): Promise<void> {
-    const reason = await staleReason(this.pool, claim);
-    if (reason !== undefined) throw new StaleClaimError(claim.run.id, reason);
-  }
-
   /** After a finish or release matched no row: StaleClaimError, or (a bug) a lane that lost track of its run. */
   private async laneDisagrees(claim: Claim): Promise<never> {
-    await this.assertCurrent(claim);
+    await assertCurrent(this.pool, claim);
     throw new Error(`run ${claim.run.id} is running under this claim but its pipeline's lane does not name it`);
   }
 
