@@ -15,8 +15,8 @@
  */
 import { iso } from "./clock.ts";
 import type { Lane } from "./memoryRecords.ts";
-import { stageSpecs } from "./runState.ts";
-import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun, type StagesSpec, type StageStatus } from "./schemas.ts";
+import { pendingStages, stageSpecs } from "./runState.ts";
+import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun, type StagesSpec } from "./schemas.ts";
 import type { ClaimedRun, StagePatch } from "./store.ts";
 
 /** A pipeline has at most one stage of each kind. */
@@ -252,7 +252,7 @@ const untouched = new WeakMap<StagesSpec, readonly StageRun[]>();
 function untouchedStages(spec: StagesSpec): StageRun[] {
   let stages = untouched.get(spec);
   if (!stages) {
-    const made = stageSpecs(spec).map((s) => Object.freeze({ name: s.kind, status: "pending" as StageStatus, started_at: null, finished_at: null, logs: Object.freeze([]) as unknown as string[] }));
+    const made = pendingStages(spec).map((s) => Object.freeze({ ...s, logs: Object.freeze([]) as unknown as string[] }));
     untouched.set(spec, (stages = Object.freeze(made)));
   }
   return stages as StageRun[];
