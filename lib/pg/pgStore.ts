@@ -99,8 +99,9 @@ export class PgStore implements Store {
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
-    const now = iso(this.clock.now());
-    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(), input.name, input.repository, JSON.stringify(input.stages), now]);
+    const ms = this.clock.now();
+    const now = iso(ms);
+    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), now]);
     return toPipeline(row!);
   }
 
@@ -147,8 +148,9 @@ export class PgStore implements Store {
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     if (!isRowId(pipelineId)) return undefined;
-    const now = iso(this.clock.now());
-    const values = [pipelineId, this.ids(), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
+    const ms = this.clock.now();
+    const now = iso(ms);
+    const values = [pipelineId, this.ids(ms), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
     const [row] = await this.query<RunRow & { ready: boolean }>(sql.HOT.TRIGGER_RUN, values);
     if (!row) return undefined;
     if (row.ready) this.signals.claimable();

@@ -42,6 +42,15 @@ describe("timeOrderedId", () => {
     expect(ms).toBeLessThan(now + 1000);
   });
 
+  it("takes the time it is given (a store's clock reading of the run's creation) instead of reading the clock", () => {
+    const at = Date.UTC(2101, 5, 1, 12, 30);
+    const id = timeOrderedId(at);
+    expect(id).toMatch(UUID_V7);
+    expect(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(at);
+    // A later call without a time, on a clock behind that one, still sorts after it.
+    expect(timeOrderedId() > id).toBe(true);
+  });
+
   it("makes each id greater than the last, within one millisecond (past 4096 of them) and when the clock goes back", () => {
     // Ahead of any real clock, so that every id of the first loop has the same millisecond.
     const at = vi.spyOn(Date, "now").mockReturnValue(Date.UTC(2100, 0, 1, 12));

@@ -67,19 +67,36 @@ describe("StageLog", () => {
   });
 
   it("keeps the lines of a write that throws instead of rejecting, and the other logs of the turn still flush", async () => {
-    const other = recorder();
-    other.log.open(0);
-    other.log.add(0, "x");
     const throwing = new StageLog({
       writeLogs() {
         throw new Error("not a promise");
       },
     });
     throwing.open(0);
-    throwing.add(0, "a"); // flushed first: the turn takes the latest waiting log first
+    throwing.add(0, "a"); // flushed first: the turn takes the logs in the order they began waiting
+    const other = recorder();
+    other.log.open(0);
+    other.log.add(0, "x");
     await turn();
     await settle();
     expect(other.writes).toEqual([{ index: 0, lines: ["x"] }]);
     expect(await throwing.close()).toEqual(["a"]);
+  });
+
+  it("flushes only the logs still waiting at the turn, after a burst of stages that opened and closed without one", async () => {
+    const burst = Array.from({ length: 200 }, () => recorder());
+    for (const [i, { log }] of burst.entries()) {
+      log.open(0);
+      log.add(0, `line ${i}`);
+      expect(await log.close()).toEqual([`line ${i}`]);
+      // The next stage logs within the same turn: its line waits for the flush.
+      log.open(1);
+      if (i % 50 === 0) log.add(1, `next ${i}`);
+      else expect(await log.close()).toEqual([]);
+    }
+    await turn();
+    await settle();
+    const written = burst.flatMap(({ writes }) => writes);
+    expect(written).toEqual([0, 50, 100, 150].map((i) => ({ index: 1, lines: [`next ${i}`] })));
   });
 });
