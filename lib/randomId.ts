@@ -4,9 +4,9 @@
  * crypto.randomUUID assembles its result from some twenty concatenated pieces, which V8 keeps as a
  * chain of cons strings; even flattened, each id stays an indirection to its characters, and a Map of
  * runs by id paid for it on every insert: measured here, making 20,000 ids and inserting each into a
- * Map took 2.2 us per id with randomUUID(), 0.67 us with these. The random bytes are the same kind
- * (crypto.randomFillSync, the CSPRNG randomUUID draws from, taken 4 KB at a time as randomUUID does);
- * only the formatting differs: one flat string, made from its character codes.
+ * Map took 2.2 us per id with randomUUID(), 0.67 us with flat ones (then decoded from a Buffer). The
+ * random bytes are the same kind (crypto.randomFillSync, the CSPRNG randomUUID draws from, taken 4 KB
+ * at a time as randomUUID does); only the formatting differs: one flat string, made from its codes.
  */
 import { randomFillSync } from "node:crypto";
 
@@ -75,7 +75,8 @@ function nextRandom(n: number): number {
 
 /**
  * The 16 bytes at `at` as a UUID's 36 characters, made in one call from their character codes: no
- * buffer to decode and no call into C++ (Buffer#toString took twice as long).
+ * buffer to decode and no call into C++ (making 5 million ids took 2,670 machine instructions an id with
+ * Buffer#toString, 1,860 with this, counted with valgrind).
  */
 function format(b: Uint8Array, at: number): string {
   const b0 = b[at]!, b1 = b[at + 1]!, b2 = b[at + 2]!, b3 = b[at + 3]!, b4 = b[at + 4]!, b5 = b[at + 5]!, b6 = b[at + 6]!, b7 = b[at + 7]!;
