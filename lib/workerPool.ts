@@ -9,10 +9,9 @@ import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, StaleClaimError } from "./errors.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
-import { LazyAbort } from "./lazyAbort.ts";
-import { runWriter } from "./runWrites.ts";
+import type { LazyAbort } from "./lazyAbort.ts";
+import { runInFlight } from "./runInFlight.ts";
 import { StageRunContext } from "./stageContext.ts";
-import { StageLog } from "./stageLog.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
 
@@ -178,65 +177,55 @@ export class WorkerPool {
    */
   private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
     for (let claim: Claim | undefined = first; claim; claim = this.nextImmediate(workerId)) {
-      // One abort per run: a runner's abort listeners must not outlive its run.
-      const abort = new LazyAbort();
-      if (this.graceOver) abort.abort(new ShutdownAbort());
-      this.inFlight[worker] = abort;
+      const run = runInFlight(claim, this.store, this.clock, this.log, this.graceOver ? new ShutdownAbort() : undefined);
+      this.inFlight[worker] = run.abort;
       this.executing++;
-      const current = claim;
-      const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(current.run.id, reason)));
-      // Progress lines only when someone reads them: no string is made for a silent pool.
-      const print = this.log;
-      // Whole ids: they are time-ordered, so a prefix would be the same for every run of a minute.
-      const tag = print ? `run ${claim.run.id}` : "";
-      print?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
+      run.print?.(`${run.tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
       try {
         const specs = stageSpecs(claim.spec);
-        const writer = runWriter(this.store, claim, this.clock, abort, print, tag);
-        // One log per run, whatever its number of stages; each stage's context writes to its own stage.
-        const stageLog = new StageLog(writer);
         this.checkTimeFor(specs[0]!);
         for (let index = 0; ; index++) {
           const spec = specs[index]!;
-          stageLog.open(index);
+          run.log.open(index);
           let failure: Error | undefined;
           try {
-            await this.runner.run(spec, new StageRunContext(abort, stageLog, index, print && ((line) => print(`${tag} ${spec.kind}: ${line}`))));
+            await this.runner.run(spec, new StageRunContext(run.abort, run.log, index, run.print && ((line) => run.print!(`${run.tag} ${spec.kind}: ${line}`))));
           } catch (thrown) {
             failure = coerceError(thrown);
           }
-          if (abort.aborted) {
+          // Only `run` (and what is old) is read after an await: see RunInFlight.
+          if (run.abort.aborted) {
             // Keep what the stage logged while it was being stopped (the claim may still be ours).
-            const logs = await Promise.resolve(stageLog.close()).catch(() => []);
-            if (logs.length) await writer.writeLogs(index, logs).catch(() => {});
-            throw abort.reason;
+            const logs = await Promise.resolve(run.log.close()).catch(() => []);
+            if (logs.length) await run.writer.writeLogs(index, logs).catch(() => {});
+            throw run.abort.reason;
           }
-          const closed = stageLog.close();
+          const closed = run.log.close();
           const logs = Array.isArray(closed) ? closed : await closed;
           const next = failure ? undefined : specs[index + 1];
           if (!next) {
             const error = failure ? failure.message : null;
             const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
-            const written = writer.finish(last.status, error, last);
+            const written = run.writer.finish(last.status, error, last);
             if (written) await written;
             if (failure) this.counts.failed++;
             else this.counts.success++;
-            print?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
+            run.print?.(`${run.tag} ${error === null ? "success" : `failed: ${error}`}`);
             break;
           }
           try {
             this.checkTimeFor(next);
           } catch (shutdown) {
-            await writer.stageSucceeded(index, logs, false);
+            await run.writer.stageSucceeded(index, logs, false);
             throw shutdown;
           }
-          const written = writer.stageSucceeded(index, logs, true);
+          const written = run.writer.stageSucceeded(index, logs, true);
           if (written) await written;
         }
       } catch (thrown) {
-        await this.endAborted(claim, tag, coerceError(abort.aborted ? abort.reason : thrown));
+        await this.endAborted(run.claim, run.tag, coerceError(run.abort.aborted ? run.abort.reason : thrown));
       } finally {
-        unwatch();
+        run.unwatch();
         this.inFlight[worker] = undefined;
         this.executing--;
       }
