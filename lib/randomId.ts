@@ -39,7 +39,9 @@ const stamped = new Uint8Array(16);
  * in-memory store finds a run by binary search over its runs, and PostgreSQL's index on them grows at
  * one end (a random id lands anywhere in it).
  */
-export const timeOrderedId: IdGenerator = (now = Date.now()) => {
+export const timeOrderedId: IdGenerator = (time = Date.now()) => {
+  // Whole milliseconds, as the id holds them: two readings within one ms must share its counter.
+  const now = Math.floor(time);
   if (now > lastMs) {
     lastMs = now;
     counter = entropy[nextRandom(2)]! | ((entropy[offset - 1]! & 0x07) << 8);

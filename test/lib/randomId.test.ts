@@ -42,15 +42,6 @@ describe("timeOrderedId", () => {
     expect(ms).toBeLessThan(now + 1000);
   });
 
-  it("takes the time it is given (a store's clock reading of the run's creation) instead of reading the clock", () => {
-    const at = Date.UTC(2101, 5, 1, 12, 30);
-    const id = timeOrderedId(at);
-    expect(id).toMatch(UUID_V7);
-    expect(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(at);
-    // A later call without a time, on a clock behind that one, still sorts after it.
-    expect(timeOrderedId() > id).toBe(true);
-  });
-
   it("makes each id greater than the last, within one millisecond (past 4096 of them) and when the clock goes back", () => {
     // Ahead of any real clock, so that every id of the first loop has the same millisecond.
     const at = vi.spyOn(Date, "now").mockReturnValue(Date.UTC(2100, 0, 1, 12));
@@ -60,5 +51,18 @@ describe("timeOrderedId", () => {
     for (let i = 0; i < 10; i++) ids.push(timeOrderedId());
     for (const id of ids) expect(id).toMatch(UUID_V7);
     expect(ids.filter((id, i) => i > 0 && !(ids[i - 1]! < id))).toEqual([]);
+  });
+
+  it("takes the time it is given (a store's clock reading of the run's creation) instead of reading the clock", () => {
+    const at = Date.UTC(2101, 5, 1, 12, 30);
+    const id = timeOrderedId(at);
+    expect(id).toMatch(UUID_V7);
+    expect(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(at);
+    // A later call without a time, on a clock behind that one, still sorts after it.
+    expect(timeOrderedId() > id).toBe(true);
+    // Fractions of a millisecond (a clock may give them) share the millisecond's counter.
+    const within = Array.from({ length: 200 }, (_, i) => timeOrderedId(at + 60_000 + (i + 1) * 0.004));
+    expect(within.filter((x, i) => i > 0 && !(within[i - 1]! < x))).toEqual([]);
+    expect(new Set(within.map((x) => parseInt(x.slice(0, 8) + x.slice(9, 13), 16)))).toEqual(new Set([at + 60_000]));
   });
 });
