@@ -3,8 +3,8 @@
  * different lengths; hashing makes every comparison 32 bytes, so a token's length does not leak and
  * no header can turn into a 500. Every configured token is compared, so the time does not say which.
  */
+// A namespace import: crypto.hash is looked up at run time, as Node before 20.12 lacks it.
 import * as crypto from "node:crypto";
-import { randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
  * SHA-256 in one call where Node has crypto.hash (20.12 and later): a Hash object per request was 5% of
@@ -27,7 +27,7 @@ export function tokenChecker(tokens: readonly string[]): TokenChecker {
       if (!authorization || digests.length === 0) return false;
       const presented = digest(authorization.replace(/^Bearer\s+/i, "").trim());
       let ok = false;
-      for (const d of digests) ok = timingSafeEqual(d, presented) || ok;
+      for (const d of digests) ok = crypto.timingSafeEqual(d, presented) || ok;
       return ok;
     },
   };
@@ -41,4 +41,4 @@ export const parseTokens = (value: string): string[] =>
     .filter(Boolean);
 
 /** A fresh token for a server started without one: 32 random bytes, base64url. */
-export const generateToken = (): string => randomBytes(32).toString("base64url");
+export const generateToken = (): string => crypto.randomBytes(32).toString("base64url");

@@ -22,6 +22,20 @@ export class Lane {
   token: string | undefined = undefined;
   /** Told if the running run's claim is lost (the run cancelled under its worker). */
   onLost: ((reason: string) => void)[] | undefined = undefined;
+
+  /** Whether `row` runs under the claim `token`. */
+  holds(row: number, token: string): boolean {
+    return this.running === row && this.token === token;
+  }
+
+  /** Nothing runs any more (its run ended or was handed back); returns the claim's watchers. */
+  free(): ((reason: string) => void)[] | undefined {
+    const watchers = this.onLost;
+    this.running = -1;
+    this.token = undefined;
+    this.onLost = undefined;
+    return watchers;
+  }
 }
 
 /** A claim made by a MemoryStore: it carries its run's row, for that store alone. */

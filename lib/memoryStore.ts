@@ -201,9 +201,7 @@ export class MemoryStore implements Store {
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const row = this.owned(claim);
     const lane = this.table.lane[row]!;
-    lane.running = -1;
-    lane.token = undefined;
-    lane.onLost = undefined;
+    lane.free();
     this.table.release(row, reason, this.clock.now());
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
     const requeued = new Fifo<number>();
@@ -216,8 +214,8 @@ export class MemoryStore implements Store {
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
     const row = this.rowOf(claim);
-    const lane = row === undefined ? undefined : this.table.lane[row]!;
-    if (!lane || lane.running !== row || lane.token !== claim.token) {
+    const lane = row === undefined ? undefined : this.table.lane[row];
+    if (row === undefined || !lane?.holds(row, claim.token)) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
     }
@@ -265,7 +263,7 @@ export class MemoryStore implements Store {
     const row = this.rowOf(claim);
     if (row === undefined) throw new StaleClaimError(claim.run.id, "no such run");
     const lane = this.table.lane[row]!;
-    if (lane.running !== row || lane.token !== claim.token) throw new StaleClaimError(claim.run.id, `run is ${this.table.runStatus(row)}`);
+    if (!lane.holds(row, claim.token)) throw new StaleClaimError(claim.run.id, `run is ${this.table.runStatus(row)}`);
     return row;
   }
 
@@ -280,10 +278,7 @@ export class MemoryStore implements Store {
     const wasRunning = lane.running === row;
     this.table.end(row, status, error, now);
     if (!wasRunning) return;
-    const watchers = lane.onLost;
-    lane.running = -1;
-    lane.token = undefined;
-    lane.onLost = undefined;
+    const watchers = lane.free();
     const next = lane.queue.peek();
     if (next !== undefined) {
       insertSorted(this.ready, next, byRow);
