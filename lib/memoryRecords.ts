@@ -2,8 +2,9 @@
  * The in-memory store's records besides its runs (lib/runTable.ts): a pipeline's lane of runs, and
  * the claim a worker holds.
  */
+import { pendingStages, stageSpecs, type StageSpec } from "./runState.ts";
 import { Fifo } from "./sorted.ts";
-import type { StagesSpec } from "./schemas.ts";
+import type { StageRun, StagesSpec } from "./schemas.ts";
 import type { Claim, ClaimedRun } from "./store.ts";
 
 /**
@@ -35,6 +36,29 @@ export class Lane {
     this.token = undefined;
     this.onLost = undefined;
     return watchers;
+  }
+}
+
+/**
+ * A pipeline as one create or update left it: what the runs triggered from it keep (its id, its lane,
+ * its stages), and what is derived from its stages, made once here rather than looked up per run.
+ */
+export class PipelineVersion {
+  /** In execution order (see stageSpecs). */
+  readonly specs: readonly StageSpec[];
+  /**
+   * The stages of a run never claimed, as every read of one shows them: made once and frozen, since a
+   * trigger's reply is such a read (and most of a trigger's garbage when made afresh).
+   */
+  readonly untouched: readonly StageRun[];
+
+  constructor(
+    readonly pipelineId: string,
+    readonly lane: Lane,
+    readonly stages: StagesSpec,
+  ) {
+    this.specs = stageSpecs(stages);
+    this.untouched = Object.freeze(pendingStages(stages).map((s) => Object.freeze({ ...s, logs: Object.freeze([]) as unknown as string[] })));
   }
 }
 

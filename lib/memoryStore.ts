@@ -11,7 +11,7 @@ import { iso, systemClock, type Clock } from "./clock.ts";
 import { timeOrderedId, type IdGenerator } from "./randomId.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { Lane, MemoryClaim } from "./memoryRecords.ts";
+import { Lane, MemoryClaim, PipelineVersion } from "./memoryRecords.ts";
 import { RunTable } from "./runTable.ts";
 import type { Pipeline, PipelineInput, Run } from "./schemas.ts";
 import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
@@ -20,7 +20,8 @@ import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 interface PipelineRecord {
   seq: number;
   pipeline: Pipeline;
-  lane: Lane;
+  /** What its runs are triggered from; replaced by each update. */
+  version: PipelineVersion;
 }
 
 export interface MemoryStoreOptions {
@@ -69,7 +70,7 @@ export class MemoryStore implements Store {
     const now = iso(ms);
     const pipeline: Pipeline = { id: this.ids(ms), ...input, created_at: now, updated_at: now };
     const lane = new Lane();
-    const record = { seq: ++this.seq, pipeline, lane };
+    const record = { seq: ++this.seq, pipeline, version: new PipelineVersion(pipeline.id, lane, pipeline.stages) };
     this.pipelines.set(pipeline.id, record);
     this.lanes.set(pipeline.id, lane);
     this.pipelineOrder.push(record);
@@ -95,6 +96,7 @@ export class MemoryStore implements Store {
     const record = this.pipelines.get(id);
     if (!record) return undefined;
     record.pipeline = { ...record.pipeline, ...input, updated_at: iso(this.clock.now()) };
+    record.version = new PipelineVersion(id, record.version.lane, record.pipeline.stages);
     return record.pipeline;
   }
 
@@ -104,10 +106,10 @@ export class MemoryStore implements Store {
     this.pipelines.delete(id);
     this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
     const reason = "pipeline deleted";
-    const { lane } = record;
+    const { lane } = record.version;
     const queued = [...lane.queue];
     lane.queue = new Fifo();
-    const readyAt = this.ready.findIndex((row) => this.table.lane[row] === lane);
+    const readyAt = this.ready.findIndex((row) => this.table.laneOf(row) === lane);
     if (readyAt >= 0) this.ready.splice(readyAt, 1);
     const cancelledQueued = queued.map((row) => this.finishedRun(row, "cancelled", reason));
     const cancelledRunning = lane.running >= 0 ? [this.finishedRun(lane.running, "cancelled", reason)] : [];
@@ -117,12 +119,13 @@ export class MemoryStore implements Store {
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     const pipelineRecord = this.pipelines.get(pipelineId);
     if (!pipelineRecord) return undefined;
-    const { pipeline, lane } = pipelineRecord;
+    const { version } = pipelineRecord;
+    const { lane } = version;
     const now = this.clock.now();
     const id = this.ids(now);
-    const row = this.table.add(id, pipelineId, lane, gitRef, pipeline.stages, now);
-    const last = this.idOrder[this.idOrder.length - 1];
-    if (last === undefined || id > this.table.id[last]!) this.idOrder.push(row);
+    const row = this.table.add(id, version, gitRef, now);
+    const ordered = this.idOrder.length; // never idOrder[-1] (see insertSorted)
+    if (ordered === 0 || id > this.table.id[this.idOrder[ordered - 1]!]!) this.idOrder.push(row);
     else this.unordered.set(id, row);
     lane.history.push(row);
     lane.queue.push(row);
@@ -172,13 +175,14 @@ export class MemoryStore implements Store {
   private claim(workerId: string): Claim | undefined {
     const row = this.ready.shift();
     if (row === undefined) return undefined;
-    const lane = this.table.lane[row]!;
+    const version = this.table.version[row]!;
+    const { lane } = version;
     lane.queue.shift();
     this.table.start(row, this.clock.now());
     const token = `${++this.claims}`;
     lane.running = row;
     lane.token = token;
-    return new MemoryClaim(this.table.claimed(row), this.table.spec[row]!, workerId, token, row, this);
+    return new MemoryClaim(this.table.claimed(row), version.stages, workerId, token, row, this);
   }
 
   private patch(claim: Claim, index: number, patch: StagePatch): void {
@@ -193,14 +197,14 @@ export class MemoryStore implements Store {
     const row = this.owned(claim);
     const now = this.clock.now();
     if (last) this.table.patchStage(row, last.index, last, now);
-    this.table.lane[row]!.onLost = undefined; // the owner ends its own run: nobody to tell
+    this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
     this.finish(row, status, error, now);
     return row;
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const row = this.owned(claim);
-    const lane = this.table.lane[row]!;
+    const lane = this.table.laneOf(row);
     lane.free();
     this.table.release(row, reason, this.clock.now());
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
@@ -214,7 +218,7 @@ export class MemoryStore implements Store {
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
     const row = this.rowOf(claim);
-    const lane = row === undefined ? undefined : this.table.lane[row];
+    const lane = row === undefined ? undefined : this.table.laneOf(row);
     if (row === undefined || !lane?.holds(row, claim.token)) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
@@ -262,7 +266,7 @@ export class MemoryStore implements Store {
   private owned(claim: Claim): number {
     const row = this.rowOf(claim);
     if (row === undefined) throw new StaleClaimError(claim.run.id, "no such run");
-    const lane = this.table.lane[row]!;
+    const lane = this.table.laneOf(row);
     if (!lane.holds(row, claim.token)) throw new StaleClaimError(claim.run.id, `run is ${this.table.runStatus(row)}`);
     return row;
   }
@@ -274,7 +278,7 @@ export class MemoryStore implements Store {
 
   /** Ends a queued or running run; frees its pipeline and tells the claim's watcher. */
   private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): void {
-    const lane = this.table.lane[row]!;
+    const lane = this.table.laneOf(row);
     const wasRunning = lane.running === row;
     this.table.end(row, status, error, now);
     if (!wasRunning) return;

@@ -14,13 +14,14 @@
  * `cancelled`.
  */
 import { iso } from "./clock.ts";
-import type { Lane } from "./memoryRecords.ts";
-import { pendingStages, stageSpecs } from "./runState.ts";
-import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun, type StagesSpec } from "./schemas.ts";
+import type { Lane, PipelineVersion } from "./memoryRecords.ts";
+import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun } from "./schemas.ts";
 import type { ClaimedRun, StagePatch } from "./store.ts";
 
 /** A pipeline has at most one stage of each kind. */
 const MAX_STAGES = STAGE_KINDS.length;
+/** Room for lines in a run's first array: a simulated stage logs two. */
+const MIN_LINE_ROOM = 8;
 
 const runCode = codes(RUN_STATUSES);
 const stageCode = codes(STAGE_STATUSES);
@@ -32,15 +33,21 @@ const STAGE_RUNNING = stageCode.running;
 export class RunTable {
   /** Rows in use: row r is the r-th run triggered. */
   size = 0;
-  readonly id: string[] = [];
-  readonly pipelineId: string[] = [];
-  readonly lane: Lane[] = [];
-  readonly gitRef: string[] = [];
-  /** The pipeline's stages when the run was triggered. */
-  readonly spec: StagesSpec[] = [];
-  readonly error: (string | null)[] = [];
-  /** Every stage's log lines, stage after stage; undefined while there are none. */
-  private readonly lines: (string[] | undefined)[] = [];
+  /**
+   * The columns of objects are made at the table's capacity and written by row, as the typed arrays
+   * are: pushes went through a builtin, and each new table's empty arrays changed element kinds under
+   * code already optimized for the last one's (a deoptimization per table, counted with valgrind).
+   */
+  id: string[] = [];
+  /** The pipeline (id, lane, stages) when the run was triggered. */
+  version: (PipelineVersion | undefined)[] = [];
+  gitRef: string[] = [];
+  error: (string | null)[] = [];
+  /**
+   * Every stage's log lines, stage after stage, then room for more (as many as lineCount says are
+   * lines); undefined while there are none.
+   */
+  private lines: (string[] | undefined)[] = [];
   private capacity = 0;
   private status = new Uint8Array(0);
   private stageCount = new Uint8Array(0);
@@ -56,22 +63,23 @@ export class RunTable {
   private lineCount = new Uint32Array(0);
 
   /** A queued run with every stage pending; returns its row. */
-  add(id: string, pipelineId: string, lane: Lane, gitRef: string, spec: StagesSpec, now: number): number {
+  add(id: string, version: PipelineVersion, gitRef: string, now: number): number {
     const row = this.size;
     if (row === this.capacity) this.grow();
     this.size++;
-    this.id.push(id);
-    this.pipelineId.push(pipelineId);
-    this.lane.push(lane);
-    this.gitRef.push(gitRef);
-    this.spec.push(spec);
-    this.error.push(null);
-    this.lines.push(undefined);
+    this.id[row] = id;
+    this.version[row] = version;
+    this.gitRef[row] = gitRef;
     this.status[row] = QUEUED;
-    this.stageCount[row] = stageSpecs(spec).length;
+    this.stageCount[row] = version.specs.length;
     this.createdAt[row] = this.updatedAt[row] = now;
-    // The rest of the row is as a new row is made: NaN times, pending stages, no lines.
+    // The rest of the row is as a new row is made: no error, no lines, NaN times, pending stages.
     return row;
+  }
+
+  /** The lane of the run's pipeline. */
+  laneOf(row: number): Lane {
+    return this.version[row]!.lane;
   }
 
   runStatus(row: number): RunStatus {
@@ -136,7 +144,7 @@ export class RunTable {
 
   /** What a worker needs of a claimed run. */
   claimed(row: number): ClaimedRun {
-    return { id: this.id[row]!, pipeline_id: this.pipelineId[row]!, git_ref: this.gitRef[row]! };
+    return { id: this.id[row]!, pipeline_id: this.version[row]!.pipelineId, git_ref: this.gitRef[row]! };
   }
 
   /**
@@ -145,15 +153,16 @@ export class RunTable {
    */
   added(row: number): Run {
     const created = iso(this.createdAt[row]!);
-    const stages = untouchedStages(this.spec[row]!);
-    return { id: this.id[row]!, pipeline_id: this.pipelineId[row]!, git_ref: this.gitRef[row]!, status: "queued", stages, error: null, created_at: created, started_at: null, finished_at: null, updated_at: created };
+    const version = this.version[row]!;
+    const stages = version.untouched as StageRun[];
+    return { id: this.id[row]!, pipeline_id: version.pipelineId, git_ref: this.gitRef[row]!, status: "queued", stages, error: null, created_at: created, started_at: null, finished_at: null, updated_at: created };
   }
 
   /** The run as the wire has it: a snapshot that later writes do not change. */
   toRun(row: number): Run {
     return {
       id: this.id[row]!,
-      pipeline_id: this.pipelineId[row]!,
+      pipeline_id: this.version[row]!.pipelineId,
       git_ref: this.gitRef[row]!,
       status: RUN_STATUSES[this.status[row]!]!,
       stages: this.stages(row),
@@ -169,8 +178,8 @@ export class RunTable {
     const lines = this.lines[row];
     const base = row * MAX_STAGES;
     const count = this.stageCount[row]!;
-    if (!lines && Number.isNaN(this.startedAt[row]!) && this.allPending(base, count)) return untouchedStages(this.spec[row]!);
-    const specs = stageSpecs(this.spec[row]!);
+    const { specs, untouched } = this.version[row]!;
+    if (!lines && Number.isNaN(this.startedAt[row]!) && this.allPending(base, count)) return untouched as StageRun[];
     const stages: StageRun[] = [];
     for (let i = 0, from = 0; i < count; i++) {
       const at = base + i;
@@ -199,20 +208,37 @@ export class RunTable {
     else if (status !== PENDING) this.stageFinished[at] = now;
   }
 
-  /**
-   * Appends `added` to stage `index`'s lines. The first lines of a run are kept as the array given (see
-   * StagePatch.logs); later ones make a new array.
-   */
-  private appendLines(row: number, index: number, added: string[]): void {
+  /** Appends `added` to stage `index`'s lines, which may be followed by later stages' (a release's). */
+  private appendLines(row: number, index: number, added: readonly string[]): void {
     const base = row * MAX_STAGES;
-    const lines = this.lines[row];
-    if (!lines) this.lines[row] = added;
-    else {
-      let end = 0;
-      for (let i = 0; i <= index; i++) end += this.lineCount[base + i]!;
-      this.lines[row] = spliced(lines, end, added);
-    }
+    const at = this.linesBefore(base, index + 1);
+    const lines = this.room(row, at, this.linesBefore(base, this.stageCount[row]!), added.length);
+    for (let i = 0; i < added.length; i++) lines[at + i] = added[i]!;
     this.lineCount[base + index]! += added.length;
+  }
+
+  /** The number of lines of the row's first `stages` stages. */
+  private linesBefore(base: number, stages: number): number {
+    let n = 0;
+    for (let i = 0; i < stages; i++) n += this.lineCount[base + i]!;
+    return n;
+  }
+
+  /**
+   * The row's array of lines with room for `n` more at `at`, the lines from there on (of `total`)
+   * moved up. An array is made with room to spare, twice what it must hold and at least
+   * MIN_LINE_ROOM, and replaced when full: each line is then copied a few times at most, where an
+   * array made to measure for each write was copied whole with every stage.
+   */
+  private room(row: number, at: number, total: number, n: number): string[] {
+    let lines = this.lines[row];
+    if (!lines || lines.length < total + n) {
+      const larger = new Array<string>(Math.max(MIN_LINE_ROOM, 2 * (total + n)));
+      for (let i = 0; i < total; i++) larger[i] = lines![i]!;
+      this.lines[row] = lines = larger;
+    }
+    for (let i = total - 1; i >= at; i--) lines[i + n] = lines[i]!;
+    return lines;
   }
 
   private grow(): void {
@@ -228,18 +254,13 @@ export class RunTable {
     this.stageStarted = grown(this.stageStarted, new Float64Array(stageSlots).fill(NaN));
     this.stageFinished = grown(this.stageFinished, new Float64Array(stageSlots).fill(NaN));
     this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots));
+    this.id = grownArray(this.id, capacity, "");
+    this.version = grownArray(this.version, capacity, undefined);
+    this.gitRef = grownArray(this.gitRef, capacity, "");
+    this.error = grownArray(this.error, capacity, null);
+    this.lines = grownArray(this.lines, capacity, undefined);
     this.capacity = capacity;
   }
-}
-
-/** `lines` with `added` inserted at `at`, as a new array (Array#concat measured 6% of the engine's time). */
-function spliced(lines: string[], at: number, added: string[]): string[] {
-  // Made at its exact size: a push would reserve room for more than a finished run ever needs.
-  const out = new Array<string>(lines.length + added.length);
-  for (let i = 0; i < at; i++) out[i] = lines[i]!;
-  for (let i = 0; i < added.length; i++) out[at + i] = added[i]!;
-  for (let i = at; i < lines.length; i++) out[added.length + i] = lines[i]!;
-  return out;
 }
 
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger: T): T {
@@ -247,23 +268,13 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger
   return larger;
 }
 
+/** `old`'s elements, then `filler` up to `capacity`. */
+function grownArray<T>(old: T[], capacity: number, filler: T): T[] {
+  return old.concat(new Array<T>(capacity - old.length).fill(filler));
+}
+
 function codes<S extends string>(values: readonly S[]): Record<S, number> {
   return Object.fromEntries(values.map((v, i) => [v, i])) as Record<S, number>;
 }
 
 const isoOrNull = (ms: number): string | null => (Number.isNaN(ms) ? null : iso(ms));
-
-const untouched = new WeakMap<StagesSpec, readonly StageRun[]>();
-
-/**
- * The stages of a run never claimed, as every read of one shows them: made once per spec and frozen,
- * since a trigger's reply is such a read (and most of a trigger's garbage when made afresh).
- */
-function untouchedStages(spec: StagesSpec): StageRun[] {
-  let stages = untouched.get(spec);
-  if (!stages) {
-    const made = pendingStages(spec).map((s) => Object.freeze({ ...s, logs: Object.freeze([]) as unknown as string[] }));
-    untouched.set(spec, (stages = Object.freeze(made)));
-  }
-  return stages as StageRun[];
-}

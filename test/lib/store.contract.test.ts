@@ -369,6 +369,25 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(run.stages.map((s) => s.logs)).toEqual([["a1", "a2"], ["b1", "b2", "b3"], []]);
     });
 
+    it("keeps every line in order through many writes of one, several and none, late ones for an earlier stage included", async () => {
+      const pipeline = await create();
+      await trigger(pipeline.id);
+      const c = await claim();
+      const expected: string[][] = [[], [], []];
+      const write = async (index: number, logs: string[]) => {
+        await store.updateStage(c, index, { logs });
+        expected[index]!.push(...logs);
+      };
+      for (let i = 0; i < 40; i++) await write(0, Array.from({ length: i % 4 }, (_, j) => `a${i}.${j}`));
+      await store.updateStage(c, 0, { status: "success", startNext: true });
+      for (let i = 0; i < 10; i++) await write(1, [`b${i}`]);
+      await write(0, ["a late"]);
+      await write(1, ["b last", "b end"]);
+      const run = await getRun(c.run.id);
+      expect(run.stages.map((s) => s.logs)).toEqual(expected);
+      expect(expected[0]).toHaveLength(61);
+    });
+
     it("ends a stage and starts the next in one write (startNext), and refuses startNext on the last stage, changing nothing", async () => {
       const pipeline = await create();
       await trigger(pipeline.id);
