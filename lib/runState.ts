@@ -1,7 +1,7 @@
 /**
  * Run and stage state: one status union each, one transition table, everything else derived.
  */
-import { STAGE_KINDS, type RunStatus, type StageKind, type StageRun, type StagesSpec, type StageStatus } from "./schemas.ts";
+import { STAGE_KINDS, type RunStatus, type StageKind, type StageRun, type StagesSpec } from "./schemas.ts";
 
 /** Allowed run transitions. Terminal states have none. */
 export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
@@ -13,10 +13,6 @@ export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
 };
 
 export const isTerminal = (status: RunStatus): boolean => RUN_TRANSITIONS[status].length === 0;
-
-export const canTransition = (from: RunStatus, to: RunStatus): boolean => RUN_TRANSITIONS[from].includes(to);
-
-export const isStageFinished = (status: StageStatus): boolean => status !== "pending" && status !== "running";
 
 /** A stage as the stage runner receives it. */
 export type StageSpec =
