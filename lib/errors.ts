@@ -95,6 +95,14 @@ export class StaleClaimError extends Error {
   }
 }
 
+/** A run stopped because the process executing it shuts down (or has no time left for its next stage). */
+export class ShutdownAbort extends Error {
+  constructor(message = "the process running it shut down before the run finished") {
+    super(message);
+    this.name = "ShutdownAbort";
+  }
+}
+
 /** A bad flag or environment value; reported as one line at start-up. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -9,12 +9,15 @@
 import type { Clock } from "./clock.ts";
 import { StaleClaimError } from "./errors.ts";
 import { LazyAbort } from "./lazyAbort.ts";
+import { stageSpecs, type StageSpec } from "./runState.ts";
 import { runWriter, type RunWriter } from "./runWrites.ts";
 import { StageLog } from "./stageLog.ts";
 import type { Claim, Store } from "./store.ts";
 
 export interface RunInFlight {
   readonly claim: Claim;
+  /** Its stages, in execution order. */
+  readonly specs: readonly StageSpec[];
   /** One abort per run: a runner's abort listeners must not outlive its run. */
   readonly abort: LazyAbort;
   readonly print: ((line: string) => void) | undefined;
@@ -39,5 +42,5 @@ export function runInFlight(claim: Claim, store: Store, clock: Clock, print: ((l
   // Whole ids: they are time-ordered, so a prefix would be the same for every run of a minute.
   const tag = print ? `run ${claim.run.id}` : "";
   const writer = runWriter(store, claim, clock, abort, print, tag);
-  return { claim, abort, print, tag, writer, log: new StageLog(writer), unwatch };
+  return { claim, specs: stageSpecs(claim.spec), abort, print, tag, writer, log: new StageLog(writer), unwatch };
 }

@@ -211,17 +211,17 @@ export class RunTable {
   /** Appends `added` to stage `index`'s lines, which may be followed by later stages' (a release's). */
   private appendLines(row: number, index: number, added: readonly string[]): void {
     const base = row * MAX_STAGES;
-    const at = this.linesBefore(base, index + 1);
-    const lines = this.room(row, at, this.linesBefore(base, this.stageCount[row]!), added.length);
+    // Where they go (after the lines of stages up to `index`), and how many lines there are.
+    let at = 0;
+    let total = 0;
+    for (let i = 0, count = this.stageCount[row]!; i < count; i++) {
+      const n = this.lineCount[base + i]!;
+      total += n;
+      if (i <= index) at += n;
+    }
+    const lines = this.room(row, at, total, added.length);
     for (let i = 0; i < added.length; i++) lines[at + i] = added[i]!;
     this.lineCount[base + index]! += added.length;
-  }
-
-  /** The number of lines of the row's first `stages` stages. */
-  private linesBefore(base: number, stages: number): number {
-    let n = 0;
-    for (let i = 0; i < stages; i++) n += this.lineCount[base + i]!;
-    return n;
   }
 
   /**

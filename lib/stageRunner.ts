@@ -3,7 +3,7 @@
  * is the default (the seed's executor, which only printed logs), a real command runner comes later.
  */
 import type { Clock } from "./clock.ts";
-import type { StageSpec } from "./runState.ts";
+import { describeStage, type StageSpec } from "./runState.ts";
 
 export interface StageContext {
   /** Appends a line to the stage's log (kept on the run and printed by the server). */
@@ -35,24 +35,10 @@ export interface SimulateOptions {
   random?: () => number;
 }
 
-/** What a real runner would execute for the stage, as a shell line. */
-export function describeStage(stage: StageSpec): string {
-  switch (stage.kind) {
-    case "run":
-      return `$ ${stage.command}`;
-    case "build":
-      return `$ docker build -f ${stage.dockerfile_path} .`;
-    case "deploy":
-      return `$ kubectl --context ${stage.cluster_name} apply -f ${stage.manifest_path}`;
-  }
-}
-
 /** Logs what the stage would do, waits `durationMs`, and fails with `failureProbability`. */
 export function simulateRunner(opts: SimulateOptions): StageRunner {
   const random = opts.random ?? Math.random;
   const done = `simulated: done in ${opts.durationMs} ms`;
-  // Stage specs are shared by every run of a pipeline (see stageSpecs), so their lines are made once.
-  const lines = new WeakMap<StageSpec, string>();
   const end = (stage: StageSpec, ctx: StageContext): Promise<void> => {
     if (opts.failureProbability > 0 && random() < opts.failureProbability) {
       ctx.log("simulated failure: exit status 1");
@@ -66,9 +52,7 @@ export function simulateRunner(opts: SimulateOptions): StageRunner {
   // one turn of the microtask queue, as an awaited no-op would.
   return {
     run(stage, ctx) {
-      let line = lines.get(stage);
-      if (line === undefined) lines.set(stage, (line = describeStage(stage)));
-      ctx.log(line);
+      ctx.log(describeStage(stage));
       if (opts.durationMs > 0) return opts.clock.sleep(opts.durationMs, ctx.signal).then(() => end(stage, ctx));
       return end(stage, ctx);
     },

@@ -6,11 +6,11 @@
  * polling loop and no sleep on the hot path.
  */
 import { systemClock, type Clock } from "./clock.ts";
-import { coerceError, StaleClaimError } from "./errors.ts";
-import { stageSpecs, type StageSpec } from "./runState.ts";
+import { coerceError, ShutdownAbort, StaleClaimError } from "./errors.ts";
+import type { StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import type { LazyAbort } from "./lazyAbort.ts";
-import { runInFlight } from "./runInFlight.ts";
+import { runInFlight, type RunInFlight } from "./runInFlight.ts";
 import { StageRunContext } from "./stageContext.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
@@ -44,13 +44,6 @@ export interface StopReport {
   interrupted: Run[];
   /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
   released: string[];
-}
-
-class ShutdownAbort extends Error {
-  constructor(message = "the process running it shut down before the run finished") {
-    super(message);
-    this.name = "ShutdownAbort";
-  }
 }
 
 export class WorkerPool {
@@ -169,11 +162,10 @@ export class WorkerPool {
   }
 
   /**
-   * Runs every stage of a claimed run in order and ends the run (success, or failed at the first
-   * failed stage); never throws. The claim started the first stage; each stage's end starts the next
-   * in the same write, and the last stage's end goes with the run's: a run of n stages is n + 1
-   * writes. On a store with immediate writes nothing here waits but the stages, and the runs it can
-   * claim at once follow in the same call: an async call per run cost a promise and an await each.
+   * Runs a claimed run's stages in order and ends it (success, or failed at the first failed stage);
+   * never throws. A run of n stages is n + 1 writes: the claim starts the first stage, each stage's end
+   * starts the next, the last one's goes with the run's. On a store with immediate writes only the
+   * stages are waited for, and runs it can claim at once follow in the same call.
    */
   private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
     for (let claim: Claim | undefined = first; claim; claim = this.nextImmediate(workerId)) {
@@ -182,45 +174,18 @@ export class WorkerPool {
       this.executing++;
       run.print?.(`${run.tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
       try {
-        const specs = stageSpecs(claim.spec);
-        this.checkTimeFor(specs[0]!);
+        this.checkTimeFor(run.specs[0]!);
         for (let index = 0; ; index++) {
-          const spec = specs[index]!;
-          run.log.open(index);
           let failure: Error | undefined;
           try {
-            await this.runner.run(spec, new StageRunContext(run.abort, run.log, index, run.print && ((line) => run.print!(`${run.tag} ${spec.kind}: ${line}`))));
+            await this.startStage(run, index);
           } catch (thrown) {
             failure = coerceError(thrown);
           }
-          // Only `run` (and what is old) is read after an await: see RunInFlight.
-          if (run.abort.aborted) {
-            // Keep what the stage logged while it was being stopped (the claim may still be ours).
-            const logs = await Promise.resolve(run.log.close()).catch(() => []);
-            if (logs.length) await run.writer.writeLogs(index, logs).catch(() => {});
-            throw run.abort.reason;
-          }
-          const closed = run.log.close();
-          const logs = Array.isArray(closed) ? closed : await closed;
-          const next = failure ? undefined : specs[index + 1];
-          if (!next) {
-            const error = failure ? failure.message : null;
-            const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
-            const written = run.writer.finish(last.status, error, last);
-            if (written) await written;
-            if (failure) this.counts.failed++;
-            else this.counts.success++;
-            run.print?.(`${run.tag} ${error === null ? "success" : `failed: ${error}`}`);
-            break;
-          }
-          try {
-            this.checkTimeFor(next);
-          } catch (shutdown) {
-            await run.writer.stageSucceeded(index, logs, false);
-            throw shutdown;
-          }
-          const written = run.writer.stageSucceeded(index, logs, true);
-          if (written) await written;
+          // Only `run` and `index` are live across the awaits here: this frame lives as long as the
+          // worker, and each value stored into it at an await goes through a write barrier.
+          const ended = this.endStage(run, index, failure);
+          if (ended === true || (ended !== false && (await ended))) break;
         }
       } catch (thrown) {
         await this.endAborted(run.claim, run.tag, coerceError(run.abort.aborted ? run.abort.reason : thrown));
@@ -230,6 +195,58 @@ export class WorkerPool {
         this.executing--;
       }
     }
+  }
+
+  /** Runs stage `index` of `run`: what its runner returns. */
+  private startStage(run: RunInFlight, index: number): Promise<void> {
+    const spec = run.specs[index]!;
+    run.log.open(index);
+    const print = run.print && ((line: string) => run.print!(`${run.tag} ${spec.kind}: ${line}`));
+    return this.runner.run(spec, new StageRunContext(run.abort, run.log, index, print));
+  }
+
+  /**
+   * Records stage `index`'s end (failed with `failure`, if given) and the next stage's start or the
+   * run's end: true when the run has ended, else false, or a promise of either to wait for. Throws (or
+   * rejects) when the run was aborted, or a shutdown leaves no time for the next stage.
+   */
+  private endStage(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
+    if (run.abort.aborted) return this.keepLogsAndStop(run, index);
+    const closed = run.log.close();
+    return Array.isArray(closed) ? this.writeStageEnd(run, index, failure, closed) : closed.then((logs) => this.writeStageEnd(run, index, failure, logs));
+  }
+
+  /** Keeps what an aborted run's stage logged while it was being stopped (the claim may still be ours), then throws why it stopped. */
+  private async keepLogsAndStop(run: RunInFlight, index: number): Promise<never> {
+    const logs = await Promise.resolve(run.log.close()).catch(() => []);
+    if (logs.length) await run.writer.writeLogs(index, logs).catch(() => {});
+    throw run.abort.reason;
+  }
+
+  /** endStage's write, once the stage's log is closed. */
+  private writeStageEnd(run: RunInFlight, index: number, failure: Error | undefined, logs: string[]): boolean | Promise<boolean> {
+    const next = failure ? undefined : run.specs[index + 1];
+    if (!next) {
+      const error = failure ? failure.message : null;
+      const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
+      const written = run.writer.finish(last.status, error, last);
+      return written ? written.then(() => this.ended(run, error)) : this.ended(run, error);
+    }
+    try {
+      this.checkTimeFor(next);
+    } catch (shutdown) {
+      return Promise.resolve(run.writer.stageSucceeded(index, logs, false)).then(() => Promise.reject(shutdown));
+    }
+    const written = run.writer.stageSucceeded(index, logs, true);
+    return written ? written.then(() => false) : false;
+  }
+
+  /** Counts and prints a run that ended after its last stage or a failed one. */
+  private ended(run: RunInFlight, error: string | null): true {
+    if (error === null) this.counts.success++;
+    else this.counts.failed++;
+    run.print?.(`${run.tag} ${error === null ? "success" : `failed: ${error}`}`);
+    return true;
   }
 
   /** The next run, claimed at once, on a store with immediate writes; else (or if it throws) the worker loop claims. */

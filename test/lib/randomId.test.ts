@@ -25,6 +25,26 @@ describe("randomId", () => {
   });
 });
 
+/** Pairs of positions (among `positions`) whose hex digits were equal in every one of `ids`: a byte copied to two places. */
+function copiedDigits(ids: string[], positions: number[]): [number, number][] {
+  const copied: [number, number][] = [];
+  for (const i of positions) for (const j of positions) if (i < j && ids.every((id) => id[i] === id[j])) copied.push([i, j]);
+  return copied;
+}
+
+/** The hex digits of a UUID's 36 characters, dashes left out, from `from` on. */
+const digitsFrom = (from: number): number[] => Array.from({ length: 36 }, (_, i) => i).filter((i) => i >= from && ![8, 13, 18, 23].includes(i));
+
+describe("ids' random bytes", () => {
+  it("are each drawn on their own: no digit of an id repeats another's in every id", () => {
+    const random = Array.from({ length: 200 }, randomId);
+    expect(copiedDigits(random, digitsFrom(0).filter((i) => i !== 14 && i !== 19))).toEqual([]);
+    // A time-ordered id's random part: after its time and counter, its variant digit left out.
+    const ordered = Array.from({ length: 200 }, () => timeOrderedId());
+    expect(copiedDigits(ordered, digitsFrom(20))).toEqual([]);
+  });
+});
+
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe("timeOrderedId", () => {
