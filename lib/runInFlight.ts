@@ -9,15 +9,18 @@
 import type { Clock } from "./clock.ts";
 import { StaleClaimError } from "./errors.ts";
 import { LazyAbort } from "./lazyAbort.ts";
-import { stageSpecs, type StageSpec } from "./runState.ts";
+import type { StageSpec } from "./runState.ts";
 import { runWriter, type RunWriter } from "./runWrites.ts";
 import { StageLog } from "./stageLog.ts";
 import type { Claim, Store } from "./store.ts";
 
 export interface RunInFlight {
   readonly claim: Claim;
-  /** Its stages, in execution order. */
-  readonly specs: readonly StageSpec[];
+  /**
+   * Its stages, in execution order: set by the worker once it may fail the run (stageSpecs throws on a
+   * spec that is not one: a corrupt row), empty until then.
+   */
+  specs: readonly StageSpec[];
   /** One abort per run: a runner's abort listeners must not outlive its run. */
   readonly abort: LazyAbort;
   readonly print: ((line: string) => void) | undefined;
@@ -42,5 +45,7 @@ export function runInFlight(claim: Claim, store: Store, clock: Clock, print: ((l
   // Whole ids: they are time-ordered, so a prefix would be the same for every run of a minute.
   const tag = print ? `run ${claim.run.id}` : "";
   const writer = runWriter(store, claim, clock, abort, print, tag);
-  return { claim, specs: stageSpecs(claim.spec), abort, print, tag, writer, log: new StageLog(writer), unwatch };
+  return { claim, specs: NO_STAGES, abort, print, tag, writer, log: new StageLog(writer), unwatch };
 }
+
+const NO_STAGES: readonly StageSpec[] = [];

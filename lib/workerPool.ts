@@ -7,7 +7,7 @@
  */
 import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, ShutdownAbort, StaleClaimError } from "./errors.ts";
-import type { StageSpec } from "./runState.ts";
+import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import type { LazyAbort } from "./lazyAbort.ts";
 import { runInFlight, type RunInFlight } from "./runInFlight.ts";
@@ -174,6 +174,7 @@ export class WorkerPool {
       this.executing++;
       run.print?.(`${run.tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
       try {
+        run.specs = stageSpecs(claim.spec);
         this.checkTimeFor(run.specs[0]!);
         for (let index = 0; ; index++) {
           let failure: Error | undefined;

@@ -405,6 +405,28 @@ describe("WorkerPool", () => {
     expect((await t.run(b)).status).toBe("success");
   });
 
+  it("fails a run whose claim carries stages it cannot read (a corrupt row), and runs the next one", async () => {
+    let claims = 0;
+    const t = setup({
+      size: 1,
+      wrap: (memory) =>
+        wrapStore(memory, {
+          // As a PostgreSQL claim would carry a row whose spec column holds JSON null.
+          claimRun: async (workerId) => {
+            const claim = await memory.claimRun(workerId);
+            return claim && ++claims === 1 ? { ...claim, spec: null as never } : claim;
+          },
+        }),
+    });
+    const a = await t.trigger(await t.create(runOnly("a")));
+    const b = await t.trigger(await t.create(runOnly("b")));
+    t.pool.start();
+    await t.clock.advance(100);
+    expect((await t.run(a)).status).toBe("failed");
+    expect((await t.run(b)).status).toBe("success");
+    expect(t.pool.counts).toMatchObject({ success: 1, failed: 1 });
+  });
+
   it("aborts only the cancelled run's signal: a finished run's stages are not told about a later cancel", async () => {
     const scripted = new ScriptedRunner();
     const t = setup({ size: 1, runner: () => scripted });
