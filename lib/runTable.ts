@@ -34,20 +34,19 @@ export class RunTable {
   /** Rows in use: row r is the r-th run triggered. */
   size = 0;
   /**
-   * The columns of objects are made at the table's capacity and written by row, as the typed arrays
-   * are: pushes went through a builtin, and each new table's empty arrays changed element kinds under
-   * code already optimized for the last one's (a deoptimization per table, counted with valgrind).
+   * The columns of objects grow by a write at their end, row by row: Array#push went through a builtin
+   * here, and deoptimized the trigger once for each new table (--trace-deopt).
    */
-  id: string[] = [];
+  readonly id: string[] = [];
   /** The pipeline (id, lane, stages) when the run was triggered. */
-  version: (PipelineVersion | undefined)[] = [];
-  gitRef: string[] = [];
-  error: (string | null)[] = [];
+  readonly version: PipelineVersion[] = [];
+  readonly gitRef: string[] = [];
+  readonly error: (string | null)[] = [];
   /**
    * Every stage's log lines, stage after stage, then room for more (as many as lineCount says are
    * lines); undefined while there are none.
    */
-  private lines: (string[] | undefined)[] = [];
+  private readonly lines: (string[] | undefined)[] = [];
   private capacity = 0;
   private status = new Uint8Array(0);
   private stageCount = new Uint8Array(0);
@@ -70,6 +69,8 @@ export class RunTable {
     this.id[row] = id;
     this.version[row] = version;
     this.gitRef[row] = gitRef;
+    this.error[row] = null;
+    this.lines[row] = undefined;
     this.status[row] = QUEUED;
     this.stageCount[row] = version.specs.length;
     this.createdAt[row] = this.updatedAt[row] = now;
@@ -254,11 +255,6 @@ export class RunTable {
     this.stageStarted = grown(this.stageStarted, new Float64Array(stageSlots).fill(NaN));
     this.stageFinished = grown(this.stageFinished, new Float64Array(stageSlots).fill(NaN));
     this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots));
-    this.id = grownArray(this.id, capacity, "");
-    this.version = grownArray(this.version, capacity, undefined);
-    this.gitRef = grownArray(this.gitRef, capacity, "");
-    this.error = grownArray(this.error, capacity, null);
-    this.lines = grownArray(this.lines, capacity, undefined);
     this.capacity = capacity;
   }
 }
@@ -266,11 +262,6 @@ export class RunTable {
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger: T): T {
   larger.set(old as never);
   return larger;
-}
-
-/** `old`'s elements, then `filler` up to `capacity`. */
-function grownArray<T>(old: T[], capacity: number, filler: T): T[] {
-  return old.concat(new Array<T>(capacity - old.length).fill(filler));
 }
 
 function codes<S extends string>(values: readonly S[]): Record<S, number> {
