@@ -245,22 +245,24 @@ export class RunTable {
   private grow(): void {
     const capacity = Math.max(1024, this.capacity * 2);
     const stageSlots = capacity * MAX_STAGES;
-    this.status = grown(this.status, new Uint8Array(capacity));
-    this.stageCount = grown(this.stageCount, new Uint8Array(capacity));
-    this.createdAt = grown(this.createdAt, new Float64Array(capacity));
-    this.startedAt = grown(this.startedAt, new Float64Array(capacity).fill(NaN));
-    this.finishedAt = grown(this.finishedAt, new Float64Array(capacity).fill(NaN));
-    this.updatedAt = grown(this.updatedAt, new Float64Array(capacity));
-    this.stageStatus = grown(this.stageStatus, new Uint8Array(stageSlots).fill(PENDING));
-    this.stageStarted = grown(this.stageStarted, new Float64Array(stageSlots).fill(NaN));
-    this.stageFinished = grown(this.stageFinished, new Float64Array(stageSlots).fill(NaN));
-    this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots));
+    this.status = grown(this.status, new Uint8Array(capacity), 0);
+    this.stageCount = grown(this.stageCount, new Uint8Array(capacity), 0);
+    this.createdAt = grown(this.createdAt, new Float64Array(capacity), 0);
+    this.startedAt = grown(this.startedAt, new Float64Array(capacity), NaN);
+    this.finishedAt = grown(this.finishedAt, new Float64Array(capacity), NaN);
+    this.updatedAt = grown(this.updatedAt, new Float64Array(capacity), 0);
+    this.stageStatus = grown(this.stageStatus, new Uint8Array(stageSlots), PENDING);
+    this.stageStarted = grown(this.stageStarted, new Float64Array(stageSlots), NaN);
+    this.stageFinished = grown(this.stageFinished, new Float64Array(stageSlots), NaN);
+    this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots), 0);
     this.capacity = capacity;
   }
 }
 
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger: T): T {
+/** `larger` with `old`'s values, then `filler` (a new typed array holds zeros: filled only if not 0). */
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger: T, filler: number): T {
   larger.set(old as never);
+  if (filler !== 0) larger.fill(filler, old.length);
   return larger;
 }
 

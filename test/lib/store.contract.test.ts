@@ -184,6 +184,18 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       }
     });
 
+    it("reads back runs triggered by the thousand as they were written: queued, no times, stages pending", async () => {
+      const pipeline = await create();
+      const runs: Run[] = [];
+      for (let i = 0; i < 2100; i++) runs.push(await trigger(pipeline.id, `ref-${i}`));
+      for (const i of [0, 1023, 1024, 2047, 2048, 2099]) {
+        const run = await getRun(runs[i]!.id);
+        expect(run).toEqual(runs[i]);
+        expect(run).toMatchObject({ status: "queued", git_ref: `ref-${i}`, started_at: null, finished_at: null, error: null });
+        expect(run.stages.every((s) => s.status === "pending" && s.started_at === null && s.logs.length === 0)).toBe(true);
+      }
+    });
+
     it("answers undefined when triggering an unknown or deleted pipeline, and for an unknown run id", async () => {
       expect(await store.triggerRun(UNKNOWN_ID, "main")).toBeUndefined();
       const pipeline = await create();
