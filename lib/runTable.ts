@@ -35,7 +35,7 @@ export class RunTable {
   size = 0;
   /**
    * The columns of objects grow by a write at their end, row by row: Array#push went through a builtin
-   * here, and deoptimized the trigger once for each new table (--trace-deopt).
+   * here, and deoptimized `add` once for each new table (--trace-deopt).
    */
   readonly id: string[] = [];
   /** The pipeline (id, lane, stages) when the run was triggered. */
