@@ -102,9 +102,9 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
   if (immediate)
     overrides.immediate = <ImmediateWrites>{
       claimRun: (workerId) => started(immediate.claimRun(workerId)),
-      updateStage: (claim, index, patch) => immediate.updateStage(claim, index, patch),
-      finishRun: (claim, status, error, last) => {
-        immediate.finishRun(claim, status, error, last);
+      stageSucceeded: (claim, index, logs, startNext) => immediate.stageSucceeded(claim, index, logs, startNext),
+      finishRun: (claim, status, error, index, logs) => {
+        immediate.finishRun(claim, status, error, index, logs);
         finished(claim);
       },
     };

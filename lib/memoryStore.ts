@@ -14,7 +14,7 @@ import { StaleClaimError } from "./errors.ts";
 import { Lane, MemoryClaim, PipelineVersion } from "./memoryRecords.ts";
 import { RunTable } from "./runTable.ts";
 import type { Pipeline, PipelineInput, Run } from "./schemas.ts";
-import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import type { Claim, DeleteResult, ImmediateWrites, LastStage, LineBuffer, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 
 interface PipelineRecord {
@@ -56,8 +56,8 @@ export class MemoryStore implements Store {
   /** The worker's writes, made before they return: the worker pool's fast path (see ImmediateWrites). */
   readonly immediate: ImmediateWrites = {
     claimRun: (workerId) => this.claim(workerId),
-    updateStage: (claim, index, patch) => this.patch(claim, index, patch),
-    finishRun: (claim, status, error, last) => void this.end(claim, status, error, last),
+    stageSucceeded: (claim, index, logs, startNext) => this.stageSucceeded(claim, index, logs, startNext),
+    finishRun: (claim, status, error, index, logs) => void this.endWithStage(claim, status, error, index, logs),
   };
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -188,7 +188,15 @@ export class MemoryStore implements Store {
   private patch(claim: Claim, index: number, patch: StagePatch): void {
     const row = this.owned(claim);
     const now = this.clock.now();
-    this.table.patchStage(row, index, patch, now);
+    const logs = patch.logs ?? NO_LINES;
+    this.table.patchStage(row, index, patch.status, logs, logs.length, patch.startNext === true, now);
+    this.table.touch(row, now);
+  }
+
+  private stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void {
+    const row = this.owned(claim);
+    const now = this.clock.now();
+    this.table.patchStage(row, index, "success", logs.lines, logs.count, startNext, now);
     this.table.touch(row, now);
   }
 
@@ -196,7 +204,21 @@ export class MemoryStore implements Store {
   private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): number {
     const row = this.owned(claim);
     const now = this.clock.now();
-    if (last) this.table.patchStage(row, last.index, last, now);
+    const logs = last?.logs ?? NO_LINES;
+    if (last) this.table.patchStage(row, last.index, last.status, logs, logs.length, false, now);
+    return this.ended(row, status, error, now);
+  }
+
+  /** Ends a run its claim owns, and its stage `index` with it. */
+  private endWithStage(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): void {
+    const row = this.owned(claim);
+    const now = this.clock.now();
+    this.table.patchStage(row, index, status, logs.lines, logs.count, false, now);
+    this.ended(row, status, error, now);
+  }
+
+  /** A run its owner ended; returns its row. */
+  private ended(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): number {
     this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
     this.finish(row, status, error, now);
     return row;
@@ -297,3 +319,4 @@ export class MemoryStore implements Store {
 }
 
 const byRow = (row: number): number => row;
+const NO_LINES: readonly string[] = [];

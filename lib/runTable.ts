@@ -15,13 +15,11 @@
  */
 import { iso } from "./clock.ts";
 import type { Lane, PipelineVersion } from "./memoryRecords.ts";
-import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun } from "./schemas.ts";
-import type { ClaimedRun, StagePatch } from "./store.ts";
+import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun, type StageStatus } from "./schemas.ts";
+import type { ClaimedRun } from "./store.ts";
 
 /** A pipeline has at most one stage of each kind. */
 const MAX_STAGES = STAGE_KINDS.length;
-/** Room for lines in a run's first array: a simulated stage logs two. */
-const MIN_LINE_ROOM = 8;
 
 const runCode = codes(RUN_STATUSES);
 const stageCode = codes(STAGE_STATUSES);
@@ -95,17 +93,18 @@ export class RunTable {
   }
 
   /**
-   * Applies `patch` to stage `index` (and starts the next, if asked); a RangeError, changing nothing,
-   * for a stage the run lacks. Does not touch updated_at.
+   * Stage `index` gets `count` more lines from `lines`, then `status` if given, and the next stage
+   * starts if asked: a StagePatch. A RangeError, changing nothing, for a stage the run lacks. Does not
+   * touch updated_at.
    */
-  patchStage(row: number, index: number, patch: StagePatch, now: number): void {
-    const count = this.stageCount[row]!;
-    const has = Number.isInteger(index) && index >= 0 && index < count;
-    if (!has || (patch.startNext && index + 1 >= count)) throw new RangeError(`run ${this.id[row]} has no stage ${has ? index + 1 : index}`);
+  patchStage(row: number, index: number, status: StageStatus | undefined, lines: readonly string[], count: number, startNext: boolean, now: number): void {
+    const stages = this.stageCount[row]!;
+    const has = Number.isInteger(index) && index >= 0 && index < stages;
+    if (!has || (startNext && index + 1 >= stages)) throw new RangeError(`run ${this.id[row]} has no stage ${has ? index + 1 : index}`);
     const at = row * MAX_STAGES + index;
-    if (patch.logs?.length) this.appendLines(row, index, patch.logs);
-    if (patch.status) this.setStageStatus(at, stageCode[patch.status], now);
-    if (patch.startNext) this.setStageStatus(at + 1, STAGE_RUNNING, now);
+    if (count) this.appendLines(row, index, lines, count);
+    if (status) this.setStageStatus(at, stageCode[status], now);
+    if (startNext) this.setStageStatus(at + 1, STAGE_RUNNING, now);
   }
 
   touch(row: number, now: number): void {
@@ -140,7 +139,7 @@ export class RunTable {
       this.lineCount[at] = 0;
     }
     this.lines[row] = undefined;
-    if (count) this.appendLines(row, 0, [`previous attempt handed back to the queue: ${reason}`]);
+    if (count) this.appendLines(row, 0, [`previous attempt handed back to the queue: ${reason}`], 1);
   }
 
   /** What a worker needs of a claimed run. */
@@ -209,8 +208,8 @@ export class RunTable {
     else if (status !== PENDING) this.stageFinished[at] = now;
   }
 
-  /** Appends `added` to stage `index`'s lines, which may be followed by later stages' (a release's). */
-  private appendLines(row: number, index: number, added: readonly string[]): void {
+  /** Appends `added`'s first `n` to stage `index`'s lines, which may be followed by later stages' (a release's). */
+  private appendLines(row: number, index: number, added: readonly string[], n: number): void {
     const base = row * MAX_STAGES;
     // Where they go (after the lines of stages up to `index`), and how many lines there are.
     let at = 0;
@@ -220,21 +219,21 @@ export class RunTable {
       total += n;
       if (i <= index) at += n;
     }
-    const lines = this.room(row, at, total, added.length);
-    for (let i = 0; i < added.length; i++) lines[at + i] = added[i]!;
-    this.lineCount[base + index]! += added.length;
+    const lines = this.room(row, at, total, n);
+    for (let i = 0; i < n; i++) lines[at + i] = added[i]!;
+    this.lineCount[base + index]! += n;
   }
 
   /**
    * The row's array of lines with room for `n` more at `at`, the lines from there on (of `total`)
-   * moved up. An array is made with room to spare, twice what it must hold and at least
-   * MIN_LINE_ROOM, and replaced when full: each line is then copied a few times at most, where an
+   * moved up. An array is made with room to spare, twice what it must hold and at least eight lines
+   * (a simulated stage logs two), and replaced when full: each line is then copied a few times at most, where an
    * array made to measure for each write was copied whole with every stage.
    */
   private room(row: number, at: number, total: number, n: number): string[] {
     let lines = this.lines[row];
     if (!lines || lines.length < total + n) {
-      const larger = new Array<string>(Math.max(MIN_LINE_ROOM, 2 * (total + n)));
+      const larger = emptyLines(2 * (total + n));
       for (let i = 0; i < total; i++) larger[i] = lines![i]!;
       this.lines[row] = lines = larger;
     }
@@ -257,6 +256,17 @@ export class RunTable {
     this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots), 0);
     this.capacity = capacity;
   }
+}
+
+/**
+ * An array of at least `size` (and eight) empty lines, packed with strings from the start: one made
+ * with `new Array(n)` changed its kind of elements with its first line, once a run (its copy loop was
+ * 40 machine instructions a line, counted with valgrind).
+ */
+function emptyLines(size: number): string[] {
+  const lines = ["", "", "", "", "", "", "", ""];
+  while (lines.length < size) lines.push("");
+  return lines;
 }
 
 /** `larger` with `old`'s values, then `filler` (a new typed array holds zeros: filled only if not 0). */

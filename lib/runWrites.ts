@@ -8,18 +8,18 @@ import { ServiceUnavailableError } from "./errors.ts";
 import type { LazyAbort } from "./lazyAbort.ts";
 import type { Run } from "./schemas.ts";
 import type { LogWriter } from "./stageLog.ts";
-import type { Claim, ImmediateWrites, LastStage, Store } from "./store.ts";
+import type { Claim, ImmediateWrites, LineBuffer, Store } from "./store.ts";
 
 /**
  * The writes that carry a run from its first stage to its end. Undefined when made already, else a
- * promise of it. Log lines written while a stage runs are not retried: a StageLog keeps the lines of
- * a failed write for the next one.
+ * promise of it. Their lines are read from `logs` before they return. Log lines written while a stage
+ * runs are not retried: a StageLog keeps the lines of a failed write for the next one.
  */
 export interface RunWriter extends LogWriter {
   /** Stage `index` succeeded with `logs`; `startNext` starts the next stage in the same write. */
-  stageSucceeded(index: number, logs: string[], startNext: boolean): Promise<unknown> | undefined;
-  /** Ends the run, together with `last`, the final patch of the stage that was running. */
-  finish(status: "success" | "failed", error: string | null, last: LastStage): Promise<unknown> | undefined;
+  stageSucceeded(index: number, logs: LineBuffer, startNext: boolean): Promise<unknown> | undefined;
+  /** Ends the run, and its stage `index` with the same status and `logs`. */
+  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): Promise<unknown> | undefined;
 }
 
 /**
@@ -31,54 +31,55 @@ export function runWriter(store: Store, claim: Claim, clock: Clock, abort: LazyA
 }
 
 /** Both writers' log writes: made once, as the StageLog keeps the lines of a failed one. */
-abstract class ClaimWriter implements LogWriter {
+const writeLogs = (store: Store, claim: Claim, index: number, lines: string[]): Promise<void> => store.updateStage(claim, index, { logs: lines });
+
+/** (Neither writer extends a common class: a derived class's construction was a generic call once a run.) */
+class ImmediateWriter implements RunWriter {
   constructor(
-    protected readonly store: Store,
-    protected readonly claim: Claim,
+    private readonly store: Store,
+    private readonly writes: ImmediateWrites,
+    private readonly claim: Claim,
   ) {}
 
   writeLogs(index: number, lines: string[]): Promise<void> {
-    return this.store.updateStage(this.claim, index, { logs: lines });
+    return writeLogs(this.store, this.claim, index, lines);
+  }
+
+  stageSucceeded(index: number, logs: LineBuffer, startNext: boolean): undefined {
+    this.writes.stageSucceeded(this.claim, index, logs, startNext);
+  }
+
+  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): undefined {
+    this.writes.finishRun(this.claim, status, error, index, logs);
   }
 }
 
-class ImmediateWriter extends ClaimWriter implements RunWriter {
+class PersistedWriter implements RunWriter {
   constructor(
-    store: Store,
-    private readonly writes: ImmediateWrites,
-    claim: Claim,
-  ) {
-    super(store, claim);
-  }
-
-  stageSucceeded(index: number, logs: string[], startNext: boolean): undefined {
-    this.writes.updateStage(this.claim, index, { status: "success", logs, startNext });
-  }
-
-  finish(status: "success" | "failed", error: string | null, last: LastStage): undefined {
-    this.writes.finishRun(this.claim, status, error, last);
-  }
-}
-
-class PersistedWriter extends ClaimWriter implements RunWriter {
-  constructor(
-    store: Store,
-    claim: Claim,
+    private readonly store: Store,
+    private readonly claim: Claim,
     private readonly opts: PersistOptions,
-  ) {
-    super(store, claim);
+  ) {}
+
+  writeLogs(index: number, lines: string[]): Promise<void> {
+    return writeLogs(this.store, this.claim, index, lines);
   }
 
-  stageSucceeded(index: number, logs: string[], startNext: boolean): Promise<void> {
+  stageSucceeded(index: number, logs: LineBuffer, startNext: boolean): Promise<void> {
     const { store, claim } = this;
-    return persist(() => store.updateStage(claim, index, { status: "success", logs, startNext }), stageSucceeded(store, claim, index), this.opts);
+    const patch = { status: "success" as const, logs: linesOf(logs), startNext };
+    return persist(() => store.updateStage(claim, index, patch), stageSucceeded(store, claim, index), this.opts);
   }
 
-  finish(status: "success" | "failed", error: string | null, last: LastStage): Promise<Run> {
+  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): Promise<Run> {
     const { store, claim } = this;
+    const last = { index, status, logs: linesOf(logs) };
     return persist(() => store.finishRun(claim, status, error, last), runEnded(store, claim, status, error), this.opts);
   }
 }
+
+/** A buffer's lines as an array of their own, for a write that may be made again later. */
+const linesOf = (logs: LineBuffer): string[] => logs.lines.slice(0, logs.count);
 
 /** A write found already made: its result. */
 export type Landed<T> = { value: T } | undefined;

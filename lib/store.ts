@@ -63,15 +63,27 @@ export interface DeleteResult {
 }
 
 /**
- * A worker's writes made synchronously, errors thrown rather than rejected, with the same contract as
- * the Store methods of the same names. A store whose data lives in the process (MemoryStore) offers
- * them, and the worker pool then makes its writes without a turn of the microtask queue each: with
- * 0-ms stages the async path was most of a run's cost.
+ * Log lines in a buffer that its owner reuses: the first `count` of `lines`. A write given one reads
+ * them before it returns, and keeps none of it.
+ */
+export interface LineBuffer {
+  readonly lines: readonly string[];
+  readonly count: number;
+}
+
+/**
+ * A worker's writes made synchronously, errors thrown rather than rejected. A store whose data lives
+ * in the process (MemoryStore) offers them, and the worker pool then makes its writes without a turn
+ * of the microtask queue each: with 0-ms stages the async path was most of a run's cost. Their log
+ * lines come in the worker's own buffer, so that none is copied into an array of its own on the way.
  */
 export interface ImmediateWrites {
+  /** As Store's. */
   claimRun(workerId: string): Claim | undefined;
-  updateStage(claim: Claim, index: number, patch: StagePatch): void;
-  finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): void;
+  /** updateStage(claim, index, { status: "success", logs, startNext }). */
+  stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void;
+  /** finishRun(claim, status, error, { index, status, logs }): the run ends as its stage `index` does. */
+  finishRun(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): void;
 }
 
 /**

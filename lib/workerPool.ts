@@ -9,9 +9,9 @@ import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, ShutdownAbort, StaleClaimError } from "./errors.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
-import type { LazyAbort } from "./lazyAbort.ts";
 import { runInFlight, type RunInFlight } from "./runInFlight.ts";
 import { StageRunContext } from "./stageContext.ts";
+import { LogTurn } from "./stageLog.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
 
@@ -59,8 +59,12 @@ export class WorkerPool {
   /** Set when the shutdown grace period has run out: every run still executing is aborted. */
   private graceOver = false;
   private loops: Promise<void>[] = [];
-  /** The abort of the run each worker is executing, by worker; undefined when it executes none. */
-  private readonly inFlight: (LazyAbort | undefined)[];
+  /** The run each worker is executing, by worker; undefined when it executes none. */
+  private readonly inFlight: (RunInFlight | undefined)[];
+  /** Flushes the logs of the runs in flight at the end of a turn in which they logged. */
+  private readonly logTurn = new LogTurn(() => {
+    for (const run of this.inFlight) run?.log.flush();
+  });
   private executing = 0;
   private readonly interrupted: Run[] = [];
   private readonly released: string[] = [];
@@ -116,7 +120,7 @@ export class WorkerPool {
     await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
     grace.abort();
     this.graceOver = true;
-    for (const abort of this.inFlight) abort?.abort(new ShutdownAbort());
+    for (const run of this.inFlight) run?.abort.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
@@ -169,8 +173,8 @@ export class WorkerPool {
    */
   private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
     for (let claim: Claim | undefined = first; claim; claim = this.nextImmediate(workerId)) {
-      const run = runInFlight(claim, this.store, this.clock, this.log, this.graceOver ? new ShutdownAbort() : undefined);
-      this.inFlight[worker] = run.abort;
+      const run = runInFlight(claim, this.store, this.clock, this.log, this.graceOver ? new ShutdownAbort() : undefined, this.logTurn);
+      this.inFlight[worker] = run;
       this.executing++;
       run.print?.(`${run.tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
       try {
@@ -213,24 +217,26 @@ export class WorkerPool {
    */
   private endStage(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
     if (run.abort.aborted) return this.keepLogsAndStop(run, index);
-    const closed = run.log.close();
-    return Array.isArray(closed) ? this.writeStageEnd(run, index, failure, closed) : closed.then((logs) => this.writeStageEnd(run, index, failure, logs));
+    const closing = run.log.close();
+    return closing ? closing.then(() => this.writeStageEnd(run, index, failure)) : this.writeStageEnd(run, index, failure);
   }
 
   /** Keeps what an aborted run's stage logged while it was being stopped (the claim may still be ours), then throws why it stopped. */
   private async keepLogsAndStop(run: RunInFlight, index: number): Promise<never> {
-    const logs = await Promise.resolve(run.log.close()).catch(() => []);
-    if (logs.length) await run.writer.writeLogs(index, logs).catch(() => {});
+    await run.log.close();
+    if (run.log.count) await run.writer.writeLogs(index, run.log.take()).catch(() => {});
     throw run.abort.reason;
   }
 
   /** endStage's write, once the stage's log is closed. */
-  private writeStageEnd(run: RunInFlight, index: number, failure: Error | undefined, logs: string[]): boolean | Promise<boolean> {
-    const next = failure ? undefined : run.specs[index + 1];
+  private writeStageEnd(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
+    const logs = run.log;
+    // Never read past the end: a load out of bounds is a slow one.
+    const next = failure || index + 1 === run.specs.length ? undefined : run.specs[index + 1];
     if (!next) {
       const error = failure ? failure.message : null;
-      const last = { index, status: failure ? ("failed" as const) : ("success" as const), logs: failure ? [...logs, `error: ${failure.message}`] : logs };
-      const written = run.writer.finish(last.status, error, last);
+      if (failure) run.log.closingLine(`error: ${failure.message}`);
+      const written = run.writer.finish(failure ? "failed" : "success", error, index, logs);
       return written ? written.then(() => this.ended(run, error)) : this.ended(run, error);
     }
     try {

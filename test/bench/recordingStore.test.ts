@@ -6,7 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { recordingStore } from "../../bench/recordingStore.ts";
 import type { Run } from "../../lib/schemas.ts";
-import type { Claim, Store } from "../../lib/store.ts";
+import type { Claim, LineBuffer, Store } from "../../lib/store.ts";
+
+const NO_LINES: LineBuffer = { lines: [], count: 0 };
 
 /**
  * The recording over a store that hands out claims in the order the test says, whatever the rules:
@@ -18,7 +20,7 @@ async function recordingOf(order: string[]) {
   const inner = {
     durable: false,
     triggerRun: async (pipelineId: string) => ({ id: `run-${++n}`, pipeline_id: pipelineId }) as Run,
-    immediate: { claimRun: () => claims.shift(), updateStage: () => {}, finishRun: () => {} },
+    immediate: { claimRun: () => claims.shift(), stageSucceeded: () => {}, finishRun: () => {} },
   } as unknown as Store;
   const { store, recording } = recordingStore(inner);
   await store.triggerRun("p", "main");
@@ -29,7 +31,7 @@ async function recordingOf(order: string[]) {
 describe("the bench's recording", () => {
   it("records every run's trigger, start and finish, and sees nothing wrong when the rules hold", async () => {
     const { immediate, recording } = await recordingOf(["run-1", "run-2"]);
-    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null);
+    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null, 0, NO_LINES);
     expect(recording.finishedCount).toBe(2);
     expect(recording.started.every((t, i) => t >= recording.triggered[i]! && recording.finished[i]! >= t)).toBe(true);
     expect(recording.maxConcurrentPerPipeline).toBe(1);
@@ -45,7 +47,7 @@ describe("the bench's recording", () => {
 
   it("counts a run started before an older run of its pipeline", async () => {
     const { immediate, recording } = await recordingOf(["run-2", "run-1"]);
-    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null);
+    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null, 0, NO_LINES);
     expect(recording.outOfOrder).toBe(2);
     expect(recording.maxConcurrentPerPipeline).toBe(1);
   });

@@ -3,14 +3,31 @@
  * and each line under the stage that logged it.
  */
 import { describe, expect, it } from "vitest";
-import { StageLog } from "../../lib/stageLog.ts";
+import { LogTurn, StageLog, type LogWriter } from "../../lib/stageLog.ts";
 import { settle } from "../support/manualClock.ts";
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Logs flushed by one turn, as a worker pool's runs in flight are: in the order they were made. */
+const logs: StageLog[] = [];
+const logTurn = new LogTurn(() => {
+  for (const log of logs) log.flush();
+});
+function stageLog(writer: LogWriter): StageLog {
+  const log = new StageLog(writer, logTurn);
+  logs.push(log);
+  return log;
+}
+
+/** What the stage's final write would carry: the lines in the log's buffer once it is closed. */
+async function closed(log: StageLog): Promise<string[]> {
+  await log.close();
+  return log.take();
+}
+
 function recorder(opts: { failing?: () => boolean } = {}) {
   const writes: { index: number; lines: string[] }[] = [];
-  const log = new StageLog({
+  const log = stageLog({
     async writeLogs(index, lines) {
       if (opts.failing?.()) {
         // A failure takes its time, as a timed-out connection would: later lines arrive meanwhile.
@@ -32,7 +49,7 @@ describe("StageLog", () => {
     await turn();
     await settle();
     log.add(0, "c");
-    expect(await log.close()).toEqual(["c"]);
+    expect(await closed(log)).toEqual(["c"]);
     await settle();
     expect(writes).toEqual([{ index: 0, lines: ["a", "b"] }]);
   });
@@ -52,35 +69,35 @@ describe("StageLog", () => {
     await turn();
     await settle();
     expect(writes).toEqual([{ index: 0, lines: ["a", "b", "c", "d"] }]);
-    expect(await log.close()).toEqual([]);
+    expect(await closed(log)).toEqual([]);
   });
 
   it("drops a line logged for a stage that has ended, rather than filing it under the next", async () => {
     const { log } = recorder();
     log.open(0);
     log.add(0, "first");
-    expect(await log.close()).toEqual(["first"]);
+    expect(await closed(log)).toEqual(["first"]);
     log.open(1);
     log.add(0, "late output of the first stage");
     log.add(1, "second");
-    expect(await log.close()).toEqual(["second"]);
+    expect(await closed(log)).toEqual(["second"]);
   });
 
   it("keeps the lines of a write that throws instead of rejecting, and the other logs of the turn still flush", async () => {
-    const throwing = new StageLog({
+    const throwing = stageLog({
       writeLogs() {
         throw new Error("not a promise");
       },
     });
     throwing.open(0);
-    throwing.add(0, "a"); // flushed first: the turn takes the logs in the order they began waiting
+    throwing.add(0, "a"); // flushed first
     const other = recorder();
     other.log.open(0);
     other.log.add(0, "x");
     await turn();
     await settle();
     expect(other.writes).toEqual([{ index: 0, lines: ["x"] }]);
-    expect(await throwing.close()).toEqual(["a"]);
+    expect(await closed(throwing)).toEqual(["a"]);
   });
 
   it("flushes only the logs still waiting at the turn, after a burst of stages that opened and closed without one", async () => {
@@ -88,11 +105,11 @@ describe("StageLog", () => {
     for (const [i, { log }] of burst.entries()) {
       log.open(0);
       log.add(0, `line ${i}`);
-      expect(await log.close()).toEqual([`line ${i}`]);
+      expect(await closed(log)).toEqual([`line ${i}`]);
       // The next stage logs within the same turn: its line waits for the flush.
       log.open(1);
       if (i % 50 === 0) log.add(1, `next ${i}`);
-      else expect(await log.close()).toEqual([]);
+      else expect(await closed(log)).toEqual([]);
     }
     await turn();
     await settle();
