@@ -12,9 +12,10 @@ import { timeOrderedId, type IdGenerator } from "./randomId.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
 import { Lane, MemoryClaim, PipelineVersion } from "./memoryRecords.ts";
+import { RunIds } from "./runIds.ts";
 import { RunTable } from "./runTable.ts";
-import type { Pipeline, PipelineInput, Run } from "./schemas.ts";
-import type { Claim, DeleteResult, ImmediateWrites, LastStage, LineBuffer, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import type { Pipeline, PipelineInput, Run, StageStatus } from "./schemas.ts";
+import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
 
 interface PipelineRecord {
@@ -40,24 +41,19 @@ export class MemoryStore implements Store {
   /** Ascending seq, for listing. */
   private readonly pipelineOrder: PipelineRecord[] = [];
   private readonly table = new RunTable();
-  /**
-   * The runs by id: the rows of those whose id is above every earlier run's (all of them, with
-   * timeOrderedId), in that order, for binary search; the rest in a Map. With a Map of every run, a run
-   * with 0-ms stages took 22-24% more time (the insert was 7% of the profile, the rest collection).
-   */
-  private readonly idOrder: number[] = [];
-  private readonly unordered = new Map<string, number>();
+  private readonly runIds = new RunIds(this.table.id);
   /** By pipeline id, deleted pipelines' too. */
   private readonly lanes = new Map<string, Lane>();
   /** The row of the oldest queued run of each pipeline with nothing running, ascending. */
   private readonly ready: number[] = [];
-  private readonly listeners = new Set<() => void>();
+  /** An array: a Set's iteration, on every trigger, was a call of its own. */
+  private listeners: (() => void)[] = [];
 
   /** The worker's writes, made before they return: the worker pool's fast path (see ImmediateWrites). */
   readonly immediate: ImmediateWrites = {
     claimRun: (workerId) => this.claim(workerId),
-    stageSucceeded: (claim, index, logs, startNext) => this.stageSucceeded(claim, index, logs, startNext),
-    finishRun: (claim, status, error, index, logs) => void this.endWithStage(claim, status, error, index, logs),
+    stageSucceeded: (claim, index, logs, startNext) => this.patch(claim, index, "success", logs.lines, logs.count, startNext),
+    finishRun: (claim, status, error, index, logs) => void this.end(claim, status, error, index, status, logs.lines, logs.count),
   };
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -124,9 +120,7 @@ export class MemoryStore implements Store {
     const now = this.clock.now();
     const id = this.ids(now);
     const row = this.table.add(id, version, gitRef, now);
-    const ordered = this.idOrder.length; // never idOrder[-1] (see insertSorted)
-    if (ordered === 0 || id > this.table.id[this.idOrder[ordered - 1]!]!) this.idOrder.push(row);
-    else this.unordered.set(id, row);
+    this.runIds.add(row);
     lane.history.push(row);
     lane.queue.push(row);
     // Read before anyone is told: a listener may claim it at once.
@@ -139,7 +133,7 @@ export class MemoryStore implements Store {
   }
 
   async getRun(id: string): Promise<Run | undefined> {
-    const row = this.rowById(id);
+    const row = this.runIds.rowOf(id);
     return row === undefined ? undefined : this.table.toRun(row);
   }
 
@@ -165,11 +159,13 @@ export class MemoryStore implements Store {
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
-    this.patch(claim, index, patch);
+    const logs = patch.logs ?? NO_LINES;
+    this.patch(claim, index, patch.status, logs, logs.length, patch.startNext === true);
   }
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
-    return this.table.toRun(this.end(claim, status, error, last));
+    const logs = last?.logs ?? NO_LINES;
+    return this.table.toRun(this.end(claim, status, error, last?.index, last?.status, logs, logs.length));
   }
 
   private claim(workerId: string): Claim | undefined {
@@ -185,40 +181,19 @@ export class MemoryStore implements Store {
     return new MemoryClaim(this.table.claimed(row), version.stages, workerId, token, row, this);
   }
 
-  private patch(claim: Claim, index: number, patch: StagePatch): void {
+  /** A StagePatch, its lines the first `count` of `lines`. */
+  private patch(claim: Claim, index: number, status: StageStatus | undefined, lines: readonly string[], count: number, startNext: boolean): void {
     const row = this.owned(claim);
     const now = this.clock.now();
-    const logs = patch.logs ?? NO_LINES;
-    this.table.patchStage(row, index, patch.status, logs, logs.length, patch.startNext === true, now);
+    this.table.patchStage(row, index, status, lines, count, startNext, now);
     this.table.touch(row, now);
   }
 
-  private stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void {
+  /** Ends a run its claim owns, after its stage `index` is patched (if given); returns its row. */
+  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number): number {
     const row = this.owned(claim);
     const now = this.clock.now();
-    this.table.patchStage(row, index, "success", logs.lines, logs.count, startNext, now);
-    this.table.touch(row, now);
-  }
-
-  /** Ends a run its claim owns, after `last`; returns its row. */
-  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last: LastStage | undefined): number {
-    const row = this.owned(claim);
-    const now = this.clock.now();
-    const logs = last?.logs ?? NO_LINES;
-    if (last) this.table.patchStage(row, last.index, last.status, logs, logs.length, false, now);
-    return this.ended(row, status, error, now);
-  }
-
-  /** Ends a run its claim owns, and its stage `index` with it. */
-  private endWithStage(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): void {
-    const row = this.owned(claim);
-    const now = this.clock.now();
-    this.table.patchStage(row, index, status, logs.lines, logs.count, false, now);
-    this.ended(row, status, error, now);
-  }
-
-  /** A run its owner ended; returns its row. */
-  private ended(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): number {
+    if (index !== undefined) this.table.patchStage(row, index, stageStatus, lines, count, false, now);
     this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
     this.finish(row, status, error, now);
     return row;
@@ -253,8 +228,10 @@ export class MemoryStore implements Store {
   }
 
   onClaimable(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 
   async cancelQueued(reason: string): Promise<Run[]> {
@@ -269,19 +246,12 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.listeners = [];
   }
 
   /** The row behind a claim: carried by this store's own, else looked up by id. */
   private rowOf(claim: Claim): number | undefined {
-    return MemoryClaim.rowOf(claim, this) ?? this.rowById(claim.run.id);
-  }
-
-  private rowById(id: string): number | undefined {
-    const { idOrder } = this;
-    const ids = this.table.id;
-    const at = lowerBound(idOrder, (row) => ids[row]! >= id);
-    return at < idOrder.length && ids[idOrder[at]!] === id ? idOrder[at] : this.unordered.get(id);
+    return MemoryClaim.rowOf(claim, this) ?? this.runIds.rowOf(claim.run.id);
   }
 
   /** The row of a claimed run, if the claim is still current. */

@@ -4,8 +4,24 @@
  * made only if the runner asks for it.
  */
 import type { LazyAbort } from "./lazyAbort.ts";
+import type { RunInFlight } from "./runInFlight.ts";
+import type { StageSpec } from "./runState.ts";
 import type { StageLog } from "./stageLog.ts";
 import type { StageContext } from "./stageRunner.ts";
+
+/** The context of `run`'s stage `index` (`spec`), its lines printed too, prefixed, when the pool prints. */
+export function stageContext(run: RunInFlight, index: number, spec: StageSpec): StageRunContext {
+  return new StageRunContext(run.abort, run.log, index, run.print && stagePrinter(run, spec));
+}
+
+/**
+ * The progress lines of `run`'s stage `spec`. Made apart from stageContext: a closure there would have
+ * every call of it allocate a context for the closure's variables, printing or not.
+ */
+const stagePrinter =
+  (run: RunInFlight, spec: StageSpec) =>
+  (line: string): void =>
+    run.print!(`${run.tag} ${spec.kind}: ${line}`);
 
 export class StageRunContext implements StageContext {
   /** Bound, so that a runner may pass it around as a callback. */

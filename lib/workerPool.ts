@@ -1,16 +1,15 @@
 /**
  * The worker pool: N workers that claim runs from the Store and execute their stages through a
  * StageRunner, recording every transition in the store. It knows nothing of which store it uses.
- *
- * Idle workers wait on a promise that the store's `onClaimable` notification resolves: there is no
- * polling loop and no sleep on the hot path.
+ * Idle workers wait until the store's `onClaimable` notification wakes them (lib/idleWorkers.ts).
  */
 import { systemClock, type Clock } from "./clock.ts";
 import { coerceError, ShutdownAbort, StaleClaimError } from "./errors.ts";
+import { IdleWorkers } from "./idleWorkers.ts";
 import { stageSpecs, type StageSpec } from "./runState.ts";
 import type { Run } from "./schemas.ts";
 import { runInFlight, type RunInFlight } from "./runInFlight.ts";
-import { StageRunContext } from "./stageContext.ts";
+import { stageContext } from "./stageContext.ts";
 import { LogTurn } from "./stageLog.ts";
 import type { StageRunner } from "./stageRunner.ts";
 import type { Claim, Store } from "./store.ts";
@@ -68,12 +67,9 @@ export class WorkerPool {
   private executing = 0;
   private readonly interrupted: Run[] = [];
   private readonly released: string[] = [];
-  /** Bumped by every wake-up, so a notification between "claim found nothing" and "wait" is not lost. */
-  private wakeGeneration = 0;
-  private waiters: (() => void)[] = [];
+  private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.executing === 0));
   private unsubscribe: (() => void) | undefined;
   private readonly canStartStage: ((stage: StageSpec) => boolean) | undefined;
-  private idleListeners: (() => void)[] = [];
   /** Runs ended by this pool's workers, by how they ended. */
   readonly counts: PoolCounts = { success: 0, failed: 0, cancelled: 0, released: 0 };
 
@@ -100,7 +96,7 @@ export class WorkerPool {
 
   start(): void {
     if (this.loops.length || this.stopping) return;
-    this.unsubscribe = this.store.onClaimable(() => this.wake(1));
+    this.unsubscribe = this.store.onClaimable(() => this.idle.wake(1));
     this.loops = this.ids.map((id, worker) => this.workerLoop(worker, id));
   }
 
@@ -112,7 +108,7 @@ export class WorkerPool {
     this.stopping = true;
     this.unsubscribe?.();
     this.stopped.abort();
-    this.wake(Infinity);
+    this.idle.wake(Infinity);
     const all = Promise.all(this.loops);
     // The grace period starts now even if nothing is executing yet: a claim still on its way back
     // from the store becomes a run that must end within it too.
@@ -127,23 +123,13 @@ export class WorkerPool {
 
   /** Resolves when every worker is waiting for work and none is executing (or the pool has stopped). */
   whenIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleListeners.push(resolve));
-  }
-
-  private isIdle(): boolean {
-    return this.stopping || (this.waiters.length === this.ids.length && this.executing === 0);
-  }
-
-  private wake(count: number): void {
-    this.wakeGeneration++;
-    for (let woken = 0; woken < count && this.waiters.length; woken++) this.waiters.shift()!();
+    return this.idle.whenIdle();
   }
 
   private async workerLoop(worker: number, workerId: string): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const generation = this.wakeGeneration;
+      const generation = this.idle.generation;
       let claim: Claim | undefined;
       try {
         const immediate = this.store.immediate;
@@ -157,11 +143,7 @@ export class WorkerPool {
         continue;
       }
       if (claim) await this.execute(worker, workerId, claim);
-      else if (generation === this.wakeGeneration && !this.stopping)
-        await new Promise<void>((resolve) => {
-          this.waiters.push(resolve);
-          if (this.isIdle()) for (const idle of this.idleListeners.splice(0)) idle();
-        });
+      else if (generation === this.idle.generation && !this.stopping) await this.idle.wait();
     }
   }
 
@@ -206,8 +188,7 @@ export class WorkerPool {
   private startStage(run: RunInFlight, index: number): Promise<void> {
     const spec = run.specs[index]!;
     run.log.open(index);
-    const print = run.print && ((line: string) => run.print!(`${run.tag} ${spec.kind}: ${line}`));
-    return this.runner.run(spec, new StageRunContext(run.abort, run.log, index, print));
+    return this.runner.run(spec, stageContext(run, index, spec));
   }
 
   /**
@@ -273,8 +254,8 @@ export class WorkerPool {
   private checkTimeFor(stage: StageSpec): void {
     if (!this.canStartStage || this.canStartStage(stage)) return;
     this.stopping = true;
-    this.wake(Infinity);
-    for (const idle of this.idleListeners.splice(0)) idle();
+    this.idle.wake(Infinity);
+    this.idle.tellIdle();
     throw new ShutdownAbort(`not enough time left to run the ${stage.kind} stage`);
   }
 
@@ -303,3 +284,4 @@ export class WorkerPool {
     }
   }
 }
+
