@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
@@ -57,7 +57,8 @@ function count(what: string, rounds: number, profile?: string): Promise<number> 
   const node = ["node", "--predictable", "--random-seed=42", "--hash-seed=42", ...(profile ? ["--perf-basic-prof"] : [])];
   const args = ["--tool=callgrind", `--callgrind-out-file=${out}`, ...node, bundle, what, ...[workers, pipelines, RUNS, rounds].map(String)];
   return new Promise((resolve, reject) => {
-    const child = spawn("valgrind", args, { stdio: ["ignore", "ignore", "pipe"] });
+    // Run in the scratch directory: with --perf-basic-prof, V8 leaves an isolate log in its working directory.
+    const child = spawn("valgrind", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
@@ -71,12 +72,13 @@ function count(what: string, rounds: number, profile?: string): Promise<number> 
 }
 
 try {
-  if (values.profile) await mkdir(values.profile, { recursive: true });
+  const profile = values.profile && resolve(values.profile);
+  if (profile) await mkdir(profile, { recursive: true });
   const perRun: Record<string, number> = {};
   // Two at a time: these machines have two cores, and each count is of its own process alone.
   for (const what of ["engine", "baseline"]) {
     process.stderr.write(`counting ${what} (${from} and ${to} rounds of ${RUNS} runs, W = ${workers}, P = ${pipelines})...\n`);
-    const [first, last] = await Promise.all([count(what, from), count(what, to, values.profile)]);
+    const [first, last] = await Promise.all([count(what, from), count(what, to, profile)]);
     perRun[what] = Math.round((last - first) / ((to - from) * RUNS));
   }
   const { engine, baseline } = perRun as { engine: number; baseline: number };
