@@ -14,11 +14,14 @@ export class IdleWorkers {
 
   /** Waits to be woken (the caller has checked that no wake-up came since it read `generation`). */
   wait(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.waiters.push(resolve);
-      if (this.isIdle(this.waiters.length)) this.tellIdle();
-    });
+    return new Promise<void>(this.enqueue);
   }
+
+  /** wait's executor, made once: a worker waits once a run when triggers come one at a time. */
+  private readonly enqueue = (resolve: () => void): void => {
+    this.waiters.push(resolve);
+    if (this.isIdle(this.waiters.length)) this.tellIdle();
+  };
 
   /**
    * Wakes up to `count` waiting workers, the last to wait first: any will do, and the one that went

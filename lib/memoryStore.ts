@@ -228,7 +228,7 @@ export class MemoryStore implements Store {
   }
 
   onClaimable(listener: () => void): () => void {
-    this.listeners = [...this.listeners, listener];
+    if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
     };

@@ -284,4 +284,3 @@ export class WorkerPool {
     }
   }
 }
-
