@@ -215,9 +215,9 @@ export class RunTable {
     let at = 0;
     let total = 0;
     for (let i = 0, count = this.stageCount[row]!; i < count; i++) {
-      const n = this.lineCount[base + i]!;
-      total += n;
-      if (i <= index) at += n;
+      const stageLines = this.lineCount[base + i]!;
+      total += stageLines;
+      if (i <= index) at += stageLines;
     }
     const lines = this.room(row, at, total, n);
     for (let i = 0; i < n; i++) lines[at + i] = added[i]!;
