@@ -35,8 +35,9 @@ export interface RunInFlight {
 
 /**
  * Starts keeping `claim`'s run: its abort (aborted at once with `abortedBy`, when given: the shutdown's
- * grace is over), the watch on its claim, its writer and its log (flushed by `turn`). (An object literal: as a class with
- * fields, a run took 1,900 more machine instructions at 8 workers and 64 pipelines.)
+ * grace is over), the watch on its claim, its writer and its log (flushed by `turn`). (An object
+ * literal: as a class with fields, a run took 1,900 more machine instructions at 8 workers and 64
+ * pipelines.)
  */
 export function runInFlight(claim: Claim, store: Store, clock: Clock, print: ((line: string) => void) | undefined, abortedBy: Error | undefined, turn: LogTurn): RunInFlight {
   const abort = new LazyAbort();

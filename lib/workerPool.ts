@@ -209,14 +209,14 @@ export class WorkerPool {
     throw run.abort.reason;
   }
 
-  /** endStage's write, once the stage's log is closed. */
+  /** endStage's write, once the stage's log is closed: it reads the stage's lines from the log's buffer. */
   private writeStageEnd(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
     const logs = run.log;
     // Never read past the end: a load out of bounds is a slow one.
     const next = failure || index + 1 === run.specs.length ? undefined : run.specs[index + 1];
     if (!next) {
       const error = failure ? failure.message : null;
-      if (failure) run.log.closingLine(`error: ${failure.message}`);
+      if (failure) logs.closingLine(`error: ${failure.message}`);
       const written = run.writer.finish(failure ? "failed" : "success", error, index, logs);
       return written ? written.then(() => this.ended(run, error)) : this.ended(run, error);
     }
