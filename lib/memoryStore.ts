@@ -34,6 +34,8 @@ export class MemoryStore implements Store {
   readonly durable = false;
   private readonly clock: Clock;
   private readonly ids: IdGenerator;
+  /** Whether `ids` makes the runs' ids too; else the run table makes timeOrderedIds in place. */
+  private readonly runIdsGiven: boolean;
   /** Pipelines' creation order. */
   private seq = 0;
   private claims = 0;
@@ -41,7 +43,7 @@ export class MemoryStore implements Store {
   /** Ascending seq, for listing. */
   private readonly pipelineOrder: PipelineRecord[] = [];
   private readonly table = new RunTable();
-  private readonly runIds = new RunIds(this.table.id);
+  private readonly runIds = new RunIds(this.table);
   /** By pipeline id, deleted pipelines' too. */
   private readonly lanes = new Map<string, Lane>();
   /** The row of the oldest queued run of each pipeline with nothing running, ascending. */
@@ -59,6 +61,7 @@ export class MemoryStore implements Store {
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.ids = opts.ids ?? timeOrderedId;
+    this.runIdsGiven = opts.ids !== undefined;
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
@@ -118,8 +121,7 @@ export class MemoryStore implements Store {
     const { version } = pipelineRecord;
     const { lane } = version;
     const now = this.clock.now();
-    const id = this.ids(now);
-    const row = this.table.add(id, version, gitRef, now);
+    const row = this.table.add(this.runIdsGiven ? this.ids(now) : undefined, version, gitRef, now);
     this.runIds.add(row);
     lane.history.push(row);
     lane.queue.push(row);
@@ -171,7 +173,7 @@ export class MemoryStore implements Store {
   private claim(workerId: string): Claim | undefined {
     const row = this.ready.shift();
     if (row === undefined) return undefined;
-    const version = this.table.version[row]!;
+    const version = this.table.versionOf(row);
     const { lane } = version;
     lane.queue.shift();
     this.table.start(row, this.clock.now());

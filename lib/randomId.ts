@@ -40,6 +40,12 @@ const stamped = new Uint8Array(16);
  * one end (a random id lands anywhere in it).
  */
 export const timeOrderedId: IdGenerator = (time = Date.now()) => {
+  timeOrderedBytes(stamped, 0, time);
+  return uuidText(stamped, 0);
+};
+
+/** A time-ordered id (as timeOrderedId's, the same sequence) as its 16 bytes, written into `into` at `at`. */
+export function timeOrderedBytes(into: Uint8Array, at: number, time = Date.now()): void {
   // Whole milliseconds, as the id holds them: two readings within one ms must share its counter.
   const now = Math.floor(time);
   if (now > lastMs) {
@@ -51,18 +57,18 @@ export const timeOrderedId: IdGenerator = (time = Date.now()) => {
   }
   // The 48-bit time, big-endian: the top 16 bits, then the low 32 (bitwise operators take 32 bits).
   const high = Math.floor(lastMs / 0x1_0000_0000);
-  stamped[0] = high >> 8;
-  stamped[1] = high;
-  stamped[2] = lastMs >>> 24;
-  stamped[3] = lastMs >>> 16;
-  stamped[4] = lastMs >>> 8;
-  stamped[5] = lastMs;
-  stamped[6] = 0x70 | (counter >> 8); // version 7
-  stamped[7] = counter & 0xff;
-  const at = nextRandom(8);
-  stamped[8] = (entropy[at]! & 0x3f) | 0x80; // RFC 9562 variant
-  return format(stamped, 0, entropy, at);
-};
+  into[at] = high >> 8;
+  into[at + 1] = high;
+  into[at + 2] = lastMs >>> 24;
+  into[at + 3] = lastMs >>> 16;
+  into[at + 4] = lastMs >>> 8;
+  into[at + 5] = lastMs;
+  into[at + 6] = 0x70 | (counter >> 8); // version 7
+  into[at + 7] = counter & 0xff;
+  const random = nextRandom(8);
+  into[at + 8] = (entropy[random]! & 0x3f) | 0x80; // RFC 9562 variant
+  for (let i = 1; i < 8; i++) into[at + 8 + i] = entropy[random + i]!;
+}
 
 /** The offset of `n` fresh random bytes in `entropy`. */
 function nextRandom(n: number): number {
@@ -93,3 +99,33 @@ function format(b: Uint8Array, at: number, r: Uint8Array, rat: number): string {
     H[b13 >> 4]!, H[b13 & 15]!, H[b14 >> 4]!, H[b14 & 15]!, H[b15 >> 4]!, H[b15 & 15]!,
   );
 }
+
+/** A UUID's text from its 16 bytes in `bytes` at `at` (as the ids above are made). */
+export function uuidText(bytes: Uint8Array, at: number): string {
+  return format(bytes, at, bytes, at + 8);
+}
+
+/** Each character's value as a hex digit (lowercase only, as the ids are made); -1 for any other. */
+const DIGIT = new Int8Array(128).fill(-1);
+for (let c = 0; c < 16; c++) DIGIT[HEX[c]!] = c;
+
+/**
+ * Writes the 16 bytes of the UUID `id` (lowercase, as uuidText writes it) into `into` at `at`; false,
+ * with `into` partly written, when `id` is not one.
+ */
+export function uuidBytes(id: string, into: Uint8Array, at: number): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0, byte = 0; i < 36; i += 2, byte++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (id.charCodeAt(i) !== DASH) return false;
+      i++;
+    }
+    const high = digit(id.charCodeAt(i));
+    const low = digit(id.charCodeAt(i + 1));
+    if (high < 0 || low < 0) return false;
+    into[at + byte] = (high << 4) | low;
+  }
+  return true;
+}
+
+const digit = (code: number): number => (code < 128 ? DIGIT[code]! : -1);

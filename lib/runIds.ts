@@ -1,30 +1,48 @@
 /**
- * The in-memory store's index of its runs by id, over the RunTable's id column: the rows of the runs
- * whose id is above every earlier run's (all of them, with timeOrderedId), in that order, for binary
- * search; the rest in a Map. With a Map of every run, a run with 0-ms stages took 22-24% more time
- * (the insert was 7% of the profile, the rest collection).
+ * The in-memory store's index of its runs by id, over the RunTable's ids. While every run's id is above
+ * the one before (always, with timeOrderedId), the table's rows are themselves in id order, and a
+ * lookup is a binary search over them: no index is kept at all. From the first id that is not, the rows
+ * whose id is above every earlier run's are kept in that order for the search, the rest in a Map. (With
+ * a Map of every run, a run with 0-ms stages took 22-24% more time: the insert was 7% of the profile,
+ * the rest collection.)
  */
-import { lowerBound } from "./sorted.ts";
+import { uuidBytes } from "./randomId.ts";
+import type { RunTable } from "./runTable.ts";
+import { firstIndex } from "./sorted.ts";
 
 export class RunIds {
-  private readonly ordered: number[] = [];
+  /** Rows in ascending id order; undefined while that is every row, in row order. */
+  private ordered: number[] | undefined = undefined;
+  /** Rows added so far. */
+  private count = 0;
   private readonly unordered = new Map<string, number>();
+  /** The id looked up, as bytes. */
+  private readonly sought = new Uint8Array(16);
 
-  /** `ids` is the table's id column, by row. */
-  constructor(private readonly ids: readonly string[]) {}
+  constructor(private readonly table: RunTable) {}
 
-  /** Indexes `row`, whose id the column holds. */
+  /** Indexes `row` (the next row), whose id the table holds. */
   add(row: number): void {
-    const { ordered, ids } = this;
-    const id = ids[row]!;
-    const count = ordered.length; // never ordered[-1] (see insertSorted)
-    if (count === 0 || id > ids[ordered[count - 1]!]!) ordered.push(row);
-    else this.unordered.set(id, row);
+    const { ordered, table } = this;
+    // The row with the greatest id so far; never ordered[-1] (see insertSorted): `ordered` is never empty.
+    const last = ordered ? ordered[ordered.length - 1]! : this.count - 1;
+    this.count++;
+    if (last < 0 || table.compareIds(row, last) > 0) {
+      ordered?.push(row);
+      return;
+    }
+    this.ordered ??= Array.from({ length: row }, (_, r) => r);
+    this.unordered.set(table.idOf(row), row);
   }
 
   rowOf(id: string): number | undefined {
-    const { ordered, ids } = this;
-    const at = lowerBound(ordered, (row) => ids[row]! >= id);
-    return at < ordered.length && ids[ordered[at]!] === id ? ordered[at] : this.unordered.get(id);
+    const { ordered, table, sought } = this;
+    // Not an id any run can have: none is stored but as a UUID.
+    if (!uuidBytes(id, sought, 0)) return undefined;
+    const end = ordered ? ordered.length : this.count;
+    const rowAt = (i: number): number => (ordered ? ordered[i]! : i);
+    const at = firstIndex(end, (i) => table.compareId(rowAt(i), sought, 0) >= 0);
+    const row = at < end ? rowAt(at) : -1;
+    return row >= 0 && table.compareId(row, sought, 0) === 0 ? row : this.unordered.get(id);
   }
 }

@@ -1,12 +1,12 @@
 /**
  * The in-memory store's runs, kept as a table: one row per run, in trigger order, and one column per
- * field. Statuses are small numbers and timestamps epoch milliseconds, in typed arrays; a run's log
- * lines are one array, stage after stage. A run thus holds three objects on the heap (its id and its
- * log lines' array and store) where a record of objects held thirteen, and the garbage collector,
- * which copies every young object that survives and then marks it on every full collection, has
- * that much less to do: with the records, keeping the runs cost more than running them (measured with
- * 0-ms stages and one worker: 7.7 to 8.2 us a run, 2.6 to 2.9 us with nothing kept). Timestamps are
- * written out in ISO 8601 when a run is read, as a database keeps them as numbers.
+ * field. Ids are their 16 bytes, statuses small numbers and timestamps epoch milliseconds, in typed
+ * arrays, in pages of rows (lib/runPage.ts); log lines are in a LineStore (lib/lineStore.ts). A run thus holds no object of its own on
+ * the heap, where a record of objects held thirteen: the garbage collector, which copies every young
+ * object that survives and then marks it on every full collection, has nothing of it to do (with the
+ * records, keeping the runs cost more than running them: measured with 0-ms stages and one worker, 7.7
+ * to 8.2 us a run, 2.6 to 2.9 us with nothing kept). Ids and timestamps are written out as text when a
+ * run is read, as a database keeps them as numbers.
  *
  * Stage semantics (lib/pg/stagesSql.ts has their SQL twins): a new status stamps started_at (running)
  * or finished_at (an end state), and nothing when the stage already had it; lines are appended; when a
@@ -14,7 +14,10 @@
  * `cancelled`.
  */
 import { iso } from "./clock.ts";
+import { LineStore } from "./lineStore.ts";
 import type { Lane, PipelineVersion } from "./memoryRecords.ts";
+import { timeOrderedBytes, uuidBytes, uuidText } from "./randomId.ts";
+import { ID_BYTES, PAGE_BITS, PAGE_MASK, PAGE_ROWS, RunPage } from "./runPage.ts";
 import { RUN_STATUSES, STAGE_KINDS, STAGE_STATUSES, type Run, type RunStatus, type StageRun, type StageStatus } from "./schemas.ts";
 import type { ClaimedRun } from "./store.ts";
 
@@ -31,65 +34,77 @@ const STAGE_RUNNING = stageCode.running;
 export class RunTable {
   /** Rows in use: row r is the r-th run triggered. */
   size = 0;
-  /**
-   * The columns of objects grow by a write at their end, row by row: Array#push went through a builtin
-   * here, and deoptimized `add` once for each new table (--trace-deopt).
-   */
-  readonly id: string[] = [];
-  /** The pipeline (id, lane, stages) when the run was triggered. */
-  readonly version: PipelineVersion[] = [];
-  readonly gitRef: string[] = [];
-  readonly error: (string | null)[] = [];
-  /**
-   * Every stage's log lines, stage after stage, then room for more (as many as lineCount says are
-   * lines); undefined while there are none.
-   */
-  private readonly lines: (string[] | undefined)[] = [];
-  private capacity = 0;
-  private status = new Uint8Array(0);
-  private stageCount = new Uint8Array(0);
-  /** Epoch ms; NaN for null. */
-  private createdAt = new Float64Array(0);
-  private startedAt = new Float64Array(0);
-  private finishedAt = new Float64Array(0);
-  private updatedAt = new Float64Array(0);
+  /** Row r is row r & PAGE_MASK of page r >>> PAGE_BITS. */
+  private readonly pages: RunPage[] = [];
   /** By row * MAX_STAGES + stage. */
-  private stageStatus = new Uint8Array(0);
-  private stageStarted = new Float64Array(0);
-  private stageFinished = new Float64Array(0);
-  private lineCount = new Uint32Array(0);
+  private readonly lines = new LineStore();
 
-  /** A queued run with every stage pending; returns its row. */
-  add(id: string, version: PipelineVersion, gitRef: string, now: number): number {
+  /**
+   * A queued run with every stage pending, its id `id` or else a new timeOrderedId; returns its row.
+   * Throws a TypeError, adding nothing, for an id that is not a UUID.
+   */
+  add(id: string | undefined, version: PipelineVersion, gitRef: string, now: number): number {
     const row = this.size;
-    if (row === this.capacity) this.grow();
+    if (row >>> PAGE_BITS === this.pages.length) {
+      this.pages.push(new RunPage(MAX_STAGES, PENDING));
+      this.lines.addSlots(PAGE_ROWS * MAX_STAGES);
+    }
+    const page = this.pages[row >>> PAGE_BITS]!;
+    const r = row & PAGE_MASK;
+    // Made in place: as text, it was made, then read back.
+    if (id === undefined) timeOrderedBytes(page.idBytes, r * ID_BYTES, now);
+    else if (!uuidBytes(id, page.idBytes, r * ID_BYTES)) throw new TypeError(`run id ${JSON.stringify(id)} is not a lowercase UUID`);
     this.size++;
-    this.id[row] = id;
-    this.version[row] = version;
-    this.gitRef[row] = gitRef;
-    this.error[row] = null;
-    this.lines[row] = undefined;
-    this.status[row] = QUEUED;
-    this.stageCount[row] = version.specs.length;
-    this.createdAt[row] = this.updatedAt[row] = now;
-    // The rest of the row is as a new row is made: no error, no lines, NaN times, pending stages.
+    page.version[r] = version;
+    page.gitRef[r] = gitRef;
+    page.error[r] = null;
+    page.status[r] = QUEUED;
+    page.stageCount[r] = version.specs.length;
+    page.createdAt[r] = page.updatedAt[r] = now;
+    // The rest of the row is as a new page has it: NaN times, pending stages, no lines.
     return row;
+  }
+
+  idOf(row: number): string {
+    return uuidText(this.page(row).idBytes, (row & PAGE_MASK) * ID_BYTES);
+  }
+
+  /** Compares row `row`'s id with the ID_BYTES at `at` of `bytes`, as their text compares: below 0, 0 or above. */
+  compareId(row: number, bytes: Uint8Array, at: number): number {
+    const ids = this.page(row).idBytes;
+    for (let i = 0, r = (row & PAGE_MASK) * ID_BYTES; i < ID_BYTES; i++) {
+      const d = ids[r + i]! - bytes[at + i]!;
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+
+  /** Compares the ids of rows `a` and `b`. */
+  compareIds(a: number, b: number): number {
+    return this.compareId(a, this.page(b).idBytes, (b & PAGE_MASK) * ID_BYTES);
+  }
+
+  /** The pipeline as it was when the run was triggered. */
+  versionOf(row: number): PipelineVersion {
+    return this.page(row).version[row & PAGE_MASK]!;
   }
 
   /** The lane of the run's pipeline. */
   laneOf(row: number): Lane {
-    return this.version[row]!.lane;
+    return this.versionOf(row).lane;
   }
 
   runStatus(row: number): RunStatus {
-    return RUN_STATUSES[this.status[row]!]!;
+    return RUN_STATUSES[this.page(row).status[row & PAGE_MASK]!]!;
   }
 
   /** Marks a queued run running, and its first stage with it. */
   start(row: number, now: number): void {
-    this.status[row] = RUNNING;
-    this.startedAt[row] = this.updatedAt[row] = now;
-    if (this.stageCount[row]) this.setStageStatus(row * MAX_STAGES, STAGE_RUNNING, now);
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    page.status[r] = RUNNING;
+    page.startedAt[r] = page.updatedAt[r] = now;
+    if (page.stageCount[r]) setStageStatus(page, r * MAX_STAGES, STAGE_RUNNING, now);
   }
 
   /**
@@ -98,182 +113,132 @@ export class RunTable {
    * touch updated_at.
    */
   patchStage(row: number, index: number, status: StageStatus | undefined, lines: readonly string[], count: number, startNext: boolean, now: number): void {
-    const stages = this.stageCount[row]!;
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    const stages = page.stageCount[r]!;
     const has = Number.isInteger(index) && index >= 0 && index < stages;
-    if (!has || (startNext && index + 1 >= stages)) throw new RangeError(`run ${this.id[row]} has no stage ${has ? index + 1 : index}`);
-    const at = row * MAX_STAGES + index;
-    if (count) this.appendLines(row, index, lines, count);
-    if (status) this.setStageStatus(at, stageCode[status], now);
-    if (startNext) this.setStageStatus(at + 1, STAGE_RUNNING, now);
+    if (!has || (startNext && index + 1 >= stages)) throw new RangeError(`run ${this.idOf(row)} has no stage ${has ? index + 1 : index}`);
+    const at = r * MAX_STAGES + index;
+    this.lines.append(row * MAX_STAGES + index, lines, count);
+    if (status) setStageStatus(page, at, stageCode[status], now);
+    if (startNext) setStageStatus(page, at + 1, STAGE_RUNNING, now);
   }
 
   touch(row: number, now: number): void {
-    this.updatedAt[row] = now;
+    this.page(row).updatedAt[row & PAGE_MASK] = now;
   }
 
   /** Ends a queued or running run: its status, error and end time, and its stages closed. */
   end(row: number, status: RunStatus, error: string | null, now: number): void {
-    this.status[row] = runCode[status];
-    this.error[row] = error;
-    this.finishedAt[row] = this.updatedAt[row] = now;
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    page.status[r] = runCode[status];
+    page.error[r] = error;
+    page.finishedAt[r] = page.updatedAt[r] = now;
     const closedRunning = status === "failed" ? stageCode.failed : stageCode.cancelled;
-    for (let at = row * MAX_STAGES, end = at + this.stageCount[row]!; at < end; at++) {
-      const s = this.stageStatus[at]!;
-      if (s === PENDING) this.stageStatus[at] = stageCode.skipped;
+    const { stageStatus } = page;
+    for (let at = r * MAX_STAGES, end = at + page.stageCount[r]!; at < end; at++) {
+      const s = stageStatus[at]!;
+      if (s === PENDING) stageStatus[at] = stageCode.skipped;
       else if (s === STAGE_RUNNING) {
-        this.stageStatus[at] = closedRunning;
-        this.stageFinished[at] = now;
+        stageStatus[at] = closedRunning;
+        page.stageFinished[at] = now;
       }
     }
   }
 
   /** A handed-back run: queued again, its stages pending, the first one's log saying why. */
   release(row: number, reason: string, now: number): void {
-    this.status[row] = QUEUED;
-    this.startedAt[row] = NaN;
-    this.updatedAt[row] = now;
-    const count = this.stageCount[row]!;
-    for (let i = 0, at = row * MAX_STAGES; i < count; i++, at++) {
-      this.stageStatus[at] = PENDING;
-      this.stageStarted[at] = this.stageFinished[at] = NaN;
-      this.lineCount[at] = 0;
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    page.status[r] = QUEUED;
+    page.startedAt[r] = NaN;
+    page.updatedAt[r] = now;
+    const count = page.stageCount[r]!;
+    for (let i = 0; i < count; i++) {
+      const at = r * MAX_STAGES + i;
+      page.stageStatus[at] = PENDING;
+      page.stageStarted[at] = page.stageFinished[at] = NaN;
+      this.lines.clear(row * MAX_STAGES + i);
     }
-    this.lines[row] = undefined;
-    if (count) this.appendLines(row, 0, [`previous attempt handed back to the queue: ${reason}`], 1);
+    if (count) this.lines.append(row * MAX_STAGES, [`previous attempt handed back to the queue: ${reason}`], 1);
   }
 
   /** What a worker needs of a claimed run. */
   claimed(row: number): ClaimedRun {
-    return { id: this.id[row]!, pipeline_id: this.version[row]!.pipelineId, git_ref: this.gitRef[row]! };
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    return { id: uuidText(page.idBytes, r * ID_BYTES), pipeline_id: page.version[r]!.pipelineId, git_ref: page.gitRef[r]! };
   }
 
   /**
-   * What toRun shows of a run just added, made without reading its columns back: a trigger's reply
-   * (made with toRun, the reply took 1,300 more machine instructions a run, counted with valgrind).
+   * What toRun shows of a run just added, made without reading most of its columns back: a trigger's
+   * reply (made with toRun, the reply took 1,300 more machine instructions a run, counted with valgrind).
    */
   added(row: number): Run {
-    const created = iso(this.createdAt[row]!);
-    const version = this.version[row]!;
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
+    const id = uuidText(page.idBytes, r * ID_BYTES);
+    const created = iso(page.createdAt[r]!);
+    const version = page.version[r]!;
     const stages = version.untouched as StageRun[];
-    return { id: this.id[row]!, pipeline_id: version.pipelineId, git_ref: this.gitRef[row]!, status: "queued", stages, error: null, created_at: created, started_at: null, finished_at: null, updated_at: created };
+    return { id, pipeline_id: version.pipelineId, git_ref: page.gitRef[r]!, status: "queued", stages, error: null, created_at: created, started_at: null, finished_at: null, updated_at: created };
   }
 
   /** The run as the wire has it: a snapshot that later writes do not change. */
   toRun(row: number): Run {
+    const page = this.page(row);
+    const r = row & PAGE_MASK;
     return {
-      id: this.id[row]!,
-      pipeline_id: this.version[row]!.pipelineId,
-      git_ref: this.gitRef[row]!,
-      status: RUN_STATUSES[this.status[row]!]!,
-      stages: this.stages(row),
-      error: this.error[row]!,
-      created_at: iso(this.createdAt[row]!),
-      started_at: isoOrNull(this.startedAt[row]!),
-      finished_at: isoOrNull(this.finishedAt[row]!),
-      updated_at: iso(this.updatedAt[row]!),
+      id: uuidText(page.idBytes, r * ID_BYTES),
+      pipeline_id: page.version[r]!.pipelineId,
+      git_ref: page.gitRef[r]!,
+      status: RUN_STATUSES[page.status[r]!]!,
+      stages: this.stages(page, row),
+      error: page.error[r]!,
+      created_at: iso(page.createdAt[r]!),
+      started_at: isoOrNull(page.startedAt[r]!),
+      finished_at: isoOrNull(page.finishedAt[r]!),
+      updated_at: iso(page.updatedAt[r]!),
     };
   }
 
-  private stages(row: number): StageRun[] {
-    const lines = this.lines[row];
-    const base = row * MAX_STAGES;
-    const count = this.stageCount[row]!;
-    const { specs, untouched } = this.version[row]!;
-    if (!lines && Number.isNaN(this.startedAt[row]!) && this.allPending(base, count)) return untouched as StageRun[];
+  private stages(page: RunPage, row: number): StageRun[] {
+    const r = row & PAGE_MASK;
+    const count = page.stageCount[r]!;
+    const { specs, untouched } = page.version[r]!;
+    if (Number.isNaN(page.startedAt[r]!) && this.untouched(page, row, count)) return untouched as StageRun[];
     const stages: StageRun[] = [];
-    for (let i = 0, from = 0; i < count; i++) {
-      const at = base + i;
-      const to = from + this.lineCount[at]!;
+    for (let i = 0; i < count; i++) {
+      const at = r * MAX_STAGES + i;
       stages.push({
         name: specs[i]!.kind,
-        status: STAGE_STATUSES[this.stageStatus[at]!]!,
-        started_at: isoOrNull(this.stageStarted[at]!),
-        finished_at: isoOrNull(this.stageFinished[at]!),
-        logs: lines ? lines.slice(from, to) : [],
+        status: STAGE_STATUSES[page.stageStatus[at]!]!,
+        started_at: isoOrNull(page.stageStarted[at]!),
+        finished_at: isoOrNull(page.stageFinished[at]!),
+        logs: this.lines.read(row * MAX_STAGES + i),
       });
-      from = to;
     }
     return stages;
   }
 
-  private allPending(base: number, count: number): boolean {
-    for (let at = base; at < base + count; at++) if (this.stageStatus[at] !== PENDING) return false;
+  /** Whether the row's `count` stages are all pending and without lines. */
+  private untouched(page: RunPage, row: number, count: number): boolean {
+    for (let i = 0; i < count; i++)
+      if (page.stageStatus[(row & PAGE_MASK) * MAX_STAGES + i] !== PENDING || this.lines.has(row * MAX_STAGES + i)) return false;
     return true;
   }
 
-  private setStageStatus(at: number, status: number, now: number): void {
-    if (this.stageStatus[at] === status) return;
-    this.stageStatus[at] = status;
-    if (status === STAGE_RUNNING) this.stageStarted[at] = now;
-    else if (status !== PENDING) this.stageFinished[at] = now;
-  }
-
-  /** Appends `added`'s first `n` to stage `index`'s lines, which may be followed by later stages' (a release's). */
-  private appendLines(row: number, index: number, added: readonly string[], n: number): void {
-    const base = row * MAX_STAGES;
-    // Where they go (after the lines of stages up to `index`), and how many lines there are.
-    let at = 0;
-    let total = 0;
-    for (let i = 0, count = this.stageCount[row]!; i < count; i++) {
-      const stageLines = this.lineCount[base + i]!;
-      total += stageLines;
-      if (i <= index) at += stageLines;
-    }
-    const lines = this.room(row, at, total, n);
-    for (let i = 0; i < n; i++) lines[at + i] = added[i]!;
-    this.lineCount[base + index]! += n;
-  }
-
-  /**
-   * The row's array of lines with room for `n` more at `at`, the lines from there on (of `total`)
-   * moved up. An array is made with room to spare, twice what it must hold and at least eight lines
-   * (a simulated stage logs two), and replaced when full: each line is then copied a few times at most, where an
-   * array made to measure for each write was copied whole with every stage.
-   */
-  private room(row: number, at: number, total: number, n: number): string[] {
-    let lines = this.lines[row];
-    if (!lines || lines.length < total + n) {
-      const larger = emptyLines(2 * (total + n));
-      for (let i = 0; i < total; i++) larger[i] = lines![i]!;
-      this.lines[row] = lines = larger;
-    }
-    for (let i = total - 1; i >= at; i--) lines[i + n] = lines[i]!;
-    return lines;
-  }
-
-  private grow(): void {
-    const capacity = Math.max(1024, this.capacity * 2);
-    const stageSlots = capacity * MAX_STAGES;
-    this.status = grown(this.status, new Uint8Array(capacity), 0);
-    this.stageCount = grown(this.stageCount, new Uint8Array(capacity), 0);
-    this.createdAt = grown(this.createdAt, new Float64Array(capacity), 0);
-    this.startedAt = grown(this.startedAt, new Float64Array(capacity), NaN);
-    this.finishedAt = grown(this.finishedAt, new Float64Array(capacity), NaN);
-    this.updatedAt = grown(this.updatedAt, new Float64Array(capacity), 0);
-    this.stageStatus = grown(this.stageStatus, new Uint8Array(stageSlots), PENDING);
-    this.stageStarted = grown(this.stageStarted, new Float64Array(stageSlots), NaN);
-    this.stageFinished = grown(this.stageFinished, new Float64Array(stageSlots), NaN);
-    this.lineCount = grown(this.lineCount, new Uint32Array(stageSlots), 0);
-    this.capacity = capacity;
+  private page(row: number): RunPage {
+    return this.pages[row >>> PAGE_BITS]!;
   }
 }
 
-/**
- * An array of at least `size` (and eight) empty lines, packed with strings from the start: one made
- * with `new Array(n)` changed its kind of elements with its first line, once a run (its copy loop was
- * 40 machine instructions a line, counted with valgrind).
- */
-function emptyLines(size: number): string[] {
-  const lines = ["", "", "", "", "", "", "", ""];
-  while (lines.length < size) lines.push("");
-  return lines;
-}
-
-/** `larger` with `old`'s values, then `filler` (a new typed array holds zeros: filled only if not 0). */
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, larger: T, filler: number): T {
-  larger.set(old as never);
-  if (filler !== 0) larger.fill(filler, old.length);
-  return larger;
+function setStageStatus(page: RunPage, at: number, status: number, now: number): void {
+  if (page.stageStatus[at] === status) return;
+  page.stageStatus[at] = status;
+  if (status === STAGE_RUNNING) page.stageStarted[at] = now;
+  else if (status !== PENDING) page.stageFinished[at] = now;
 }
 
 function codes<S extends string>(values: readonly S[]): Record<S, number> {

@@ -39,11 +39,16 @@ export class Fifo<T> implements Iterable<T> {
 
 /** Index of the first element for which `isAtOrAfter` holds, in an array partitioned by it. */
 export function lowerBound<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): number {
+  return firstIndex(items.length, (i) => isAtOrAfter(items[i]!));
+}
+
+/** The first of the indexes 0 to `end` - 1 for which `isAtOrAfter` holds (`end` if none), as lowerBound's. */
+export function firstIndex(end: number, isAtOrAfter: (index: number) => boolean): number {
   let lo = 0;
-  let hi = items.length;
+  let hi = end;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (isAtOrAfter(items[mid]!)) hi = mid;
+    if (isAtOrAfter(mid)) hi = mid;
     else lo = mid + 1;
   }
   return lo;

@@ -3,7 +3,7 @@
  * pool, and the stores' time-ordered ones (version 7), each above the one before.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { randomId, timeOrderedId } from "../../lib/randomId.ts";
+import { randomId, timeOrderedBytes, timeOrderedId, uuidBytes, uuidText } from "../../lib/randomId.ts";
 import { IdParam } from "../../lib/schemas.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -84,5 +84,39 @@ describe("timeOrderedId", () => {
     const within = Array.from({ length: 200 }, (_, i) => timeOrderedId(at + 60_000 + (i + 1) * 0.004));
     expect(within.filter((x, i) => i > 0 && !(within[i - 1]! < x))).toEqual([]);
     expect(new Set(within.map((x) => parseInt(x.slice(0, 8) + x.slice(9, 13), 16)))).toEqual(new Set([at + 60_000]));
+  });
+});
+
+describe("ids as bytes (how the in-memory store keeps a run's id)", () => {
+  it("read back as the same text, for random and time-ordered ids", () => {
+    const bytes = new Uint8Array(32);
+    for (const id of [...Array.from({ length: 100 }, randomId), ...Array.from({ length: 100 }, () => timeOrderedId())]) {
+      expect(uuidBytes(id, bytes, 16)).toBe(true);
+      expect(uuidText(bytes, 16)).toBe(id);
+    }
+  });
+
+  it("are refused for anything but a lowercase UUID", () => {
+    const bytes = new Uint8Array(16);
+    const id = randomId();
+    for (const bad of ["", "nope", id.toUpperCase(), id.slice(1), `${id}0`, id.replace(/-/g, "_"), id.replaceAll("-", "") + "----", `${id.slice(0, 35)}g`, `${id.slice(0, 35)}\u0100`, `${id.slice(0, 35)}é`])
+      expect(uuidBytes(bad, bytes, 0), bad).toBe(false);
+  });
+
+  it("made in place, continue the time-ordered ids' sequence: each above the one before, text or bytes", () => {
+    const at = Date.UTC(2102, 0, 1);
+    const bytes = new Uint8Array(16);
+    const ids: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      if (i % 3 === 0) ids.push(timeOrderedId(at));
+      else {
+        timeOrderedBytes(bytes, 0, at);
+        ids.push(uuidText(bytes, 0));
+      }
+    }
+    for (const id of ids) expect(id).toMatch(UUID_V7);
+    expect(ids.filter((id, i) => i > 0 && !(ids[i - 1]! < id))).toEqual([]);
+    // All in one millisecond: the counter starts below 2048, so 1,500 ids do not carry it over.
+    expect(parseInt(ids[1499]!.slice(0, 8) + ids[1499]!.slice(9, 13), 16)).toBe(at);
   });
 });

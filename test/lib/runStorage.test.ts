@@ -1,0 +1,90 @@
+/**
+ * How the in-memory store keeps runs without objects of their own: log lines in a shared LineStore,
+ * ids as bytes in pages of rows, found by binary search while they come in order. The Store contract
+ * (store.contract.test.ts) covers what a reader sees; these cover the layouts' edges.
+ */
+import { describe, expect, it } from "vitest";
+import { LineStore } from "../../lib/lineStore.ts";
+import { MemoryStore } from "../../lib/memoryStore.ts";
+import { randomId } from "../../lib/randomId.ts";
+import { runOnly } from "../support/fixtures.ts";
+import { ManualClock, uuidFor } from "../support/manualClock.ts";
+
+describe("LineStore", () => {
+  it("keeps each slot's lines in order through interleaved writes, in place and chained, across chunks", () => {
+    const store = new LineStore();
+    store.addSlots(5000);
+    const expected = new Map<number, string[]>();
+    const write = (slot: number, lines: string[]) => {
+      store.append(slot, [...lines, "not this one"], lines.length);
+      expected.set(slot, [...(expected.get(slot) ?? []), ...lines]);
+    };
+    // Slot 7 alone (one segment, grown in place), then slots taking turns (a segment a write: more
+    // than a page of segments), past the end of the first chunks of 8,192 lines.
+    for (let i = 0; i < 100; i++) write(7, [`seven ${i}`]);
+    for (let i = 0; i < 6000; i++) write(i % 3 === 0 ? 4999 : i % 50, Array.from({ length: i % 5 }, (_, j) => `${i}.${j}`));
+    write(7, ["seven last"]);
+    for (const [slot, lines] of expected) expect(store.read(slot), `slot ${slot}`).toEqual(lines);
+    expect(store.read(4998)).toEqual([]);
+    expect(store.has(4998)).toBe(false);
+    expect(store.has(7)).toBe(true);
+  });
+
+  it("forgets a slot's lines on clear, and starts it afresh after", () => {
+    const store = new LineStore();
+    store.addSlots(3);
+    store.append(0, ["a", "b"], 2);
+    store.append(1, ["x"], 1);
+    store.append(0, ["c"], 1);
+    store.clear(0);
+    expect(store.has(0)).toBe(false);
+    expect(store.read(0)).toEqual([]);
+    store.append(0, ["d"], 1);
+    store.append(1, ["y"], 1);
+    store.append(0, ["e"], 1);
+    expect(store.read(0)).toEqual(["d", "e"]);
+    expect(store.read(1)).toEqual(["x", "y"]);
+  });
+
+  it("writes nothing for no lines", () => {
+    const store = new LineStore();
+    store.addSlots(1);
+    store.append(0, ["ignored"], 0);
+    expect(store.has(0)).toBe(false);
+  });
+});
+
+describe("MemoryStore run ids", () => {
+  it("finds every run by id across pages of rows, with ids made in place, and no run by a malformed or unknown id", async () => {
+    const store = new MemoryStore({ clock: new ManualClock() });
+    const pipeline = await store.createPipeline(runOnly("p"));
+    const runs = [];
+    for (let i = 0; i < 2100; i++) runs.push((await store.triggerRun(pipeline.id, `ref-${i}`))!);
+    expect(new Set(runs.map((r) => r.id)).size).toBe(2100);
+    for (const i of [0, 1, 1023, 1024, 2047, 2048, 2099]) expect((await store.getRun(runs[i]!.id))?.git_ref).toBe(`ref-${i}`);
+    const claim = (await store.claimRun("w"))!;
+    expect(claim.run).toEqual({ id: runs[0]!.id, pipeline_id: pipeline.id, git_ref: "ref-0" });
+    for (const id of [runs[5]!.id.toUpperCase(), runs[5]!.id.slice(0, 35), "", "not an id", randomId()]) expect(await store.getRun(id)).toBeUndefined();
+  });
+
+  it("finds runs whose ids stop coming in order after many did, and those after", async () => {
+    let n = 0;
+    // In order up to 1500, then one below them all, then in order again, then one in between.
+    const next = () => (++n === 1501 ? uuidFor(0) : n === 1700 ? uuidFor(700.5 * 2) : uuidFor(n * 2));
+    const store = new MemoryStore({ clock: new ManualClock(), ids: next });
+    const pipeline = await store.createPipeline(runOnly("p"));
+    const runs = [];
+    for (let i = 0; i < 1800; i++) runs.push((await store.triggerRun(pipeline.id, `ref-${i}`))!);
+    for (let i = 0; i < runs.length; i++) expect((await store.getRun(runs[i]!.id))?.git_ref, runs[i]!.id).toBe(`ref-${i}`);
+    expect(await store.getRun(uuidFor(3))).toBeUndefined();
+  });
+
+  it("refuses a run id that is not a UUID, and keeps nothing of the trigger", async () => {
+    const ids = [uuidFor(1), "run-2"];
+    const store = new MemoryStore({ clock: new ManualClock(), ids: () => ids.shift()! });
+    const pipeline = await store.createPipeline(runOnly("p"));
+    await expect(store.triggerRun(pipeline.id, "main")).rejects.toThrow(TypeError);
+    expect((await store.listRuns({ limit: 10 })).items).toEqual([]);
+    expect(await store.claimRun("w")).toBeUndefined();
+  });
+});
