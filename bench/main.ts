@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [--out file]`
+ * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [kept] [--out file]`
  * (postgres: STAGERUNNER_BENCH_DATABASE_URL, else STAGERUNNER_TEST_DATABASE_URL, else the local server)
  *
  * Runs the parts asked for (all by default), shows progress on stderr, writes every figure to a
@@ -13,6 +13,7 @@ import { drawCharts } from "./charts.ts";
 import { measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
 import { measureHttp, type HttpOptions } from "./http.ts";
+import { measureKeptRuns } from "./keptRuns.ts";
 import { measureLoad } from "./openLoop.ts";
 import { measurePostgres } from "./postgres.ts";
 import { redactUrl } from "../lib/config.ts";
@@ -23,11 +24,11 @@ import { versusBaseline } from "./versusBaseline.ts";
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
-  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 1000, rounds: 2, warmupSeconds: 0 }, pg: { ...PG, processes: [1], jobs: 1000, latencyJobs: 50 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
+  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, keptRuns: 500_000, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 1000, rounds: 2, warmupSeconds: 0 }, keptRuns: 50_000, pg: { ...PG, processes: [1], jobs: 1000, latencyJobs: 50 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, keptRuns: 2_000, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
 };
-const PARTS = ["queue", "latency", "http", "handlers", "postgres"] as const;
+const PARTS = ["queue", "latency", "http", "handlers", "postgres", "kept"] as const;
 type Part = (typeof PARTS)[number];
 
 const { values, positionals } = parseArgs({
@@ -35,7 +36,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 if (values.help) {
-  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [--out file]");
+  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [kept] [--out file]");
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !PARTS.includes(p as Part));
@@ -97,6 +98,10 @@ if (parts.has("postgres")) {
     if (positionals.includes("postgres") || !(error instanceof Error && /ECONNREFUSED|does not exist|password/.test(error.message))) throw error;
     console.error(`\npostgres: skipped, ${redactUrl(pgAdminUrl)} is not reachable (${error.message}); set STAGERUNNER_BENCH_DATABASE_URL`);
   }
+}
+if (parts.has("kept")) {
+  progress(`kept: ${profile.keptRuns} runs in one store`);
+  results.kept = await measureKeptRuns(profile.keptRuns);
 }
 if (parts.has("handlers")) {
   progress("handlers: mitata");

@@ -57,6 +57,11 @@ export function printResults(r: Results): void {
       return { engine: p.engine, processes: p.processes, concurrency: p.concurrency, queues: p.queues, jobs: p.jobs, "jobs/s": Math.round(p.jobsPerSecond), "start p50": n(p.latency.p50, 3), "start p99": n(p.latency.p99, 3), "vs graphile": other ? n(p.jobsPerSecond / other.jobsPerSecond, 3) : "-" };
     }),
   );
+  const k = r.kept;
+  if (k)
+    table("Kept runs (one in-memory store filled with finished runs; full GC = median of five, ms)", [
+      { runs: k.runs, "fill runs/s": Math.round(k.fillRunsPerSecond), "heap B/run": Math.round(k.heapBytesPerRun), "buffers B/run": Math.round(k.arrayBufferBytesPerRun), "full GC empty": n(k.fullGcEmptyMs, 1), "full GC kept": n(k.fullGcKeptMs, 1) },
+    ]);
   table("Handler cost (mitata)", (r.handlers ?? []).map((h) => ({ case: h.name, "p50 µs": n(h.p50Ns / 1000, 2), "avg µs": n(h.avgNs / 1000, 2) })));
   table("Targets", (r.targets ?? []).map((t) => ({ target: t.name, value: n(t.value, 3), goal: t.goal, met: t.met ? "yes" : "MISSED" })));
 }

@@ -6,6 +6,7 @@ import os from "node:os";
 import type { SweepPoint } from "./engine.ts";
 import type { HandlerPoint } from "./handlers.ts";
 import type { HttpPoint } from "./http.ts";
+import type { KeptRunsPoint } from "./keptRuns.ts";
 import type { LoadPoint } from "./openLoop.ts";
 import type { PgPoint } from "./postgres.ts";
 import { median } from "./stats.ts";
@@ -36,6 +37,7 @@ export interface Results {
   http?: { connections: number; seconds: number; requests?: number; points: HttpPoint[] };
   handlers?: HandlerPoint[];
   postgres?: { adminUrl: string; points: PgPoint[] };
+  kept?: KeptRunsPoint;
   targets?: Target[];
 }
 

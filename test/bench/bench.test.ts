@@ -29,6 +29,8 @@ it("runs every bench part on tiny sizes and never sees two runs of one pipeline 
     expect(results.http!.points.map((p) => `${p.target} ${p.request}`)).toHaveLength(6);
     expect(results.http!.points.every((p) => p.requests > 0 && p.errors === 0 && p.non2xx === 0)).toBe(true);
     expect(results.handlers!.length).toBeGreaterThan(5);
+    expect(results.kept).toMatchObject({ runs: 2000 });
+    expect(results.kept!.fillRunsPerSecond).toBeGreaterThan(0);
     expect(results.targets!.map((t) => t.name)).toEqual(expect.arrayContaining([
       "engine/baseline runs/s at D=0 (median)",
       "trigger-to-start p99 at 50% load (ms)",
