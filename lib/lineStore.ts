@@ -9,7 +9,7 @@
  *
  * A slot (a run's row * stages per run + the stage) holds its first segment itself; a write appends in
  * place when the stage's last segment ends where the list does (the stage wrote last), else as a new
- * segment, chained. Slots are added by the caller, with its rows; nothing is ever copied to grow.
+ * segment, chained after the last. Slots are added by the caller, with its rows; nothing is ever copied to grow.
  */
 
 const CHUNK_BITS = 13;
@@ -17,29 +17,38 @@ const CHUNK_BITS = 13;
 const CHUNK = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK - 1;
 
-/** A slot or a segment is three numbers: where in the list it starts, its length, the next segment + 1 (0: none). */
+/**
+ * A segment is three numbers: where in the list it starts, its length, and the next segment + 1 (0:
+ * none). A slot is its first segment's three, then its last segment + 1 (0: the slot's own), so that a
+ * write goes to the end of a stage's chain at once, however long it has grown.
+ */
 const START = 0;
 const LENGTH = 1;
 const NEXT = 2;
+const LAST = 3;
+const SEGMENT = 3;
+const SLOT = 4;
 
 export class LineStore {
   /** Lines in use, over all chunks. */
   private size = 0;
   private readonly chunks: string[][] = [];
-  /** By slot * 3: its first segment (length 0: no lines). */
+  /** By slot * SLOT: its first segment (length 0: no lines) and its last. */
   private readonly slots = new IntPages();
-  /** By segment * 3. */
+  private slotCount = 0;
+  /** By segment * SEGMENT. */
   private readonly segments = new IntPages();
   private segmentCount = 0;
 
   /** Adds `n` slots after those there are. */
   addSlots(n: number): void {
-    this.slots.add(3 * n);
+    this.slotCount += n;
+    this.slots.ensure(SLOT * this.slotCount);
   }
 
   /** Whether `slot` has any line. */
   has(slot: number): boolean {
-    return this.slots.get(3 * slot + LENGTH) !== 0;
+    return this.slots.get(SLOT * slot + LENGTH) !== 0;
   }
 
   /** Appends the first `n` of `lines` to `slot`'s. */
@@ -47,20 +56,23 @@ export class LineStore {
     if (n === 0) return;
     const at = this.size;
     while (this.chunks.length << CHUNK_BITS < at + n) this.chunks.push(emptyChunk());
-    // The stage's last segment, as pages and index.
-    let pages = this.slots;
-    let i = 3 * slot;
-    if (pages.get(i + LENGTH) !== 0) {
-      for (let next = pages.get(i + NEXT); next !== 0; next = pages.get(i + NEXT)) {
-        pages = this.segments;
-        i = 3 * (next - 1);
-      }
+    const { slots } = this;
+    const s = SLOT * slot;
+    if (slots.get(s + LENGTH) === 0) {
+      slots.set(s + START, at);
+      slots.set(s + LENGTH, n);
+    } else {
+      // The stage's last segment: its own, or the last one chained.
+      const last = slots.get(s + LAST);
+      const pages = last === 0 ? slots : this.segments;
+      const i = last === 0 ? s : SEGMENT * (last - 1);
       const length = pages.get(i + LENGTH);
       if (pages.get(i + START) + length === at) pages.set(i + LENGTH, length + n);
-      else i = this.chain(pages, i, at, n);
-    } else {
-      pages.set(i + START, at);
-      pages.set(i + LENGTH, n);
+      else {
+        const segment = this.segment(at, n);
+        pages.set(i + NEXT, segment + 1);
+        slots.set(s + LAST, segment + 1);
+      }
     }
     const { chunks } = this;
     for (let k = 0; k < n; k++) chunks[(at + k) >>> CHUNK_BITS]![(at + k) & CHUNK_MASK] = lines[k]!;
@@ -72,31 +84,32 @@ export class LineStore {
     const lines: string[] = [];
     const { chunks } = this;
     let pages = this.slots;
-    let i = 3 * slot;
+    let i = SLOT * slot;
     while (true) {
       for (let g = pages.get(i + START), end = g + pages.get(i + LENGTH); g < end; g++) lines.push(chunks[g >>> CHUNK_BITS]![g & CHUNK_MASK]!);
       const next = pages.get(i + NEXT);
       if (next === 0) return lines;
       pages = this.segments;
-      i = 3 * (next - 1);
+      i = SEGMENT * (next - 1);
     }
   }
 
   /** Forgets `slot`'s lines (their room in the list is not reused). */
   clear(slot: number): void {
-    this.slots.set(3 * slot + LENGTH, 0);
-    this.slots.set(3 * slot + NEXT, 0);
+    const s = SLOT * slot;
+    this.slots.set(s + LENGTH, 0);
+    this.slots.set(s + NEXT, 0);
+    this.slots.set(s + LAST, 0);
   }
 
-  /** A new segment of `n` lines at `at`, chained after the one at `i` of `pages`; returns its index. */
-  private chain(pages: IntPages, i: number, at: number, n: number): number {
+  /** A new segment of `n` lines at `at`, chained to nothing yet; returns its number. */
+  private segment(at: number, n: number): number {
     const segment = this.segmentCount++;
-    const j = 3 * segment;
-    if (j + 3 > this.segments.length) this.segments.add(PAGE);
-    pages.set(i + NEXT, segment + 1);
+    const j = SEGMENT * segment;
+    this.segments.ensure(j + SEGMENT);
     this.segments.set(j + START, at);
     this.segments.set(j + LENGTH, n);
-    return j;
+    return segment;
   }
 }
 
@@ -112,9 +125,9 @@ class IntPages {
     return this.pages.length << PAGE_BITS;
   }
 
-  /** Adds room for at least `n` more numbers. */
-  add(n: number): void {
-    for (let end = this.length + n; this.length < end; ) this.pages.push(new Int32Array(PAGE));
+  /** Makes room for at least `n` numbers in all. */
+  ensure(n: number): void {
+    while (this.length < n) this.pages.push(new Int32Array(PAGE));
   }
 
   get(i: number): number {
