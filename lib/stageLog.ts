@@ -43,7 +43,12 @@ export class StageLog implements LineBuffer {
    */
   lines: string[] = ["", "", "", ""];
   count = 0;
+  /** The write in flight, if any (with those that follow it while the stage logs meanwhile). */
   private writing: Promise<void> | undefined = undefined;
+  /** Lines came while a write was in flight. */
+  private more = false;
+  /** The stage logged since the last flush (the turn's flush goes over every log, not only those that logged). */
+  private fresh = false;
   private isOpen = false;
 
   constructor(
@@ -60,12 +65,14 @@ export class StageLog implements LineBuffer {
     this.count = 0;
     this.index = index;
     this.isOpen = true;
+    this.fresh = this.more = false;
   }
 
   /** Appends a line to stage `index`'s log; a line for a stage that has ended (a runner's late output) is dropped. */
   add(index: number, line: string): void {
     if (!this.isOpen || index !== this.index) return;
     this.lines[this.count++] = line;
+    this.fresh = true;
     this.turn.request();
   }
 
@@ -94,30 +101,44 @@ export class StageLog implements LineBuffer {
     return lines;
   }
 
-  /** Called by the turn's flush: writes what the open stage logged since the last write. */
+  /**
+   * Called by the turn's flush: writes what the open stage logged since the last write. One write is in
+   * flight at a time, each taking the lines waiting when it starts; lines of the turns it spans go in one
+   * write after it, not one each. A failed write (the database away) puts its lines back in front, in
+   * order, and is not tried again until the stage logs more: they go with the next write or the stage's
+   * status write, which the worker pool retries; a claim that was lost fails that one too.
+   */
   flush(): void {
-    if (!this.isOpen || !this.count) return;
-    const index = this.index;
-    // One write in flight at a time, each taking the lines waiting when it starts. A failed write
-    // (the database away) puts its lines back in front, in order: they go with the next write or the
-    // stage's status write, which the worker pool retries; a claim that was lost fails that one too.
-    this.writing = this.writing ? this.writing.then(() => this.writeOut(index)) : this.writeOut(index);
+    if (!this.isOpen || !this.fresh) return;
+    this.fresh = false;
+    if (this.writing) {
+      this.more = true;
+      return;
+    }
+    const writing: Promise<void> = this.writeAll(this.index).then(() => {
+      if (this.writing === writing) this.writing = undefined;
+    });
+    this.writing = writing;
   }
 
-  /** Writes the lines waiting, if any; never rejects, nor throws into the turn's flush. */
-  private writeOut(index: number): Promise<void> | undefined {
-    if (!this.count) return undefined;
+  /** Writes the lines waiting, and again while more came meanwhile and the stage is still open; never rejects. */
+  private async writeAll(index: number): Promise<void> {
+    do this.more = false;
+    while ((await this.writeOut(index)) && this.more && this.isOpen && this.index === index);
+  }
+
+  /** Writes the lines waiting, if any: false if the write failed; never rejects, nor throws into the turn's flush. */
+  private async writeOut(index: number): Promise<boolean> {
+    if (!this.count) return true;
     const lines = this.take();
-    let written: Promise<void>;
     try {
-      written = this.writer.writeLogs(index, lines);
-    } catch (thrown) {
-      written = Promise.reject(thrown);
-    }
-    return written.catch(() => {
+      await this.writer.writeLogs(index, lines);
+      return true;
+    } catch {
       this.lines = lines.concat(this.take());
       this.count = this.lines.length;
-    });
+      return false;
+    }
   }
 }
 

@@ -116,4 +116,61 @@ describe("StageLog", () => {
     const written = burst.flatMap(({ writes }) => writes);
     expect(written).toEqual([0, 50, 100, 150].map((i) => ({ index: 1, lines: [`next ${i}`] })));
   });
+
+  it("puts the lines of the turns a slow write spans into one write after it, not one each", async () => {
+    const writes: string[][] = [];
+    let inFlight = 0;
+    let most = 0;
+    const log = stageLog({
+      async writeLogs(_index, lines) {
+        most = Math.max(most, ++inFlight);
+        for (let i = 0; i < 5; i++) await turn();
+        inFlight--;
+        writes.push(lines);
+      },
+    });
+    log.open(0);
+    for (let i = 0; i < 4; i++) {
+      log.add(0, `line ${i}`);
+      await turn();
+    }
+    for (let i = 0; i < 12; i++) await turn();
+    await settle();
+    expect(writes).toEqual([["line 0"], ["line 1", "line 2", "line 3"]]);
+    expect(most).toBe(1);
+    expect(await closed(log)).toEqual([]);
+  });
+
+  it("after a failed write, tries again only once its stage logs more, however often other logs flush", async () => {
+    let attempts = 0;
+    let down = true;
+    const written: string[][] = [];
+    const failing = stageLog({
+      async writeLogs(_index, lines) {
+        attempts++;
+        await turn();
+        if (down) throw new Error("connection refused");
+        written.push(lines);
+      },
+    });
+    const chatty = recorder();
+    failing.open(0);
+    chatty.log.open(0);
+    failing.add(0, "a");
+    for (let i = 0; i < 20; i++) {
+      chatty.log.add(0, `chatter ${i}`); // a line each turn: the turn's flush goes over both logs
+      await turn();
+    }
+    await settle();
+    expect(attempts).toBe(1);
+    down = false;
+    failing.add(0, "b");
+    await turn();
+    await turn();
+    await settle();
+    expect(attempts).toBe(2);
+    expect(written).toEqual([["a", "b"]]);
+    expect(chatty.writes.flatMap((w) => w.lines)).toHaveLength(20);
+  });
 });
+
