@@ -49,6 +49,8 @@ export class StageLog implements LineBuffer {
   private more = false;
   /** The stage logged since the last flush (the turn's flush goes over every log, not only those that logged). */
   private fresh = false;
+  /** How many times close() was called: a write loop that spans one leaves `writing` to it. */
+  private closes = 0;
   private isOpen = false;
 
   constructor(
@@ -83,6 +85,7 @@ export class StageLog implements LineBuffer {
    */
   close(): Promise<void> | undefined {
     this.isOpen = false;
+    this.closes++;
     const writing = this.writing;
     if (!writing) return undefined;
     this.writing = undefined;
@@ -115,16 +118,20 @@ export class StageLog implements LineBuffer {
       this.more = true;
       return;
     }
-    const writing: Promise<void> = this.writeAll(this.index).then(() => {
-      if (this.writing === writing) this.writing = undefined;
-    });
-    this.writing = writing;
+    this.writing = this.writeAll(this.index);
   }
 
-  /** Writes the lines waiting, and again while more came meanwhile and the stage is still open; never rejects. */
+  /**
+   * Writes the lines waiting, and again while more came meanwhile and the stage is still open; never
+   * rejects. Lets go of `writing` in the same microtask as its last look at `more` (unless close() took
+   * it), so that no flush in between sets `more` for a loop that has ended. (It always awaits once
+   * before that, so flush() has set `writing` by then.)
+   */
   private async writeAll(index: number): Promise<void> {
+    const closes = this.closes;
     do this.more = false;
     while ((await this.writeOut(index)) && this.more && this.isOpen && this.index === index);
+    if (this.closes === closes) this.writing = undefined;
   }
 
   /** Writes the lines waiting, if any: false if the write failed; never rejects, nor throws into the turn's flush. */

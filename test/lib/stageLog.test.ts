@@ -172,5 +172,22 @@ describe("StageLog", () => {
     expect(written).toEqual([["a", "b"]]);
     expect(chatty.writes.flatMap((w) => w.lines)).toHaveLength(20);
   });
+
+  it("writes a line flushed at any point of a write's settling, a microtask after it included", async () => {
+    // flush() comes from the turn's setImmediate in the pool; called from a microtask here, at each point
+    // of a write that resolves at once, so that no moment between its end and its letting go is missed.
+    for (let n = 0; n < 8; n++) {
+      const writes: string[][] = [];
+      const log = new StageLog({ writeLogs: async (_index, lines) => void writes.push(lines) }, new LogTurn(() => {}));
+      log.open(0);
+      log.add(0, "a");
+      log.flush();
+      for (let i = 0; i < n; i++) await Promise.resolve();
+      log.add(0, "b");
+      log.flush();
+      await settle();
+      expect(writes, `after ${n} microtasks`).toEqual([["a"], ["b"]]);
+    }
+  });
 });
 
