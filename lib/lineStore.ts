@@ -4,12 +4,13 @@
  * run's lines thus cost it no object of its own, only numbers in pages of them: an array of lines per
  * run was, with the run's id string, most of what a run kept on the heap, and the garbage collector
  * copies every young object that survives twice (within the young generation, then out of it) and
- * marks it ever after. (With 0-ms stages, the bench's engine/baseline ratio was 0.19 with both kept,
- * 0.26 with neither: median of three queue benches each, in turn.)
+ * marks it ever after. (With 0-ms stages, the queue bench's engine/baseline ratio was 0.19 with both
+ * kept as objects and 0.26 with neither kept at all, an experiment: median of three runs each, in turn.)
  *
  * A slot (a run's row * stages per run + the stage) holds its first segment itself; a write appends in
  * place when the stage's last segment ends where the list does (the stage wrote last), else as a new
- * segment, chained after the last. Slots are added by the caller, with its rows; nothing is ever copied to grow.
+ * segment, chained after the last. Slots are added by the caller, with its rows; nothing is ever copied
+ * to grow.
  */
 
 const CHUNK_BITS = 13;
