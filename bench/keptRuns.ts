@@ -8,11 +8,8 @@
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { benchPipeline } from "./engine.ts";
-import { systemClock } from "../lib/clock.ts";
+import { runAtZero } from "./engine.ts";
 import { MemoryStore } from "../lib/memoryStore.ts";
-import { simulateRunner } from "../lib/stageRunner.ts";
-import { WorkerPool } from "../lib/workerPool.ts";
 import { median } from "./stats.ts";
 
 export interface KeptRunsPoint {
@@ -30,16 +27,7 @@ export async function measureKeptRuns(runs: number): Promise<KeptRunsPoint> {
   const fullGcEmptyMs = fullGcMs(gc);
   const before = process.memoryUsage();
   const store = new MemoryStore();
-  const ids: string[] = [];
-  for (let i = 0; i < 64; i++) ids.push((await store.createPipeline(benchPipeline)).id);
-  const pool = new WorkerPool({ store, runner: simulateRunner({ clock: systemClock, durationMs: 0, failureProbability: 0 }), size: 8 });
-  pool.start();
-  const began = performance.now();
-  for (let i = 0; i < runs; i++) await store.triggerRun(ids[i % 64]!, "main");
-  await pool.whenIdle();
-  const fillRunsPerSecond = runs / ((performance.now() - began) / 1000);
-  await pool.stop(0);
-  if (pool.counts.success !== runs) throw new Error(`kept runs: ${pool.counts.success} of ${runs} runs succeeded`);
+  const fillRunsPerSecond = await runAtZero(store, 8, 64, runs);
   const fullGcKeptMs = fullGcMs(gc);
   const after = process.memoryUsage();
   // Read after the collections, so that the store is still there to be measured.

@@ -7,6 +7,7 @@
  * the rest collection.)
  */
 import { uuidBytes } from "./randomId.ts";
+import { ID_BYTES } from "./runPage.ts";
 import type { RunTable } from "./runTable.ts";
 import { firstIndex } from "./sorted.ts";
 
@@ -17,7 +18,7 @@ export class RunIds {
   private count = 0;
   private readonly unordered = new Map<string, number>();
   /** The id looked up, as bytes. */
-  private readonly sought = new Uint8Array(16);
+  private readonly sought = new Uint8Array(ID_BYTES);
 
   constructor(private readonly table: RunTable) {}
 
