@@ -141,11 +141,10 @@ class IntPages {
 }
 
 /**
- * A chunk of CHUNK empty lines, packed with strings from the start (an array made with `new Array(n)`
- * would change its kind of elements with its first line).
+ * A chunk of CHUNK empty lines, made at its full size and holding strings from the start (an array
+ * made with `new Array(n)` alone would change its kind of elements with its first line; one grown by
+ * push left three times its size of garbage, 130 bytes a run with 0-ms stages).
  */
 function emptyChunk(): string[] {
-  const chunk: string[] = [];
-  for (let i = 0; i < CHUNK; i++) chunk.push("");
-  return chunk;
+  return new Array<string>(CHUNK).fill("");
 }

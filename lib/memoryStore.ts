@@ -16,7 +16,7 @@ import { RunIds } from "./runIds.ts";
 import { RunTable } from "./runTable.ts";
 import type { Pipeline, PipelineInput, Run, StageStatus } from "./schemas.ts";
 import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
-import { Fifo, insertSorted, lowerBound } from "./sorted.ts";
+import { insertSorted, lowerBound } from "./sorted.ts";
 
 interface PipelineRecord {
   seq: number;
@@ -106,8 +106,7 @@ export class MemoryStore implements Store {
     this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
     const reason = "pipeline deleted";
     const { lane } = record.version;
-    const queued = [...lane.queue];
-    lane.queue = new Fifo();
+    const queued = lane.drain();
     const readyAt = this.ready.findIndex((row) => this.table.laneOf(row) === lane);
     if (readyAt >= 0) this.ready.splice(readyAt, 1);
     const cancelledQueued = queued.map((row) => this.finishedRun(row, "cancelled", reason));
@@ -122,12 +121,12 @@ export class MemoryStore implements Store {
     const { lane } = version;
     const now = this.clock.now();
     const row = this.table.add(this.runIdsGiven ? this.ids(now) : undefined, version, gitRef, now);
-    this.runIds.add(row);
+    this.runIds.add(row, !this.runIdsGiven);
     lane.history.push(row);
-    lane.queue.push(row);
     // Read before anyone is told: a listener may claim it at once.
     const run = this.table.added(row);
-    if (lane.queue.size === 1 && lane.running < 0) {
+    lane.enqueue(row, run.id);
+    if (lane.queued === 1 && lane.running < 0) {
       insertSorted(this.ready, row, byRow);
       this.notify();
     }
@@ -175,12 +174,12 @@ export class MemoryStore implements Store {
     if (row === undefined) return undefined;
     const version = this.table.versionOf(row);
     const { lane } = version;
-    lane.queue.shift();
+    const id = lane.dequeue();
     this.table.start(row, this.clock.now());
     const token = `${++this.claims}`;
     lane.running = row;
     lane.token = token;
-    return new MemoryClaim(this.table.claimed(row), version.stages, workerId, token, row, this);
+    return new MemoryClaim(this.table.claimed(row, id), version.stages, workerId, token, row, this);
   }
 
   /** A StagePatch, its lines the first `count` of `lines`. */
@@ -207,10 +206,7 @@ export class MemoryStore implements Store {
     lane.free();
     this.table.release(row, reason, this.clock.now());
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
-    const requeued = new Fifo<number>();
-    requeued.push(row);
-    for (const r of lane.queue) requeued.push(r);
-    lane.queue = requeued;
+    lane.requeueFirst(row, this.table.idOf(row));
     insertSorted(this.ready, row, byRow);
     this.notify();
   }
@@ -240,9 +236,7 @@ export class MemoryStore implements Store {
     const cancelled: Run[] = [];
     this.ready.length = 0;
     for (const lane of this.lanes.values()) {
-      const queued = [...lane.queue];
-      lane.queue = new Fifo();
-      for (const row of queued) cancelled.push(this.finishedRun(row, "cancelled", reason));
+      for (const row of lane.drain()) cancelled.push(this.finishedRun(row, "cancelled", reason));
     }
     return cancelled;
   }
@@ -277,7 +271,7 @@ export class MemoryStore implements Store {
     this.table.end(row, status, error, now);
     if (!wasRunning) return;
     const watchers = lane.free();
-    const next = lane.queue.peek();
+    const next = lane.next();
     if (next !== undefined) {
       insertSorted(this.ready, next, byRow);
       this.notify();

@@ -165,11 +165,11 @@ export class RunTable {
     if (count) this.lines.append(row * MAX_STAGES, [`previous attempt handed back to the queue: ${reason}`], 1);
   }
 
-  /** What a worker needs of a claimed run. */
-  claimed(row: number): ClaimedRun {
-    const page = this.page(row);
+  /** What a worker needs of a claimed run, its id `id` (as its trigger wrote it). */
+  claimed(row: number, id: string): ClaimedRun {
     const r = row & PAGE_MASK;
-    return { id: uuidText(page.idBytes, r * ID_BYTES), pipeline_id: page.version[r]!.pipelineId, git_ref: page.gitRef[r]! };
+    const page = this.page(row);
+    return { id, pipeline_id: page.version[r]!.pipelineId, git_ref: page.gitRef[r]! };
   }
 
   /**

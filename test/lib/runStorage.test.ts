@@ -79,6 +79,28 @@ describe("MemoryStore run ids", () => {
     expect(await store.getRun(uuidFor(3))).toBeUndefined();
   });
 
+  it("gives each claim its own run's id: in trigger order, a handed-back run first again, none for cancelled ones", async () => {
+    const store = new MemoryStore({ clock: new ManualClock() });
+    const [a, b] = [await store.createPipeline(runOnly("a")), await store.createPipeline(runOnly("b"))];
+    const runs = [];
+    for (let i = 0; i < 4; i++) runs.push((await store.triggerRun(i === 3 ? b.id : a.id, `ref-${i}`))!);
+    const first = (await store.claimRun("w"))!;
+    expect(first.run).toEqual({ id: runs[0]!.id, pipeline_id: a.id, git_ref: "ref-0" });
+    await store.releaseRun(first, "shutting down");
+    const again = (await store.claimRun("w"))!;
+    expect(again.run.id).toBe(runs[0]!.id);
+    expect((await store.claimRun("w"))!.run.id).toBe(runs[3]!.id);
+    await store.finishRun(again, "success", null);
+    const next = (await store.claimRun("w"))!;
+    expect(next.run).toEqual({ id: runs[1]!.id, pipeline_id: a.id, git_ref: "ref-1" });
+    const later = (await store.triggerRun(a.id, "ref-4"))!;
+    expect((await store.cancelQueued("stopping")).map((r) => r.id)).toEqual([runs[2]!.id, later.id]);
+    await store.finishRun(next, "success", null);
+    expect(await store.claimRun("w")).toBeUndefined();
+    const after = (await store.triggerRun(a.id, "ref-5"))!;
+    expect((await store.claimRun("w"))!.run.id).toBe(after.id);
+  });
+
   it("refuses a run id that is not a UUID, and keeps nothing of the trigger", async () => {
     const ids = [uuidFor(1), "run-2"];
     const store = new MemoryStore({ clock: new ManualClock(), ids: () => ids.shift()! });
