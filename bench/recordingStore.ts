@@ -103,9 +103,10 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     overrides.immediate = <ImmediateWrites>{
       claimRun: (workerId) => started(immediate.claimRun(workerId)),
       stageSucceeded: (claim, index, logs, startNext) => immediate.stageSucceeded(claim, index, logs, startNext),
-      finishRun: (claim, status, error, index, logs) => {
-        immediate.finishRun(claim, status, error, index, logs);
+      finishRun: (claim, status, error, index, logs, next) => {
+        const claimed = immediate.finishRun(claim, status, error, index, logs, next);
         finished(claim);
+        return started(claimed);
       },
     };
   const store = withOverrides(inner, overrides);

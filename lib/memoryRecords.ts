@@ -1,10 +1,10 @@
 /**
- * The in-memory store's records besides its runs (lib/runTable.ts): a pipeline's lane of runs, and
- * the claim a worker holds.
+ * The in-memory store's records besides its runs (lib/runTable.ts): a pipeline, its lane of runs,
+ * and the claim a worker holds.
  */
 import { pendingStages, stageSpecs, type StageSpec } from "./runState.ts";
 import { Fifo } from "./sorted.ts";
-import type { StageRun, StagesSpec } from "./schemas.ts";
+import type { Pipeline, StageRun, StagesSpec } from "./schemas.ts";
 import type { Claim, ClaimedRun } from "./store.ts";
 
 /**
@@ -106,6 +106,15 @@ export class PipelineVersion {
     this.specs = stageSpecs(stages);
     this.untouched = Object.freeze(pendingStages(stages).map((s) => Object.freeze({ ...s, logs: Object.freeze([]) as unknown as string[] })));
   }
+}
+
+/** A pipeline in the in-memory store. */
+export interface PipelineRecord {
+  /** Its place in creation order. */
+  seq: number;
+  pipeline: Pipeline;
+  /** What its runs are triggered from; replaced by each update. */
+  version: PipelineVersion;
 }
 
 /** A claim made by a MemoryStore: it carries its run's row, for that store alone. */

@@ -11,19 +11,12 @@ import { iso, systemClock, type Clock } from "./clock.ts";
 import { timeOrderedId, type IdGenerator } from "./randomId.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { StaleClaimError } from "./errors.ts";
-import { Lane, MemoryClaim, PipelineVersion } from "./memoryRecords.ts";
+import { Lane, MemoryClaim, PipelineVersion, type PipelineRecord } from "./memoryRecords.ts";
 import { RunIds } from "./runIds.ts";
 import { RunTable } from "./runTable.ts";
 import type { Pipeline, PipelineInput, Run, StageStatus } from "./schemas.ts";
-import type { Claim, DeleteResult, ImmediateWrites, LastStage, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
+import type { Claim, DeleteResult, ImmediateWrites, LastStage, LineBuffer, ListRunsFilter, Page, StagePatch, Store } from "./store.ts";
 import { insertSorted, lowerBound } from "./sorted.ts";
-
-interface PipelineRecord {
-  seq: number;
-  pipeline: Pipeline;
-  /** What its runs are triggered from; replaced by each update. */
-  version: PipelineVersion;
-}
 
 export interface MemoryStoreOptions {
   clock?: Clock;
@@ -55,7 +48,7 @@ export class MemoryStore implements Store {
   readonly immediate: ImmediateWrites = {
     claimRun: (workerId) => this.claim(workerId),
     stageSucceeded: (claim, index, logs, startNext) => this.patch(claim, index, "success", logs.lines, logs.count, startNext),
-    finishRun: (claim, status, error, index, logs) => void this.end(claim, status, error, index, status, logs.lines, logs.count),
+    finishRun: (claim, status, error, index, logs, next) => this.handOn(claim, status, error, index, logs, next),
   };
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -169,13 +162,14 @@ export class MemoryStore implements Store {
     return this.table.toRun(this.end(claim, status, error, last?.index, last?.status, logs, logs.length));
   }
 
-  private claim(workerId: string): Claim | undefined {
+  /** Claims the oldest claimable run for `workerId`, started at `now` (read from the clock if not given). */
+  private claim(workerId: string, now?: number): Claim | undefined {
     const row = this.ready.shift();
     if (row === undefined) return undefined;
     const version = this.table.versionOf(row);
     const { lane } = version;
     const id = lane.dequeue();
-    this.table.start(row, this.clock.now());
+    this.table.start(row, now ?? this.clock.now());
     const token = `${++this.claims}`;
     lane.running = row;
     lane.token = token;
@@ -190,14 +184,30 @@ export class MemoryStore implements Store {
     this.table.touch(row, now);
   }
 
-  /** Ends a run its claim owns, after its stage `index` is patched (if given); returns its row. */
-  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number): number {
+  /** Ends a run its claim owns, after its stage `index` is patched (if given), at `now`; returns its row. */
+  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number, now = this.clock.now(), quiet = false): number {
     const row = this.owned(claim);
-    const now = this.clock.now();
     if (index !== undefined) this.table.patchStage(row, index, stageStatus, lines, count, false, now);
     this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
-    this.finish(row, status, error, now);
+    this.finish(row, status, error, now, quiet);
     return row;
+  }
+
+  /**
+   * The immediate finishRun: ends the run and, given `next`, claims that worker's next run at the same
+   * moment, before anyone is told of a run the end made claimable: with a worker that ends a run and
+   * takes its pipeline's next itself, telling an idle one woke it for nothing (a promise, a turn and a
+   * claim that found nothing, once a run with one pipeline and two workers or more).
+   */
+  private handOn(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next: string | undefined): Claim | undefined {
+    const now = this.clock.now();
+    const readyBefore = this.ready.length;
+    this.end(claim, status, error, index, status, logs.lines, logs.count, now, next !== undefined);
+    if (next === undefined) return undefined;
+    const readied = this.ready.length > readyBefore;
+    const claimed = this.claim(next, now);
+    if (readied && this.ready.length) this.notify();
+    return claimed;
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
@@ -264,8 +274,8 @@ export class MemoryStore implements Store {
     return this.table.toRun(row);
   }
 
-  /** Ends a queued or running run; frees its pipeline and tells the claim's watcher. */
-  private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): void {
+  /** Ends a queued or running run; frees its pipeline and tells the claim's watcher (and, unless `quiet`, the listeners). */
+  private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number, quiet = false): void {
     const lane = this.table.laneOf(row);
     const wasRunning = lane.running === row;
     this.table.end(row, status, error, now);
@@ -274,7 +284,7 @@ export class MemoryStore implements Store {
     const next = lane.next();
     if (next !== undefined) {
       insertSorted(this.ready, next, byRow);
-      this.notify();
+      if (!quiet) this.notify();
     }
     if (status === "cancelled" && watchers) for (const onLost of watchers) onLost(error ?? "run cancelled");
   }

@@ -18,8 +18,13 @@ import type { Claim, ImmediateWrites, LineBuffer, Store } from "./store.ts";
 export interface RunWriter extends LogWriter {
   /** Stage `index` succeeded with `logs`; `startNext` starts the next stage in the same write. */
   stageSucceeded(index: number, logs: LineBuffer, startNext: boolean): Promise<unknown> | undefined;
-  /** Ends the run, and its stage `index` with the same status and `logs`. */
-  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): Promise<unknown> | undefined;
+  /**
+   * Ends the run, and its stage `index` with the same status and `logs`. With `next` (the worker's id),
+   * an immediate writer also claims the worker's next run in the same write (ImmediateWrites.finishRun).
+   */
+  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next?: string): Promise<unknown> | undefined;
+  /** The run that finish(..., next) claimed, if any. */
+  readonly claimed: Claim | undefined;
 }
 
 /**
@@ -35,6 +40,8 @@ const writeLogs = (store: Store, claim: Claim, index: number, lines: string[]): 
 
 /** (Neither writer extends a common class: a derived class's construction was a generic call once a run.) */
 class ImmediateWriter implements RunWriter {
+  claimed: Claim | undefined = undefined;
+
   constructor(
     private readonly store: Store,
     private readonly writes: ImmediateWrites,
@@ -49,12 +56,14 @@ class ImmediateWriter implements RunWriter {
     this.writes.stageSucceeded(this.claim, index, logs, startNext);
   }
 
-  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): undefined {
-    this.writes.finishRun(this.claim, status, error, index, logs);
+  finish(status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next?: string): undefined {
+    this.claimed = this.writes.finishRun(this.claim, status, error, index, logs, next);
   }
 }
 
 class PersistedWriter implements RunWriter {
+  readonly claimed = undefined;
+
   constructor(
     private readonly store: Store,
     private readonly claim: Claim,

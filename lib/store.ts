@@ -82,8 +82,13 @@ export interface ImmediateWrites {
   claimRun(workerId: string): Claim | undefined;
   /** updateStage(claim, index, { status: "success", logs, startNext }). */
   stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void;
-  /** finishRun(claim, status, error, { index, status, logs }): the run ends as its stage `index` does. */
-  finishRun(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer): void;
+  /**
+   * finishRun(claim, status, error, { index, status, logs }): the run ends as its stage `index` does.
+   * With `next` (the worker's id), the worker's next run is claimed in the same write, as claimRun(next)
+   * would claim it, and returned; a run that the end made claimable is then announced to other workers
+   * (onClaimable) only if this one did not take it.
+   */
+  finishRun(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next?: string): Claim | undefined;
 }
 
 /**

@@ -154,7 +154,7 @@ export class WorkerPool {
    * stages are waited for, and runs it can claim at once follow in the same call.
    */
   private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
-    for (let claim: Claim | undefined = first; claim; claim = this.nextImmediate(workerId)) {
+    for (let claim: Claim | undefined = first; claim; ) {
       const run = runInFlight(claim, this.store, this.clock, this.log, this.graceOver ? new ShutdownAbort() : undefined, this.logTurn);
       this.inFlight[worker] = run;
       this.executing++;
@@ -181,6 +181,7 @@ export class WorkerPool {
         this.inFlight[worker] = undefined;
         this.executing--;
       }
+      claim = run.writer.claimed ?? this.nextImmediate(workerId);
     }
   }
 
@@ -217,7 +218,8 @@ export class WorkerPool {
     if (!next) {
       const error = failure ? failure.message : null;
       if (failure) logs.closingLine(`error: ${failure.message}`);
-      const written = run.writer.finish(failure ? "failed" : "success", error, index, logs);
+      // The run's end also claims the worker's next run, on a store with immediate writes.
+      const written = run.writer.finish(failure ? "failed" : "success", error, index, logs, this.stopping ? undefined : run.claim.workerId);
       return written ? written.then(() => this.ended(run, error)) : this.ended(run, error);
     }
     try {

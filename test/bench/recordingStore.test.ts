@@ -20,7 +20,7 @@ async function recordingOf(order: string[]) {
   const inner = {
     durable: false,
     triggerRun: async (pipelineId: string) => ({ id: `run-${++n}`, pipeline_id: pipelineId }) as Run,
-    immediate: { claimRun: () => claims.shift(), stageSucceeded: () => {}, finishRun: () => {} },
+    immediate: { claimRun: () => claims.shift(), stageSucceeded: () => {}, finishRun: () => undefined },
   } as unknown as Store;
   const { store, recording } = recordingStore(inner);
   await store.triggerRun("p", "main");

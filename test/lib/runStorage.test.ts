@@ -101,6 +101,36 @@ describe("MemoryStore run ids", () => {
     expect((await store.claimRun("w"))!.run.id).toBe(after.id);
   });
 
+  it("claims the worker's next run with a run's end, and tells listeners only of runs it left claimable", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    const [a, b] = [await store.createPipeline(runOnly("a")), await store.createPipeline(runOnly("b"))];
+    let told = 0;
+    store.onClaimable(() => told++);
+    const a1 = (await store.triggerRun(a.id, "a1"))!;
+    const a2 = (await store.triggerRun(a.id, "a2"))!;
+    expect(told).toBe(1);
+    const first = store.immediate.claimRun("w1")!;
+    // The end readies a2 and the same worker takes it: nobody else is told.
+    clock.advance(5);
+    const second = store.immediate.finishRun(first, "success", null, 0, { lines: ["done"], count: 1 }, "w1")!;
+    expect([second.run.id, second.workerId, told]).toEqual([a2.id, "w1", 1]);
+    expect((await store.getRun(a1.id))!.finished_at).toBe((await store.getRun(a2.id))!.started_at);
+    // b1 waits (told); a3 is readied by a2's end, but the worker takes the older b1: a3 is announced.
+    const b1 = (await store.triggerRun(b.id, "b1"))!;
+    const a3 = (await store.triggerRun(a.id, "a3"))!;
+    expect(told).toBe(2);
+    expect(store.immediate.finishRun(second, "failed", "exit 1", 0, { lines: [], count: 0 }, "w1")!.run.id).toBe(b1.id);
+    expect(told).toBe(3);
+    // Without a worker id nothing is claimed, and the listeners are told as before.
+    const third = store.immediate.claimRun("w2")!;
+    expect(third.run.id).toBe(a3.id);
+    const a4 = (await store.triggerRun(a.id, "a4"))!;
+    expect(store.immediate.finishRun(third, "success", null, 0, { lines: [], count: 0 })).toBeUndefined();
+    expect(told).toBe(4);
+    expect((await store.getRun(a4.id))!.status).toBe("queued");
+  });
+
   it("refuses a run id that is not a UUID, and keeps nothing of the trigger", async () => {
     const ids = [uuidFor(1), "run-2"];
     const store = new MemoryStore({ clock: new ManualClock(), ids: () => ids.shift()! });
