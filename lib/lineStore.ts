@@ -7,10 +7,12 @@
  * marks it ever after. (With 0-ms stages, the queue bench's engine/baseline ratio was 0.19 with both
  * kept as objects and 0.26 with neither kept at all, an experiment: median of three runs each, in turn.)
  *
- * A slot (a run's row * stages per run + the stage) holds its first segment itself; a write appends in
- * place when the stage's last segment ends where the list does (the stage wrote last), else as a new
- * segment, chained after the last. Slots are added by the caller, with its rows; nothing is ever copied
- * to grow.
+ * A slot (a run's row * stages per run + the stage) is two numbers. While the stage's lines are one
+ * segment of the list, they are that segment: where it starts and its length (a write appends in place
+ * when the segment ends where the list does: the stage wrote last). Once another stage has written in
+ * between, the slot's lines become a chain of segments, and the slot holds its first segment and its
+ * last (a write goes to the end of the chain at once, however long it has grown). Slots are added by
+ * the caller, with its rows; nothing is ever copied to grow.
  */
 
 const CHUNK_BITS = 13;
@@ -19,22 +21,21 @@ const CHUNK = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK - 1;
 
 /**
- * A segment is three numbers: where in the list it starts, its length, and the next segment + 1 (0:
- * none). A slot is its first segment's three, then its last segment + 1 (0: the slot's own), so that a
- * write goes to the end of a stage's chain at once, however long it has grown.
+ * A slot is [start, length] of its one segment (length 0: no lines), or, chained, [-(first segment +
+ * 1), last segment + 1]: 8 bytes a stage (with the chain's links in every slot, 16). A segment is three
+ * numbers: where in the list it starts, its length, and the next segment + 1 (0: none).
  */
 const START = 0;
 const LENGTH = 1;
 const NEXT = 2;
-const LAST = 3;
 const SEGMENT = 3;
-const SLOT = 4;
+const SLOT = 2;
 
 export class LineStore {
   /** Lines in use, over all chunks. */
   private size = 0;
   private readonly chunks: string[][] = [];
-  /** By slot * SLOT: its first segment (length 0: no lines) and its last. */
+  /** By slot * SLOT. */
   private readonly slots = new IntPages();
   private slotCount = 0;
   /** By segment * SEGMENT. */
@@ -57,22 +58,31 @@ export class LineStore {
     if (n === 0) return;
     const at = this.size;
     while (this.chunks.length << CHUNK_BITS < at + n) this.chunks.push(emptyChunk());
-    const { slots } = this;
+    const { slots, segments } = this;
     const s = SLOT * slot;
-    if (slots.get(s + LENGTH) === 0) {
+    const start = slots.get(s + START);
+    const length = slots.get(s + LENGTH);
+    if (length === 0) {
       slots.set(s + START, at);
       slots.set(s + LENGTH, n);
-    } else {
-      // The stage's last segment: its own, or the last one chained.
-      const last = slots.get(s + LAST);
-      const pages = last === 0 ? slots : this.segments;
-      const i = last === 0 ? s : SEGMENT * (last - 1);
-      const length = pages.get(i + LENGTH);
-      if (pages.get(i + START) + length === at) pages.set(i + LENGTH, length + n);
+    } else if (start >= 0) {
+      if (start + length === at) slots.set(s + LENGTH, length + n);
       else {
-        const segment = this.segment(at, n);
-        pages.set(i + NEXT, segment + 1);
-        slots.set(s + LAST, segment + 1);
+        // Another stage wrote since: the slot's segment becomes the first of a chain.
+        const first = this.segment(start, length);
+        const last = this.segment(at, n);
+        segments.set(SEGMENT * first + NEXT, last + 1);
+        slots.set(s + START, -(first + 1));
+        slots.set(s + LENGTH, last + 1);
+      }
+    } else {
+      const i = SEGMENT * (length - 1);
+      const lastLength = segments.get(i + LENGTH);
+      if (segments.get(i + START) + lastLength === at) segments.set(i + LENGTH, lastLength + n);
+      else {
+        const last = this.segment(at, n);
+        segments.set(i + NEXT, last + 1);
+        slots.set(s + LENGTH, last + 1);
       }
     }
     const { chunks } = this;
@@ -83,24 +93,26 @@ export class LineStore {
   /** `slot`'s lines, as a new array. */
   read(slot: number): string[] {
     const lines: string[] = [];
-    const { chunks } = this;
-    let pages = this.slots;
-    let i = SLOT * slot;
-    while (true) {
-      for (let g = pages.get(i + START), end = g + pages.get(i + LENGTH); g < end; g++) lines.push(chunks[g >>> CHUNK_BITS]![g & CHUNK_MASK]!);
-      const next = pages.get(i + NEXT);
-      if (next === 0) return lines;
-      pages = this.segments;
-      i = SEGMENT * (next - 1);
+    const start = this.slots.get(SLOT * slot + START);
+    if (start >= 0) return this.copy(lines, start, this.slots.get(SLOT * slot + LENGTH));
+    for (let next = -start; next !== 0; next = this.segments.get(SEGMENT * (next - 1) + NEXT)) {
+      const i = SEGMENT * (next - 1);
+      this.copy(lines, this.segments.get(i + START), this.segments.get(i + LENGTH));
     }
+    return lines;
   }
 
   /** Forgets `slot`'s lines (their room in the list is not reused). */
   clear(slot: number): void {
-    const s = SLOT * slot;
-    this.slots.set(s + LENGTH, 0);
-    this.slots.set(s + NEXT, 0);
-    this.slots.set(s + LAST, 0);
+    this.slots.set(SLOT * slot + START, 0);
+    this.slots.set(SLOT * slot + LENGTH, 0);
+  }
+
+  /** Appends the `n` lines of the list from `from` to `lines`. */
+  private copy(lines: string[], from: number, n: number): string[] {
+    const { chunks } = this;
+    for (let g = from, end = from + n; g < end; g++) lines.push(chunks[g >>> CHUNK_BITS]![g & CHUNK_MASK]!);
+    return lines;
   }
 
   /** A new segment of `n` lines at `at`, chained to nothing yet; returns its number. */

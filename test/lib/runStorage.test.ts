@@ -3,6 +3,7 @@
  * ids as bytes in pages of rows, found by binary search while they come in order. The Store contract
  * (store.contract.test.ts) covers what a reader sees; these cover the layouts' edges.
  */
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineStore } from "../../lib/lineStore.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
@@ -44,6 +45,48 @@ describe("LineStore", () => {
     store.append(0, ["e"], 1);
     expect(store.read(0)).toEqual(["d", "e"]);
     expect(store.read(1)).toEqual(["x", "y"]);
+  });
+
+  it("grows a chained stage's last segment in place while it writes alone, and chains again after another's write", () => {
+    const store = new LineStore();
+    store.addSlots(2);
+    store.append(0, ["a"], 1);
+    store.append(1, ["x"], 1);
+    store.append(0, ["b"], 1);
+    store.append(0, ["c", "d"], 2);
+    store.append(1, ["y"], 1);
+    store.append(0, ["e"], 1);
+    store.append(0, ["f"], 1);
+    expect(store.read(0)).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(store.read(1)).toEqual(["x", "y"]);
+  });
+
+  it("reads back, for any mix of appends and clears over a few slots, what a list per slot would hold", () => {
+    const op = fc.oneof(
+      { arbitrary: fc.record({ slot: fc.nat(2), lines: fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }) }), weight: 8 },
+      { arbitrary: fc.record({ clear: fc.nat(2) }), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const store = new LineStore();
+        store.addSlots(3);
+        const model: string[][] = [[], [], []];
+        for (const o of ops) {
+          if ("clear" in o) {
+            store.clear(o.clear);
+            model[o.clear] = [];
+          } else {
+            store.append(o.slot, [...o.lines, "past n"], o.lines.length);
+            model[o.slot]!.push(...o.lines);
+          }
+        }
+        for (let slot = 0; slot < 3; slot++) {
+          expect(store.read(slot)).toEqual(model[slot]);
+          expect(store.has(slot)).toBe(model[slot]!.length > 0);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("writes nothing for no lines", () => {
