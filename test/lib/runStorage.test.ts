@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { LineStore } from "../../lib/lineStore.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
 import { randomId } from "../../lib/randomId.ts";
-import { runOnly } from "../support/fixtures.ts";
+import { iso } from "../../lib/clock.ts";
+import { runOnly, seedPipeline } from "../support/fixtures.ts";
 import { ManualClock, uuidFor } from "../support/manualClock.ts";
 
 describe("LineStore", () => {
@@ -94,6 +95,31 @@ describe("LineStore", () => {
     store.addSlots(1);
     store.append(0, ["ignored"], 0);
     expect(store.has(0)).toBe(false);
+  });
+});
+
+describe("MemoryStore run times", () => {
+  it("keeps every time exactly: near created_at, weeks away, before it, and between milliseconds", async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const store = new MemoryStore({ clock: { now: () => now, sleep: async () => {} } });
+    const pipeline = await store.createPipeline(seedPipeline);
+    const run = (await store.triggerRun(pipeline.id, "main"))!;
+    const created = now;
+    now += 30 * 86_400_000 + 0.25; // 30 days: past what an offset of 32 bits holds; and a fraction
+    const claim = store.immediate.claimRun("w")!;
+    const started = now;
+    now = created + 1234;
+    store.immediate.stageSucceeded(claim, 0, { lines: [], count: 0 }, true);
+    const secondStarted = now;
+    now = created - 5; // a clock set back
+    store.immediate.finishRun(claim, "success", null, 1, { lines: [], count: 0 });
+    const read = (await store.getRun(run.id))!;
+    expect(read).toMatchObject({ created_at: iso(created), started_at: iso(started), finished_at: iso(now), updated_at: iso(now) });
+    expect(read.stages.map((s) => [s.started_at, s.finished_at])).toEqual([
+      [iso(started), iso(secondStarted)],
+      [iso(secondStarted), iso(now)],
+      [null, null],
+    ]);
   });
 });
 
