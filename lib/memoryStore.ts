@@ -202,11 +202,12 @@ export class MemoryStore implements Store {
   private handOn(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next: string | undefined): Claim | undefined {
     const now = this.clock.now();
     const readyBefore = this.ready.length;
-    this.end(claim, status, error, index, status, logs.lines, logs.count, now, next !== undefined);
+    const row = this.end(claim, status, error, index, status, logs.lines, logs.count, now, next !== undefined);
     if (next === undefined) return undefined;
-    const readied = this.ready.length > readyBefore;
+    const lane = this.table.laneOf(row);
+    const readied = this.ready.length > readyBefore ? lane.next() : undefined;
     const claimed = this.claim(next, now);
-    if (readied && this.ready.length) this.notify();
+    if (readied !== undefined && lane.running !== readied) this.notify();
     return claimed;
   }
 

@@ -46,8 +46,10 @@ export const timeOrderedId: IdGenerator = (time = Date.now()) => {
 
 /** A time-ordered id (as timeOrderedId's, the same sequence) as its 16 bytes, written into `into` at `at`. */
 export function timeOrderedBytes(into: Uint8Array, at: number, time = Date.now()): void {
-  // Whole milliseconds, as the id holds them: two readings within one ms must share its counter.
-  const now = Math.floor(time);
+  // Whole milliseconds, as the id holds them: two readings within one ms must share its counter. A
+  // reading before 1970 counts as 1970's first ms (the id's 48 bits hold no sign), so that the ids still
+  // only go up, as the in-memory store relies on (lib/runIds.ts).
+  const now = Math.max(0, Math.floor(time));
   if (now > lastMs) {
     lastMs = now;
     counter = entropy[nextRandom(2)]! | ((entropy[offset - 1]! & 0x07) << 8);

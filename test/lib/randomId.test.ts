@@ -73,6 +73,19 @@ describe("timeOrderedId", () => {
     expect(ids.filter((id, i) => i > 0 && !(ids[i - 1]! < id))).toEqual([]);
   });
 
+  it("goes up from a clock before 1970 to one after, in a process whose first id came from the former", async () => {
+    vi.resetModules();
+    const fresh = await import("../../lib/randomId.ts");
+    const bytes = new Uint8Array(48);
+    fresh.timeOrderedBytes(bytes, 0, -1000);
+    fresh.timeOrderedBytes(bytes, 16, -5);
+    fresh.timeOrderedBytes(bytes, 32, 1000);
+    const ids = [0, 16, 32].map((at) => fresh.uuidText(bytes, at));
+    for (const id of ids) expect(id).toMatch(UUID_V7);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(3);
+  });
+
   it("takes the time it is given (a store's clock reading of the run's creation) instead of reading the clock", () => {
     const at = Date.UTC(2101, 5, 1, 12, 30);
     const id = timeOrderedId(at);

@@ -186,6 +186,8 @@ describe("MemoryStore run ids", () => {
     expect([second.run.id, second.workerId, told]).toEqual([a2.id, "w1", 1]);
     expect((await store.getRun(a1.id))!.finished_at).toBe((await store.getRun(a2.id))!.started_at);
     // b1 waits (told); a3 is readied by a2's end, but the worker takes the older b1: a3 is announced.
+    // (And when the worker takes the run its end readied, an older one still waiting is not announced
+    // again: see the next test.)
     const b1 = (await store.triggerRun(b.id, "b1"))!;
     const a3 = (await store.triggerRun(a.id, "a3"))!;
     expect(told).toBe(2);
@@ -198,6 +200,22 @@ describe("MemoryStore run ids", () => {
     expect(store.immediate.finishRun(third, "success", null, 0, { lines: [], count: 0 })).toBeUndefined();
     expect(told).toBe(4);
     expect((await store.getRun(a4.id))!.status).toBe("queued");
+  });
+
+  it("does not announce again, when the worker takes the run its end readied, another one already announced", async () => {
+    const store = new MemoryStore({ clock: new ManualClock() });
+    const [a, b] = [await store.createPipeline(runOnly("a")), await store.createPipeline(runOnly("b"))];
+    let told = 0;
+    store.onClaimable(() => told++);
+    await store.triggerRun(a.id, "a1");
+    const a2 = (await store.triggerRun(a.id, "a2"))!;
+    const first = store.immediate.claimRun("w1")!;
+    const b1 = (await store.triggerRun(b.id, "b1"))!;
+    expect(told).toBe(2);
+    // a2 (older than b1) is readied and taken by the same worker; b1 was announced when it came.
+    expect(store.immediate.finishRun(first, "success", null, 0, { lines: [], count: 0 }, "w1")!.run.id).toBe(a2.id);
+    expect(told).toBe(2);
+    expect(store.immediate.claimRun("w2")!.run.id).toBe(b1.id);
   });
 
   it("refuses a run id that is not a UUID, and keeps nothing of the trigger", async () => {
