@@ -159,7 +159,9 @@ export class MemoryStore implements Store {
 
   async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
     const logs = last?.logs ?? NO_LINES;
-    return this.table.toRun(this.end(claim, status, error, last?.index, last?.status, logs, logs.length));
+    const row = this.end(claim, status, error, last?.index, last?.status, logs, logs.length);
+    this.announceNext(this.table.laneOf(row));
+    return this.table.toRun(row);
   }
 
   /** Claims the oldest claimable run for `workerId`, started at `now` (read from the clock if not given). */
@@ -185,11 +187,11 @@ export class MemoryStore implements Store {
   }
 
   /** Ends a run its claim owns, after its stage `index` is patched (if given), at `now`; returns its row. */
-  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number, now = this.clock.now(), quiet = false): number {
+  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number, now = this.clock.now()): number {
     const row = this.owned(claim);
     if (index !== undefined) this.table.patchStage(row, index, stageStatus, lines, count, false, now);
     this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
-    this.finish(row, status, error, now, quiet);
+    this.finish(row, status, error, now);
     return row;
   }
 
@@ -201,13 +203,9 @@ export class MemoryStore implements Store {
    */
   private handOn(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next: string | undefined): Claim | undefined {
     const now = this.clock.now();
-    const readyBefore = this.ready.length;
-    const row = this.end(claim, status, error, index, status, logs.lines, logs.count, now, next !== undefined);
-    if (next === undefined) return undefined;
-    const lane = this.table.laneOf(row);
-    const readied = this.ready.length > readyBefore ? lane.next() : undefined;
-    const claimed = this.claim(next, now);
-    if (readied !== undefined && lane.running !== readied) this.notify();
+    const row = this.end(claim, status, error, index, status, logs.lines, logs.count, now);
+    const claimed = next === undefined ? undefined : this.claim(next, now);
+    this.announceNext(this.table.laneOf(row));
     return claimed;
   }
 
@@ -272,22 +270,25 @@ export class MemoryStore implements Store {
 
   private finishedRun(row: number, status: "cancelled", reason: string): Run {
     this.finish(row, status, reason, this.clock.now());
+    this.announceNext(this.table.laneOf(row));
     return this.table.toRun(row);
   }
 
-  /** Ends a queued or running run; frees its pipeline and tells the claim's watcher (and, unless `quiet`, the listeners). */
-  private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number, quiet = false): void {
+  /** Ends a queued or running run; frees its pipeline (its next run is the caller's to announce) and tells the claim's watcher. */
+  private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): void {
     const lane = this.table.laneOf(row);
     const wasRunning = lane.running === row;
     this.table.end(row, status, error, now);
     if (!wasRunning) return;
     const watchers = lane.free();
     const next = lane.next();
-    if (next !== undefined) {
-      insertSorted(this.ready, next, byRow);
-      if (!quiet) this.notify();
-    }
+    if (next !== undefined) insertSorted(this.ready, next, byRow);
     if (status === "cancelled" && watchers) for (const onLost of watchers) onLost(error ?? "run cancelled");
+  }
+
+  /** Tells the listeners of `lane`'s next run if it is claimable: queued, with nothing running. */
+  private announceNext(lane: Lane): void {
+    if (lane.running < 0 && lane.next() !== undefined) this.notify();
   }
 
   private notify(): void {

@@ -14,8 +14,6 @@ import { firstIndex } from "./sorted.ts";
 export class RunIds {
   /** Rows in ascending id order; undefined while that is every row, in row order. */
   private ordered: number[] | undefined = undefined;
-  /** Rows added so far. */
-  private count = 0;
   private readonly unordered = new Map<string, number>();
   /** The id looked up, as bytes. */
   private readonly sought = new Uint8Array(ID_BYTES);
@@ -29,13 +27,9 @@ export class RunIds {
    */
   add(row: number, made: boolean): void {
     const { ordered, table } = this;
-    if (made && !ordered) {
-      this.count++;
-      return;
-    }
+    if (made && !ordered) return;
     // The row with the greatest id so far; never ordered[-1] (see insertSorted): `ordered` is never empty.
-    const last = ordered ? ordered[ordered.length - 1]! : this.count - 1;
-    this.count++;
+    const last = ordered ? ordered[ordered.length - 1]! : row - 1;
     if (last < 0 || table.compareIds(row, last) > 0) {
       ordered?.push(row);
       return;
@@ -48,7 +42,7 @@ export class RunIds {
     const { ordered, table, sought } = this;
     // Not an id any run can have: none is stored but as a UUID.
     if (!uuidBytes(id, sought, 0)) return undefined;
-    const end = ordered ? ordered.length : this.count;
+    const end = ordered ? ordered.length : table.size;
     const rowAt = (i: number): number => (ordered ? ordered[i]! : i);
     const at = firstIndex(end, (i) => table.compareId(rowAt(i), sought, 0) >= 0);
     const row = at < end ? rowAt(at) : -1;
