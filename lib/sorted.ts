@@ -1,41 +1,58 @@
 /**
- * The two small ordered structures the in-memory queue needs. A FIFO with a head index, because
+ * The two small ordered structures the in-memory queue needs. A FIFO with head and tail indexes, because
  * Array#shift is O(n) and one pipeline can hold thousands of queued runs; and binary search over
  * arrays kept sorted by a number.
  */
 
 export class Fifo<T> implements Iterable<T> {
+  /** The items are those from `head` up to `tail`; the array's room beyond `tail` is kept for later ones. */
   private items: (T | undefined)[] = [];
   private head = 0;
+  private tail = 0;
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 
   push(item: T): void {
-    this.items.push(item);
+    const { items, tail } = this;
+    if (tail < items.length) items[tail] = item;
+    else items.push(item);
+    this.tail = tail + 1;
   }
 
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.head < this.tail ? this.items[this.head] : undefined;
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    // Compact once the consumed prefix dominates, so memory stays proportional to size.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+    const { items, head, tail } = this;
+    if (head === tail) return undefined;
+    const item = items[head];
+    items[head] = undefined;
+    if (head + 1 === tail) {
+      // Emptied: the next item goes to the front again. A queue whose items are taken as they come
+      // thus stays in its first slot, where it had grown by one slot an item until compacted. (A
+      // burst's room is let go.)
+      this.head = this.tail = 0;
+      if (items.length > KEPT_ROOM) this.items = [];
+    } else if (head >= 1024 && head * 2 >= tail) {
+      // The consumed prefix dominates: move the items to the front, so memory stays proportional to size.
+      items.copyWithin(0, head + 1, tail);
+      items.fill(undefined, tail - head - 1, tail);
       this.head = 0;
-    }
+      this.tail = tail - head - 1;
+    } else this.head = head + 1;
     return item;
   }
 
   *[Symbol.iterator](): Iterator<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+    for (let i = this.head; i < this.tail; i++) yield this.items[i] as T;
   }
 }
+
+/** Slots an emptied Fifo keeps. */
+const KEPT_ROOM = 64;
 
 /** Index of the first element for which `isAtOrAfter` holds, in an array partitioned by it. */
 export function lowerBound<T>(items: readonly T[], isAtOrAfter: (item: T) => boolean): number {

@@ -7,6 +7,7 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineStore } from "../../lib/lineStore.ts";
 import { MemoryStore } from "../../lib/memoryStore.ts";
+import { Fifo } from "../../lib/sorted.ts";
 import { randomId } from "../../lib/randomId.ts";
 import { iso } from "../../lib/clock.ts";
 import { runOnly, seedPipeline } from "../support/fixtures.ts";
@@ -95,6 +96,37 @@ describe("LineStore", () => {
     store.addSlots(1);
     store.append(0, ["ignored"], 0);
     expect(store.has(0)).toBe(false);
+  });
+});
+
+describe("Fifo (a pipeline's queued runs)", () => {
+  it("gives its items back in the order they came, through emptying, long queues and compaction", () => {
+    // Pushes in bursts and shifts in bursts, some far past the 1,024 items after which it compacts.
+    const burst = fc.tuple(fc.boolean(), fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1000, max: 3000 })));
+    fc.assert(
+      fc.property(fc.array(burst, { maxLength: 30 }), (bursts) => {
+        const fifo = new Fifo<number>();
+        // The model: the numbers from `first` up to `next` are queued.
+        let first = 0;
+        let next = 0;
+        for (const [isPush, n] of bursts) {
+          const shifted: (number | undefined)[] = [];
+          const expected: (number | undefined)[] = [];
+          for (let i = 0; i < n; i++) {
+            if (isPush) fifo.push(next++);
+            else {
+              shifted.push(fifo.shift());
+              expected.push(first < next ? first++ : undefined);
+            }
+          }
+          expect(shifted).toEqual(expected);
+          expect(fifo.size).toBe(next - first);
+          expect(fifo.peek()).toBe(first < next ? first : undefined);
+        }
+        expect([...fifo]).toEqual(Array.from({ length: next - first }, (_, i) => first + i));
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 
