@@ -30,4 +30,12 @@ describe("expressRequestToEvent", () => {
       { id: "p1" },
     ]);
   });
+
+  it("takes the body its parser read, as text, and a wildcard parameter as one value", () => {
+    const post = Object.assign(request("/pipelines", { host: "h" }), { method: "POST", body: Buffer.from('{"name":"x"}') });
+    expect(expressRequestToEvent(post, "POST /pipelines").body).toBe('{"name":"x"}');
+    expect(expressRequestToEvent(request("/runs", { host: "h" }), "GET /runs").body).toBeUndefined();
+    const splat = Object.assign(request("/files/a/b", { host: "h" }), { params: { path: ["a", "b"] } }) as unknown as Request;
+    expect(expressRequestToEvent(splat, "GET /files/{path+}").pathParameters).toEqual({ path: "a/b" });
+  });
 });
