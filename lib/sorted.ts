@@ -37,9 +37,9 @@ export class Fifo<T> implements Iterable<T> {
       this.head = this.tail = 0;
       if (items.length > KEPT_ROOM) this.items = [];
     } else if (head >= 1024 && head * 2 >= tail) {
-      // The consumed prefix dominates: move the items to the front, so memory stays proportional to size.
-      items.copyWithin(0, head + 1, tail);
-      items.fill(undefined, tail - head - 1, tail);
+      // The consumed prefix dominates: keep only the items, so memory stays proportional to size (a queue
+      // that a burst grew and that never empties gives the burst's room back).
+      this.items = items.slice(head + 1, tail);
       this.head = 0;
       this.tail = tail - head - 1;
     } else this.head = head + 1;

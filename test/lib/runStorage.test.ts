@@ -128,6 +128,15 @@ describe("Fifo (a pipeline's queued runs)", () => {
       { numRuns: 100 },
     );
   });
+
+  it("gives a burst's room back once most of it is taken, though the queue never empties", () => {
+    const fifo = new Fifo<number>();
+    for (let i = 0; i < 100_000; i++) fifo.push(i);
+    for (let i = 0; i < 99_500; i++) fifo.shift();
+    for (let i = 0; i < 10_000; i++) fifo.push(fifo.shift()!);
+    expect(fifo.size).toBe(500);
+    expect((fifo as unknown as { items: unknown[] }).items.length).toBeLessThan(2_048);
+  });
 });
 
 describe("MemoryStore run times", () => {
