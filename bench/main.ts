@@ -25,9 +25,9 @@ import { versusBaseline } from "./versusBaseline.ts";
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
-  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, keptRuns: 500_000, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, latencyJobs: 200 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 500, rounds: 2, warmupSeconds: 0 }, keptRuns: 50_000, pg: { ...PG, processes: [1], jobs: 500, latencyJobs: 25 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, keptRuns: 2_000, pg: { ...PG, processes: [1], jobs: 100, latencyJobs: 10 } },
+  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, keptRuns: 500_000, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, rounds: 4, latencyJobs: 200 } },
+  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 500, rounds: 2, warmupSeconds: 0 }, keptRuns: 50_000, pg: { ...PG, processes: [1], jobs: 500, rounds: 2, latencyJobs: 25 } },
+  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, keptRuns: 2_000, pg: { ...PG, processes: [1], jobs: 100, rounds: 2, latencyJobs: 10 } },
 };
 const PARTS = ["queue", "latency", "http", "handlers", "postgres", "kept"] as const;
 type Part = (typeof PARTS)[number];

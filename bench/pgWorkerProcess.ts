@@ -19,7 +19,9 @@ const epochNow = () => performance.timeOrigin + performance.now();
 
 let stop: () => Promise<void>;
 if (kind === "stagerunner") {
-  const inner = await PgStore.connect(url!, { poolSize: concurrency + 2 });
+  // `concurrency` connections for queries, as graphile-worker gets below, and the store's own LISTEN
+  // connection beside them: both engines' processes are up at once, within the server's 100 connections.
+  const inner = await PgStore.connect(url!, { poolSize: concurrency });
   // Records the moment a claim returns: that is when the run starts.
   const store = withOverrides(inner, {
     claimRun: async (workerId: string) => {
@@ -38,6 +40,8 @@ if (kind === "stagerunner") {
   const runner = await runGraphile({
     connectionString: url!,
     concurrency,
+    // Its LISTEN connection comes from this pool: `concurrency` left for queries, as the store has.
+    maxPoolSize: concurrency + 1,
     noHandleSignals: true,
     pollInterval: 2000,
     logger: new Logger(() => () => {}),

@@ -1,7 +1,12 @@
 /**
- * The PostgreSQL store as a queue, side by side with graphile-worker on the same database, with the
- * same worker processes and concurrency: throughput (N one-stage runs / no-op jobs added at once,
- * spread over 64 pipelines / named queues) and trigger-to-start latency at a steady, light rate.
+ * The PostgreSQL store as a queue, side by side with graphile-worker on the same server, with the same
+ * worker processes and concurrency: throughput (N one-stage runs / no-op jobs added at once, spread over
+ * 64 pipelines / named queues) and trigger-to-start latency at a steady, light rate.
+ *
+ * Both are set up at once (a database and worker processes each) and their throughput is measured in
+ * alternating rounds, each round's ratio from the pair measured back to back, as the HTTP part does:
+ * measured one after the other, the machine's drift over a minute showed up as a difference between them
+ * (one process: 1.09, 1.89 and 0.95 in three runs of the same code).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -20,6 +25,8 @@ export interface PgPoint {
   queues: number;
   jobs: number;
   jobsPerSecond: number;
+  /** Jobs/s of each round, in order; round i of one engine ran next to round i of the other. */
+  rounds: number[];
   /** Trigger (or addJob) to start, ms, at a steady light rate. */
   latency: Percentiles;
 }
@@ -29,10 +36,18 @@ export interface PgOptions {
   processes: number[];
   concurrency: number;
   queues: number;
+  /** Throughput jobs per engine, split into `rounds` alternating rounds. */
   jobs: number;
+  rounds: number;
   latencyJobs: number;
   latencyRatePerSecond: number;
 }
+
+/** Connections each engine adds its jobs through. */
+const ADD_POOL = 4;
+
+/** Jobs each engine runs, untimed, before the rounds: its worker processes' code gets compiled. */
+const WARM_UP_JOBS = 128;
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -99,61 +114,110 @@ async function drive(workers: Worker[], jobs: number, add: (i: number) => Promis
   return { seconds, waits };
 }
 
-async function measureEngine(engine: PgPoint["engine"], processes: number, opts: PgOptions): Promise<PgPoint> {
-  return withDatabase(opts.adminUrl, async (url) => {
-    let add: (i: number) => Promise<string>;
-    let close: () => Promise<void>;
-    if (engine === "stagerunner") {
-      await migrate(url);
-      const store = await PgStore.connect(url, { poolSize: 8 });
-      const pipelines: string[] = [];
-      for (let q = 0; q < opts.queues; q++)
-        pipelines.push((await store.createPipeline({ name: `q${q}`, repository: "r", stages: { run_stage: { command: "true" } } })).id);
-      add = async (i) => (await store.triggerRun(pipelines[i % opts.queues]!, "main"))!.id;
-      close = () => store.close();
-    } else {
-      // Our own pool, ended by us: the database is dropped right after.
-      const pool = new pg.Pool({ connectionString: url, max: 8 });
-      pool.on("error", () => {});
-      pool.on("connect", (client) => client.on("error", () => {}));
-      const utils = await makeWorkerUtils({ pgPool: pool, logger: new Logger(() => () => {}) });
-      await utils.migrate();
-      add = async (i) => {
-        const id = randomUUID();
-        await utils.addJob("noop", { id }, { queueName: `q${i % opts.queues}` });
-        return id;
-      };
-      close = async () => {
-        await utils.release();
-        await pool.end();
-      };
-    }
-    const workers = await Promise.all(Array.from({ length: processes }, () => startWorker(engine === "stagerunner" ? "stagerunner" : "graphile", url, opts.concurrency)));
-    try {
-      const throughput = await drive(workers, opts.jobs, add);
-      const steady = await drive(workers, opts.latencyJobs, (i) => add(opts.jobs + i), opts.latencyRatePerSecond);
-      return {
-        engine,
-        processes,
-        concurrency: opts.concurrency,
-        queues: opts.queues,
-        jobs: opts.jobs,
-        jobsPerSecond: opts.jobs / throughput.seconds,
-        latency: percentiles(steady.waits),
-      };
-    } finally {
+/** One engine, set up on the database at `url`: its worker processes and how to add a job. */
+interface Side {
+  engine: PgPoint["engine"];
+  workers: Worker[];
+  /** Adds job `i` (spread over the queues by i): its id. */
+  add(i: number): Promise<string>;
+  /** Jobs added so far. */
+  added: number;
+  close(): Promise<void>;
+}
+
+async function setUp(engine: PgPoint["engine"], processes: number, opts: PgOptions, url: string): Promise<Side> {
+  let add: (i: number) => Promise<string>;
+  let close: () => Promise<void>;
+  if (engine === "stagerunner") {
+    await migrate(url);
+    // The adding side's pools are small: with four worker processes of each engine up at once, the two
+    // engines hold 4 x 2 x (10 + 1) connections of the server's 100.
+    const store = await PgStore.connect(url, { poolSize: ADD_POOL });
+    const pipelines: string[] = [];
+    for (let q = 0; q < opts.queues; q++)
+      pipelines.push((await store.createPipeline({ name: `q${q}`, repository: "r", stages: { run_stage: { command: "true" } } })).id);
+    add = async (i) => (await store.triggerRun(pipelines[i % opts.queues]!, "main"))!.id;
+    close = () => store.close();
+  } else {
+    // Our own pool, ended by us: the database is dropped right after.
+    const pool = new pg.Pool({ connectionString: url, max: ADD_POOL });
+    pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
+    const utils = await makeWorkerUtils({ pgPool: pool, logger: new Logger(() => () => {}) });
+    await utils.migrate();
+    add = async (i) => {
+      const id = randomUUID();
+      await utils.addJob("noop", { id }, { queueName: `q${i % opts.queues}` });
+      return id;
+    };
+    close = async () => {
+      await utils.release();
+      await pool.end();
+    };
+  }
+  const workers = await Promise.all(Array.from({ length: processes }, () => startWorker(engine === "stagerunner" ? "stagerunner" : "graphile", url, opts.concurrency)));
+  return {
+    engine,
+    workers,
+    add,
+    added: 0,
+    close: async () => {
       await Promise.all(workers.map(async (w) => (w.child.send("stop"), once(w.child, "exit"))));
       await close();
-    }
-  });
+    },
+  };
+}
+
+/** `jobs` more jobs on `side`, at `ratePerSecond` or all at once, until its workers started them all. */
+function more(side: Side, jobs: number, ratePerSecond?: number) {
+  const first = side.added;
+  side.added += jobs;
+  return drive(side.workers, jobs, (i) => side.add(first + i), ratePerSecond);
+}
+
+/** Both engines with `processes` worker processes each: throughput in alternating rounds, then latency. */
+async function measurePair(processes: number, opts: PgOptions, progress: (line: string) => void): Promise<PgPoint[]> {
+  return withDatabase(opts.adminUrl, (ourUrl) =>
+    withDatabase(opts.adminUrl, async (theirUrl) => {
+      const sides: Side[] = [];
+      try {
+        sides.push(await setUp("stagerunner", processes, opts, ourUrl));
+        sides.push(await setUp("graphile-worker", processes, opts, theirUrl));
+        for (const side of sides) await more(side, Math.min(WARM_UP_JOBS, opts.jobs));
+        const perRound = Math.ceil(opts.jobs / opts.rounds);
+        const rounds = sides.map(() => ({ jobsPerSecond: [] as number[], seconds: 0 }));
+        for (let round = 0; round < opts.rounds; round++)
+          for (const s of round % 2 === 0 ? [0, 1] : [1, 0]) {
+            progress(`postgres: ${sides[s]!.engine}, ${processes} process(es) x ${opts.concurrency} (round ${round + 1}/${opts.rounds})`);
+            const { seconds } = await more(sides[s]!, perRound);
+            rounds[s]!.jobsPerSecond.push(perRound / seconds);
+            rounds[s]!.seconds += seconds;
+          }
+        const points: PgPoint[] = [];
+        for (const [s, side] of sides.entries()) {
+          progress(`postgres: ${side.engine}, ${processes} process(es), steady ${opts.latencyRatePerSecond}/s`);
+          const steady = await more(side, opts.latencyJobs, opts.latencyRatePerSecond);
+          points.push({
+            engine: side.engine,
+            processes,
+            concurrency: opts.concurrency,
+            queues: opts.queues,
+            jobs: perRound * opts.rounds,
+            jobsPerSecond: (perRound * opts.rounds) / rounds[s]!.seconds,
+            rounds: rounds[s]!.jobsPerSecond,
+            latency: percentiles(steady.waits),
+          });
+        }
+        return points;
+      } finally {
+        for (const side of sides) await side.close();
+      }
+    }),
+  );
 }
 
 export async function measurePostgres(opts: PgOptions, progress: (line: string) => void): Promise<PgPoint[]> {
   const points: PgPoint[] = [];
-  for (const processes of opts.processes)
-    for (const engine of ["stagerunner", "graphile-worker"] as const) {
-      progress(`postgres: ${engine}, ${processes} process(es) x ${opts.concurrency}`);
-      points.push(await measureEngine(engine, processes, opts));
-    }
+  for (const processes of opts.processes) points.push(...(await measurePair(processes, opts, progress)));
   return points;
 }

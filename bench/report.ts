@@ -1,5 +1,5 @@
 /** Plain-text tables of a results file. */
-import { httpRatio, type Results } from "./results.ts";
+import { httpRatio, pgRatio, type Results } from "./results.ts";
 import { round } from "./stats.ts";
 
 function table(title: string, rows: Record<string, string | number>[]): void {
@@ -54,7 +54,7 @@ export function printResults(r: Results): void {
     "PostgreSQL queue against graphile-worker (one-stage runs / no-op jobs over named queues; start = trigger to start, ms)",
     pgPoints.map((p) => {
       const other = pgPoints.find((o) => o.engine === "graphile-worker" && o.processes === p.processes);
-      return { engine: p.engine, processes: p.processes, concurrency: p.concurrency, queues: p.queues, jobs: p.jobs, "jobs/s": Math.round(p.jobsPerSecond), "start p50": n(p.latency.p50, 3), "start p99": n(p.latency.p99, 3), "vs graphile": other ? n(p.jobsPerSecond / other.jobsPerSecond, 3) : "-" };
+      return { engine: p.engine, processes: p.processes, concurrency: p.concurrency, queues: p.queues, jobs: p.jobs, "jobs/s": Math.round(p.jobsPerSecond), "start p50": n(p.latency.p50, 3), "start p99": n(p.latency.p99, 3), "vs graphile": other ? n(pgRatio(p, other), 3) : "-" };
     }),
   );
   const k = r.kept;

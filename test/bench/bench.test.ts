@@ -39,6 +39,9 @@ it("runs every bench part on tiny sizes and never sees two runs of one pipeline 
     if (results.postgres) {
       expect(results.postgres.points.map((p) => p.engine).sort()).toEqual(["graphile-worker", "stagerunner"]);
       expect(results.postgres.points.every((p) => p.jobsPerSecond > 0 && p.latency.p99 >= 0)).toBe(true);
+      // Alternating rounds, each engine's the same number, which the ratio pairs up.
+      expect(results.postgres.points.map((p) => p.rounds.length)).toEqual([2, 2]);
+      expect(results.targets!.map((t) => t.name)).toContain("PostgreSQL runs/s vs graphile-worker named queues, 1 process(es)");
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
