@@ -9,7 +9,7 @@ import type { HttpPoint } from "./http.ts";
 import type { KeptRunsPoint } from "./keptRuns.ts";
 import type { LoadPoint } from "./openLoop.ts";
 import type { PgPoint } from "./postgres.ts";
-import { median } from "./stats.ts";
+import { median, pairedRatio } from "./stats.ts";
 
 /** The engine (unrecorded) against the baseline loop at 0-ms stages, over alternating rounds. */
 export interface BaselinePoint {
@@ -60,12 +60,12 @@ export function httpRatio(points: readonly HttpPoint[], request: string): number
   const emulator = points.find((p) => p.target === "emulator" && p.request === request);
   const bare = points.find((p) => p.target === "express" && p.request === request);
   if (!emulator || !bare) return undefined;
-  return median(emulator.rounds.map((rate, i) => rate / bare.rounds[i]!));
+  return pairedRatio(emulator.rounds, bare.rounds);
 }
 
-/** Our jobs/s against graphile-worker's: the median of the rounds' ratios, each of two rounds run back to back. */
+/** Our jobs/s against graphile-worker's, from their alternating rounds. */
 export function pgRatio(ours: PgPoint, theirs: PgPoint): number {
-  return median(ours.rounds.map((rate, i) => rate / theirs.rounds[i]!));
+  return pairedRatio(ours.rounds, theirs.rounds);
 }
 
 /** The issue's targets, checked against the figures of this run. */

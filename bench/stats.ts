@@ -29,3 +29,11 @@ export function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/**
+ * `ours` against `theirs`, measured in alternating rounds: the median of the rounds' ratios, each from
+ * the pair measured back to back, so that the machine's drift between rounds cancels out.
+ */
+export function pairedRatio(ours: readonly number[], theirs: readonly number[]): number {
+  return median(ours.map((rate, i) => rate / theirs[i]!));
+}

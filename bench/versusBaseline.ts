@@ -6,7 +6,7 @@
 import { measureBaseline } from "./baseline.ts";
 import { measureEngineRate } from "./engine.ts";
 import type { BaselinePoint } from "./results.ts";
-import { median } from "./stats.ts";
+import { median, pairedRatio } from "./stats.ts";
 
 export async function versusBaseline(workers: number, pipelines: number, runs: number, rounds: number): Promise<BaselinePoint> {
   const engine: number[] = [];
@@ -28,6 +28,6 @@ export async function versusBaseline(workers: number, pipelines: number, runs: n
     rounds,
     engineRunsPerSecond: median(engine),
     baselineRunsPerSecond: median(baseline),
-    ratio: median(engine.map((e, i) => e / baseline[i]!)),
+    ratio: pairedRatio(engine, baseline),
   };
 }
