@@ -4,11 +4,11 @@
  */
 import { performance } from "node:perf_hooks";
 import { systemClock } from "../lib/clock.ts";
-import { MemoryStore } from "../lib/memoryStore.ts";
-import type { PipelineInput } from "../lib/schemas.ts";
-import type { Store } from "../lib/store.ts";
-import { simulateRunner } from "../lib/stageRunner.ts";
-import { WorkerPool } from "../lib/workerPool.ts";
+import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
+import type { PipelineInput } from "../lib/api/schemas.ts";
+import type { Store } from "../lib/store/store.ts";
+import { simulateRunner } from "../lib/worker/stageRunner.ts";
+import { WorkerPool } from "../lib/worker/pool.ts";
 import { recordingStore, type Recording } from "./recordingStore.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 

@@ -6,11 +6,11 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { measure } from "mitata";
 import { routes } from "../handlers/routes.ts";
-import { tokenChecker } from "../lib/auth.ts";
+import { tokenChecker } from "../lib/http/auth.ts";
 import { toApiRequest, toResult } from "../lib/http/endpoint.ts";
 import type { HandlerContext, Services } from "../lib/http/services.ts";
-import { MemoryStore } from "../lib/memoryStore.ts";
-import { PipelineInput } from "../lib/schemas.ts";
+import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
+import { PipelineInput } from "../lib/api/schemas.ts";
 import { benchPipeline } from "./engine.ts";
 
 export interface HandlerPoint {

@@ -6,15 +6,15 @@
  */
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { loadServerConfig } from "../lib/config.ts";
-import { MemoryStore } from "../lib/memoryStore.ts";
+import { loadServerConfig } from "../lib/config/settings.ts";
+import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
 import { startServer } from "../local/server.ts";
 import { benchPipeline } from "./engine.ts";
 
 const token = "bench-token";
 const mode = process.argv[2];
 
-async function seed(store: MemoryStore | import("../lib/store.ts").Store) {
+async function seed(store: MemoryStore | import("../lib/store/store.ts").Store) {
   const pipeline = await store.createPipeline(benchPipeline);
   for (let i = 0; i < 25; i++) await store.triggerRun(pipeline.id, "main");
   return pipeline;

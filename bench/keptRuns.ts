@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { runAtZero } from "./engine.ts";
-import { MemoryStore } from "../lib/memoryStore.ts";
+import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
 import { median } from "./stats.ts";
 
 export interface KeptRunsPoint {

@@ -17,7 +17,7 @@ import { measureHttp, type HttpOptions } from "./http.ts";
 import { measureKeptRuns } from "./keptRuns.ts";
 import { measureLoad } from "./openLoop.ts";
 import { measurePostgres } from "./postgres.ts";
-import { redactUrl } from "../lib/config.ts";
+import { redactUrl } from "../lib/config/settings.ts";
 import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
 import { versusBaseline } from "./versusBaseline.ts";

@@ -7,9 +7,9 @@
 import { performance } from "node:perf_hooks";
 import { Logger, run as runGraphile } from "graphile-worker";
 import { systemClock } from "../lib/clock.ts";
-import { PgStore } from "../lib/pg/pgStore.ts";
-import { simulateRunner } from "../lib/stageRunner.ts";
-import { WorkerPool } from "../lib/workerPool.ts";
+import { PgStore } from "../lib/store/pg/pgStore.ts";
+import { simulateRunner } from "../lib/worker/stageRunner.ts";
+import { WorkerPool } from "../lib/worker/pool.ts";
 import { withOverrides } from "./storeOverrides.ts";
 
 const [kind, url, concurrencyArg] = process.argv.slice(2);

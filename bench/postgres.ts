@@ -14,8 +14,8 @@ import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { Logger, makeWorkerUtils } from "graphile-worker";
 import pg from "pg";
-import { migrate } from "../lib/pg/migrate.ts";
-import { PgStore } from "../lib/pg/pgStore.ts";
+import { migrate } from "../lib/store/pg/migrate.ts";
+import { PgStore } from "../lib/store/pg/pgStore.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 
 export interface PgPoint {

@@ -12,7 +12,7 @@
  * Map keys) rather than its id.
  */
 import { performance } from "node:perf_hooks";
-import type { Claim, ImmediateWrites, Store } from "../lib/store.ts";
+import type { Claim, ImmediateWrites, Store } from "../lib/store/store.ts";
 import { withOverrides } from "./storeOverrides.ts";
 
 export interface Recording {

@@ -3,7 +3,7 @@
  * bound to it once (not per call: the benches call them on their hot path). The inner store's
  * immediate writes are passed on only when given: the pool would otherwise go around the replacements.
  */
-import type { Store } from "../lib/store.ts";
+import type { Store } from "../lib/store/store.ts";
 
 export function withOverrides(inner: Store, overrides: Partial<Store>): Store {
   const store: Record<string, unknown> = { durable: inner.durable, immediate: undefined };

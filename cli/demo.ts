@@ -4,7 +4,7 @@
  * pipeline, so the server runs them one after the other, oldest first, which the output shows.
  */
 import { Command, CommanderError, Option } from "commander";
-import type { Run } from "../lib/schemas.ts";
+import type { Run } from "../lib/api/schemas.ts";
 import { ApiError, ConnectionError, StagerunnerApi } from "./client/api.ts";
 import { runLines, runOutcome } from "./client/format.ts";
 import { followRun, Interrupted, untilInterrupted } from "./client/follow.ts";

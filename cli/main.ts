@@ -3,7 +3,7 @@
  * Usage errors exit 2, API errors 1.
  */
 import { Command, CommanderError } from "commander";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError } from "../lib/api/errors.ts";
 import { clientCommand } from "./client/index.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serverCommand } from "./server.ts";

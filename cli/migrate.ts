@@ -3,8 +3,8 @@
  * this at start). Applying it twice changes nothing.
  */
 import { Command } from "commander";
-import { ConfigError } from "../lib/errors.ts";
-import { loadConfig, migrateSettings, redactUrl } from "../lib/config.ts";
+import { ConfigError } from "../lib/api/errors.ts";
+import { loadConfig, migrateSettings, redactUrl } from "../lib/config/settings.ts";
 import { addSettings } from "./settings.ts";
 
 export function migrateCommand(): Command {
@@ -12,8 +12,8 @@ export function migrateCommand(): Command {
   return addSettings(command, migrateSettings).action(async (flags: Record<string, string | undefined>) => {
     const { store } = loadConfig(migrateSettings, flags);
     if (store.kind !== "postgres") throw new ConfigError("--store: migrate needs a postgres:// URL (or DATABASE_URL)");
-    const { migrate } = await import("../lib/pg/migrate.ts");
-    const { atStartUp } = await import("../lib/openStore.ts");
+    const { migrate } = await import("../lib/store/pg/migrate.ts");
+    const { atStartUp } = await import("../lib/store/openStore.ts");
     const result = await atStartUp(store.url, () => migrate(store.url));
     console.log(
       result.applied.length

@@ -3,7 +3,7 @@
  * variables, which override defaults; a bad value stops start-up with one line.
  */
 import { Command } from "commander";
-import { loadServerConfig, redactUrl, serverSettings, type ServerConfig } from "../lib/config.ts";
+import { loadServerConfig, redactUrl, serverSettings, type ServerConfig } from "../lib/config/settings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
 

@@ -3,7 +3,7 @@
  * default are written once.
  */
 import { Option, type Command } from "commander";
-import type { Setting } from "../lib/config.ts";
+import type { Setting } from "../lib/config/settings.ts";
 
 export function addSettings(command: Command, settings: Record<string, Setting<unknown>>): Command {
   for (const s of Object.values(settings)) {

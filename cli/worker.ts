@@ -3,7 +3,7 @@
  * let running runs finish within the grace period, hand back the rest, exit 0.
  */
 import { Command } from "commander";
-import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config.ts";
+import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config/settings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
 

@@ -1,7 +1,7 @@
 /** POST /pipelines: 201 with the pipeline and its Location. */
 import { endpoint, parseInput } from "../lib/http/endpoint.ts";
 import { stagePrefix } from "../lib/http/params.ts";
-import { PipelineInput } from "../lib/schemas.ts";
+import { PipelineInput } from "../lib/api/schemas.ts";
 
 export const handler = endpoint(async (request, { store }) => {
   const input = parseInput(PipelineInput, request.body, "request body");

@@ -2,7 +2,7 @@
  * DELETE /pipelines/{id}: 204. Its queued runs end cancelled; a running run is cancelled too (its
  * current stage is aborted). The runs stay readable under /runs.
  */
-import { NotFoundError } from "../lib/errors.ts";
+import { NotFoundError } from "../lib/api/errors.ts";
 import { endpoint } from "../lib/http/endpoint.ts";
 import { pathId } from "../lib/http/params.ts";
 

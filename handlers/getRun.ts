@@ -1,5 +1,5 @@
 /** GET /runs/{run_id} */
-import { NotFoundError } from "../lib/errors.ts";
+import { NotFoundError } from "../lib/api/errors.ts";
 import { endpoint } from "../lib/http/endpoint.ts";
 import { pathId } from "../lib/http/params.ts";
 

@@ -7,10 +7,10 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import { storeFromEnvironment, workerConfigFromEnvironment } from "../lib/environment.ts";
-import { simulateRunner } from "../lib/stageRunner.ts";
-import type { Store } from "../lib/store.ts";
-import { WorkerPool, type PoolCounts } from "../lib/workerPool.ts";
+import { storeFromEnvironment, workerConfigFromEnvironment } from "../lib/config/environment.ts";
+import { simulateRunner } from "../lib/worker/stageRunner.ts";
+import type { Store } from "../lib/store/store.ts";
+import { WorkerPool, type PoolCounts } from "../lib/worker/pool.ts";
 
 /** Time kept free at the end of an invocation for the last writes and the reply. */
 export const SAFETY_MARGIN_MS = 5_000;

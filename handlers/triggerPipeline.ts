@@ -1,8 +1,8 @@
 /** POST /pipelines/{id}/trigger, body `{"git_ref": "main"}` (optional): 202 with the queued run. */
-import { NotFoundError } from "../lib/errors.ts";
+import { NotFoundError } from "../lib/api/errors.ts";
 import { endpoint, parseInput } from "../lib/http/endpoint.ts";
 import { pathId, stagePrefix } from "../lib/http/params.ts";
-import { TriggerInput } from "../lib/schemas.ts";
+import { TriggerInput } from "../lib/api/schemas.ts";
 
 export const handler = endpoint(async (request, { store }) => {
   const id = pathId(request, "id", "pipeline");

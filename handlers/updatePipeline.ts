@@ -1,8 +1,8 @@
 /** PUT /pipelines/{id}: full replacement, validated as on create. Queued runs keep the stages they were triggered with. */
-import { NotFoundError } from "../lib/errors.ts";
+import { NotFoundError } from "../lib/api/errors.ts";
 import { endpoint, parseInput } from "../lib/http/endpoint.ts";
 import { pathId } from "../lib/http/params.ts";
-import { PipelineInput } from "../lib/schemas.ts";
+import { PipelineInput } from "../lib/api/schemas.ts";
 
 export const handler = endpoint(async (request, { store }) => {
   const id = pathId(request, "id", "pipeline");

@@ -11,7 +11,7 @@
  * set off a 2-ms scavenge every few milliseconds, which every stage in flight then waited out.
  */
 import { performance } from "node:perf_hooks";
-import { insertSorted } from "./sorted.ts";
+import { insertSorted } from "./store/memory/sorted.ts";
 
 /** The timer fires this much before the deadline: under load (64 busy workers) it fires up to ~1.5 ms late. */
 const SLACK_MS = 2;

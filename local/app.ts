@@ -5,7 +5,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { routes, type Route } from "../handlers/routes.ts";
-import { HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
+import { HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../lib/api/errors.ts";
 import { MAX_BODY_BYTES } from "../lib/http/endpoint.ts";
 import { problemResult } from "../lib/http/problem.ts";
 import type { HandlerContext, Services } from "../lib/http/services.ts";

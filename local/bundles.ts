@@ -8,8 +8,8 @@ import { access } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Route } from "../handlers/routes.ts";
-import type { ServerConfig } from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
+import type { ServerConfig } from "../lib/config/settings.ts";
+import { ConfigError } from "../lib/api/errors.ts";
 import type { InvokeHandler } from "./app.ts";
 
 export async function loadBundles(config: ServerConfig, tokens: string[]): Promise<(route: Route) => InvokeHandler> {

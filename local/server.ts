@@ -2,16 +2,16 @@
  * The emulator process: in-memory store, worker pool and HTTP server, started and stopped together.
  */
 import type { AddressInfo } from "node:net";
-import { generateToken, tokenChecker } from "../lib/auth.ts";
+import { generateToken, tokenChecker } from "../lib/http/auth.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import type { ServerConfig } from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
+import type { ServerConfig } from "../lib/config/settings.ts";
+import { ConfigError } from "../lib/api/errors.ts";
 import type { Services } from "../lib/http/services.ts";
-import { openStore } from "../lib/openStore.ts";
-import type { Run } from "../lib/schemas.ts";
-import { simulateRunner, type StageRunner } from "../lib/stageRunner.ts";
-import type { Store } from "../lib/store.ts";
-import { WorkerPool, type StopReport } from "../lib/workerPool.ts";
+import { openStore } from "../lib/store/openStore.ts";
+import type { Run } from "../lib/api/schemas.ts";
+import { simulateRunner, type StageRunner } from "../lib/worker/stageRunner.ts";
+import type { Store } from "../lib/store/store.ts";
+import { WorkerPool, type StopReport } from "../lib/worker/pool.ts";
 import { createApp } from "./app.ts";
 import { loadBundles } from "./bundles.ts";
 

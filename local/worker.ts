@@ -4,12 +4,12 @@
  */
 import { hostname } from "node:os";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import type { WorkerConfig } from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { openStore } from "../lib/openStore.ts";
-import { simulateRunner, type StageRunner } from "../lib/stageRunner.ts";
-import type { Store } from "../lib/store.ts";
-import { WorkerPool, type StopReport } from "../lib/workerPool.ts";
+import type { WorkerConfig } from "../lib/config/settings.ts";
+import { ConfigError } from "../lib/api/errors.ts";
+import { openStore } from "../lib/store/openStore.ts";
+import { simulateRunner, type StageRunner } from "../lib/worker/stageRunner.ts";
+import type { Store } from "../lib/store/store.ts";
+import { WorkerPool, type StopReport } from "../lib/worker/pool.ts";
 
 export interface RunningWorkers {
   store: Store;

@@ -4,7 +4,7 @@
  * gives one clear error instead of a crash somewhere in the formatting.
  */
 import type * as z from "zod/mini";
-import { Pipeline, Problem, Run, type RunStatus } from "../../lib/schemas.ts";
+import { Pipeline, Problem, Run, type RunStatus } from "../../lib/api/schemas.ts";
 import { ApiError, ConnectionError, fetchFailure } from "./errors.ts";
 
 export { ApiError, ConnectionError };

@@ -1,5 +1,5 @@
 /** How the API client fails: the server said no (ApiError), or there was no usable answer (ConnectionError). */
-import type { Problem } from "../../lib/schemas.ts";
+import type { Problem } from "../../lib/api/schemas.ts";
 
 /** The server answered with a problem (any non-2xx status). */
 export class ApiError extends Error {

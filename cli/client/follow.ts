@@ -3,7 +3,7 @@
  * log line, stop when the run is terminal or when the user presses Ctrl-C.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Run } from "../../lib/schemas.ts";
+import type { Run } from "../../lib/api/schemas.ts";
 import type { StagerunnerApi } from "./api.ts";
 import { stageProgress } from "./format.ts";
 

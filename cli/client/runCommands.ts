@@ -1,6 +1,6 @@
 /** `trigger`, `list-runs`, `get-run`: the run subcommands. */
 import { Option, type Command } from "commander";
-import { RUN_STATUSES } from "../../lib/schemas.ts";
+import { RUN_STATUSES } from "../../lib/api/schemas.ts";
 import type { RunsQuery } from "./api.ts";
 import { runDetail, runLines, runOutcome } from "./format.ts";
 import { followRun, Interrupted, untilInterrupted } from "./follow.ts";

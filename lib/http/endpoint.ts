@@ -7,7 +7,7 @@
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import type * as z from "zod/mini";
-import { BadRequestError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
+import { BadRequestError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../api/errors.ts";
 import { eventShape, pathTemplate, toApiRequest, type ApiEvent, type ApiRequest } from "./events.ts";
 import { problemResult } from "./problem.ts";
 import { shapeResult, toResult, type ApiResult, type Reply } from "./results.ts";

@@ -1,9 +1,9 @@
 /**
  * Small helpers that handlers share for path ids and list pages.
  */
-import { NotFoundError } from "../errors.ts";
-import { IdParam } from "../schemas.ts";
-import type { Page } from "../store.ts";
+import { NotFoundError } from "../api/errors.ts";
+import { IdParam } from "../api/schemas.ts";
+import type { Page } from "../store/store.ts";
 import type { ApiRequest, Reply } from "./endpoint.ts";
 
 /** The path id, or a 404 when it cannot name anything (not a UUID). */

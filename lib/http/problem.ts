@@ -3,8 +3,8 @@
  * (logged, never exposed) for anything else.
  */
 import { STATUS_CODES } from "node:http";
-import { coerceError, ConfigError, HttpError } from "../errors.ts";
-import type { Problem } from "../schemas.ts";
+import { coerceError, ConfigError, HttpError } from "../api/errors.ts";
+import type { Problem } from "../api/schemas.ts";
 
 export interface HttpResult {
   statusCode: number;

@@ -3,10 +3,10 @@
  * passes them in the invocation context; a deployed function builds them once from its environment.
  */
 import type { Context } from "aws-lambda";
-import { parseTokens, tokenChecker, type TokenChecker } from "../auth.ts";
-import { ConfigError } from "../errors.ts";
-import { storeFromEnvironment } from "../environment.ts";
-import type { Store } from "../store.ts";
+import { parseTokens, tokenChecker, type TokenChecker } from "./auth.ts";
+import { ConfigError } from "../api/errors.ts";
+import { storeFromEnvironment } from "../config/environment.ts";
+import type { Store } from "../store/store.ts";
 
 export interface Services {
   store: Store;

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { recordingStore } from "../../bench/recordingStore.ts";
-import type { Run } from "../../lib/schemas.ts";
-import type { Claim, LineBuffer, Store } from "../../lib/store.ts";
+import type { Run } from "../../lib/api/schemas.ts";
+import type { Claim, LineBuffer, Store } from "../../lib/store/store.ts";
 
 const NO_LINES: LineBuffer = { lines: [], count: 0 };
 

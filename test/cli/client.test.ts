@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { StagerunnerApi } from "../../cli/client/api.ts";
-import { Pipeline, Run } from "../../lib/schemas.ts";
+import { Pipeline, Run } from "../../lib/api/schemas.ts";
 import type { RunningServer } from "../../local/server.ts";
 import { runOnly, seedPipeline } from "../support/fixtures.ts";
 import { cli, client, lastId, startTestServer, TOKEN } from "./harness.ts";

@@ -1,7 +1,7 @@
 /** Human output, pinned on fixed values: the seed's `get-run` layout, progress lines and problems. */
 import { describe, expect, it } from "vitest";
 import { pipelineLines, problemLines, runDetail, runOutcome, stageProgress } from "../../cli/client/format.ts";
-import type { Pipeline, Run } from "../../lib/schemas.ts";
+import type { Pipeline, Run } from "../../lib/api/schemas.ts";
 
 const t = (s: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, s)).toISOString();
 

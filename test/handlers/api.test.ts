@@ -3,7 +3,7 @@
  * through the emulator.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
+import { Pipeline, Problem, Run } from "../../lib/api/schemas.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 import { directInvoker, emulatorInvoker, TOKEN, type Call, type Invoker } from "./invokers.ts";
 

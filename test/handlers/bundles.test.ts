@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../../handlers/routes.ts";
 import type { WorkerSummary } from "../../handlers/runWorker.ts";
-import { Pipeline, Problem, Run } from "../../lib/schemas.ts";
+import { Pipeline, Problem, Run } from "../../lib/api/schemas.ts";
 import { bundleNames, buildBundles } from "../../local/build.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";

@@ -3,11 +3,11 @@
  * API Gateway v2 events, and HTTP through the real emulator.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { tokenChecker } from "../../lib/auth.ts";
-import { loadServerConfig } from "../../lib/config.ts";
+import { tokenChecker } from "../../lib/http/auth.ts";
+import { loadServerConfig } from "../../lib/config/settings.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
-import { MemoryStore } from "../../lib/memoryStore.ts";
-import type { Store } from "../../lib/store.ts";
+import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
+import type { Store } from "../../lib/store/store.ts";
 import { startServer } from "../../local/server.ts";
 import { routeFor } from "./eventFixtures.ts";
 

@@ -4,9 +4,9 @@
  */
 import { expect, it } from "vitest";
 import { routes } from "../../handlers/routes.ts";
-import { tokenChecker } from "../../lib/auth.ts";
+import { tokenChecker } from "../../lib/http/auth.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
-import { MemoryStore } from "../../lib/memoryStore.ts";
+import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
 
 const services: Services = { store: new MemoryStore(), tokens: tokenChecker(["t"]), log: () => {} };
 const context = { services } as HandlerContext;

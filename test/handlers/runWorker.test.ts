@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { runWorker, SAFETY_MARGIN_MS } from "../../handlers/runWorker.ts";
-import { MemoryStore } from "../../lib/memoryStore.ts";
-import type { Store } from "../../lib/store.ts";
+import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
+import type { Store } from "../../lib/store/store.ts";
 import { ManualClock } from "../support/manualClock.ts";
 import { wrapStore } from "../support/storeWrappers.ts";
 import { seedPipeline } from "../support/fixtures.ts";

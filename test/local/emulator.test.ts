@@ -3,8 +3,8 @@
  * runs with its worker pool, and shutting down.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../lib/config.ts";
-import { Run } from "../../lib/schemas.ts";
+import { loadServerConfig } from "../../lib/config/settings.ts";
+import { Run } from "../../lib/api/schemas.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 

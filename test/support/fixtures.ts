@@ -1,5 +1,5 @@
 /** Inputs shared by the lib tests: the seed's pipeline (DESIGN.md, original README) and small variants. */
-import type { PipelineInput } from "../../lib/schemas.ts";
+import type { PipelineInput } from "../../lib/api/schemas.ts";
 
 /** The pipeline of the original README, all three stages. */
 export const seedPipeline: PipelineInput = {

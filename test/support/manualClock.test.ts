@@ -1,7 +1,7 @@
 /** The test clock itself: the worker-pool and property tests are only as good as it is. */
 import { describe, expect, it } from "vitest";
 import { EPOCH, ManualClock, sequentialIds, settle, uuidFor } from "./manualClock.ts";
-import { IdParam } from "../../lib/schemas.ts";
+import { IdParam } from "../../lib/api/schemas.ts";
 
 describe("ManualClock", () => {
   it("resolves a sleep once time reaches its deadline, not before", async () => {

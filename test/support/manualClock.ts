@@ -3,7 +3,7 @@
  * store and worker-pool tests run in microseconds and give the same timestamps every time.
  */
 import type { Clock } from "../../lib/clock.ts";
-import type { IdGenerator } from "../../lib/randomId.ts";
+import type { IdGenerator } from "../../lib/ids.ts";
 
 interface Sleeper {
   deadline: number;

@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterEach, beforeEach } from "vitest";
-import { PgStore, type PgStoreOptions } from "../../lib/pg/pgStore.ts";
-import type { Store } from "../../lib/store.ts";
+import { PgStore, type PgStoreOptions } from "../../lib/store/pg/pgStore.ts";
+import type { Store } from "../../lib/store/store.ts";
 import { wrapStore } from "./storeWrappers.ts";
 
 export const pgTestUrl: string | undefined = process.env.STAGERUNNER_TEST_DATABASE_URL || undefined;

@@ -2,8 +2,8 @@
  * A StageRunner the test drives by hand: every stage it is asked to run waits until the test
  * calls `succeed()` or `fail()` on it, or until the worker aborts it.
  */
-import type { StageSpec } from "../../lib/runState.ts";
-import type { StageContext, StageRunner } from "../../lib/stageRunner.ts";
+import type { StageSpec } from "../../lib/store/stages.ts";
+import type { StageContext, StageRunner } from "../../lib/worker/stageRunner.ts";
 
 export interface StageCall {
   stage: StageSpec;

@@ -4,8 +4,8 @@
  * Every call is recorded with its abort signal.
  */
 import type { Clock } from "../../lib/clock.ts";
-import type { StageSpec } from "../../lib/runState.ts";
-import type { StageRunner } from "../../lib/stageRunner.ts";
+import type { StageSpec } from "../../lib/store/stages.ts";
+import type { StageRunner } from "../../lib/worker/stageRunner.ts";
 
 export interface SleepRunner extends StageRunner {
   readonly calls: { stage: StageSpec; signal: AbortSignal }[];

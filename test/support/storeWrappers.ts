@@ -2,7 +2,7 @@
  * A Store that forwards every call to another one, with hooks, so that tests can make the store
  * fail or record what happened without knowing which implementation sits underneath.
  */
-import type { Claim, Store } from "../../lib/store.ts";
+import type { Claim, Store } from "../../lib/store/store.ts";
 
 export type StoreOverrides = Partial<Omit<Store, "durable">>;
 

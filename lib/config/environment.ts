@@ -1,0 +1,37 @@
+/**
+ * A deployed function's configuration, read once per instance from its environment. State must live in
+ * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so
+ * the in-memory store is refused unless asked for by name (STAGERUNNER_STORE=memory, for tests).
+ */
+import { loadConfig, pgStoreOptions, storeSettings, workerSettings, type WorkerConfig } from "./settings.ts";
+import { ConfigError } from "../api/errors.ts";
+import { MemoryStore } from "../store/memory/memoryStore.ts";
+import type { Store } from "../store/store.ts";
+
+let store: Promise<Store> | undefined;
+
+/**
+ * The store of this function instance. PostgreSQL is not migrated here (a cold start should not take
+ * the schema lock): run `stagerunner migrate` when deploying. The PostgreSQL driver is imported on
+ * first use: loading it at start-up was about 37 ms of a bundle's cold start (measured with a stub).
+ */
+export function storeFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<Store> {
+  return (store ??= open(env).catch((error: unknown) => {
+    store = undefined; // a misconfiguration is reported on every call until it is fixed
+    throw error;
+  }));
+}
+
+async function open(env: NodeJS.ProcessEnv): Promise<Store> {
+  const config = loadConfig(storeSettings, {}, env);
+  if (config.store.kind === "memory") {
+    if (env.STAGERUNNER_STORE !== "memory")
+      throw new ConfigError("DATABASE_URL is not set: a deployed function keeps no state of its own (STAGERUNNER_STORE=memory only for tests)");
+    return new MemoryStore();
+  }
+  const { PgStore } = await import("../store/pg/pgStore.ts");
+  return new PgStore(config.store.url, pgStoreOptions(config));
+}
+
+/** Stage runner settings and the like for a worker function (STAGERUNNER_STAGE_DURATION_MS, ...). */
+export const workerConfigFromEnvironment = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => loadConfig(workerSettings, {}, env);

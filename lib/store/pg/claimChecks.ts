@@ -1,0 +1,53 @@
+/**
+ * Statements about a claim that change no run: whether it is still current, and lease renewals; and
+ * whether its run has a given stage.
+ * A claim is current while its run is running under its fencing token.
+ */
+import type pg from "pg";
+import { StaleClaimError } from "../../api/errors.ts";
+import { stageSpecs } from "../stages.ts";
+import type { Claim } from "../store.ts";
+import { query } from "./database.ts";
+import { CLAIM_STATE, RENEW_LEASES } from "./queueSql.ts";
+import { isRowId } from "./rows.ts";
+
+export interface ClaimIds {
+  id: string;
+  pipelineId: string;
+  token: string | null;
+}
+
+/**
+ * The run, pipeline and token a claim's statements bind; the token is NULL (matching no row) when it
+ * cannot be one, and undefined means no row can match.
+ */
+export function claimIds(claim: Claim): ClaimIds | undefined {
+  const { id, pipeline_id: pipelineId } = claim.run;
+  return isRowId(id) && isRowId(pipelineId) ? { id, pipelineId, token: isRowId(claim.token) ? claim.token : null } : undefined;
+}
+
+/** Why a claim is not current, in StaleClaimError's words ("run is cancelled"); undefined when it is. */
+export async function staleReason(pool: pg.Pool, claim: Claim): Promise<string | undefined> {
+  const ids = claimIds(claim);
+  const [row] = ids ? await query<{ status: string; claim_token: string | null }>(pool, CLAIM_STATE, [ids.id]) : [];
+  if (!row) return "no such run";
+  if (row.claim_token !== claim.token || row.status !== "running") return `run is ${row.status}`;
+  return undefined;
+}
+
+/** Throws StaleClaimError saying why the claim is not current; returns when it is. */
+export async function assertCurrent(pool: pg.Pool, claim: Claim): Promise<void> {
+  const reason = await staleReason(pool, claim);
+  if (reason !== undefined) throw new StaleClaimError(claim.run.id, reason);
+}
+
+/** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
+export const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < stageSpecs(claim.spec).length;
+
+/** Moves the leases of the `held` claims that are still current to `expiresAt`; returns their tokens. */
+export async function renewLeases(pool: pg.Pool, held: { runId: string; token: string }[], expiresAt: string): Promise<Set<string>> {
+  const valid = held.filter((h) => isRowId(h.runId) && isRowId(h.token));
+  if (valid.length === 0) return new Set();
+  const rows = await query<{ token: string }>(pool, RENEW_LEASES, [valid.map((h) => h.runId), valid.map((h) => h.token), expiresAt]);
+  return new Set(rows.map((r) => r.token));
+}

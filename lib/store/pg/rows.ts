@@ -1,0 +1,107 @@
+/**
+ * Rows as PostgreSQL returns them, and their wire shapes. Timestamps come back as Dates (node-postgres
+ * parses timestamptz) and leave as ISO strings with milliseconds, as MemoryStore's do; the store only
+ * ever writes millisecond values, so nothing is rounded.
+ */
+import { encodeCursor } from "../cursor.ts";
+import type { Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
+import type { Page } from "../store.ts";
+
+export interface PipelineRow {
+  id: string;
+  /** int8 arrives as a string. */
+  seq: string;
+  name: string;
+  repository: string;
+  stages: StagesSpec;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RunRow {
+  id: string;
+  seq: string;
+  pipeline_id: string;
+  git_ref: string;
+  status: RunStatus;
+  stages: StageRun[];
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+/** A claimed run's row: its spec comes along. */
+export interface ClaimedRow extends RunRow {
+  spec: StagesSpec;
+}
+
+/** Columns of a pipeline as PipelineRow reads them. */
+export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, created_at, updated_at";
+
+/** Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. */
+export const runColumns = (prefix = ""): string =>
+  ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at"]
+    .map((c) => prefix + c)
+    .join(", ");
+
+const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
+
+export function toPipeline(row: PipelineRow): Pipeline {
+  return {
+    id: row.id,
+    name: row.name,
+    repository: row.repository,
+    stages: row.stages,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** jsonb keeps object keys sorted by length, not as written: rebuild each stage in the wire order. */
+const toStage = (s: StageRun): StageRun => ({
+  name: s.name,
+  status: s.status,
+  started_at: s.started_at,
+  finished_at: s.finished_at,
+  logs: s.logs,
+});
+
+export function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    pipeline_id: row.pipeline_id,
+    git_ref: row.git_ref,
+    status: row.status,
+    stages: row.stages.map(toStage),
+    error: row.error,
+    created_at: row.created_at.toISOString(),
+    started_at: isoOrNull(row.started_at),
+    finished_at: isoOrNull(row.finished_at),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** Canonical lower-case UUIDs, as the id generator makes them; anything else names no row. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether `id` can name a row. Ids are uuid columns, and a malformed one would make PostgreSQL raise
+ * an error where MemoryStore answers "no such row"; upper-case spellings are refused for the same
+ * reason (MemoryStore compares strings exactly).
+ */
+export const isRowId = (id: string): boolean => UUID.test(id);
+
+/** A page of `limit` items from `limit + 1` rows, with the cursor of the last item when more remain. */
+export function page<R extends { seq: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return rows.length > limit && last ? { items: items.map(map), next: encodeCursor(Number(last.seq)) } : { items: items.map(map) };
+}
+
+/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
+/** A patch's log lines as the jsonb text the stage statements append. */
+export const logsJson = (patch: { logs?: string[] | undefined }): string => JSON.stringify((patch.logs ?? []).map(withoutNul));
+
+export const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);

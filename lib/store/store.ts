@@ -1,0 +1,151 @@
+/**
+ * The Store interface: pipelines, runs, and the run queue in one place, so that the rule "one running
+ * run per pipeline, FIFO per pipeline" is enforced where the data lives. Every method is async, so the
+ * in-memory store and a PostgreSQL store are interchangeable under the handlers and the worker pool.
+ * A store whose data lives in the process also offers a worker's writes synchronously (`immediate`).
+ */
+import type { Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back as `cursor` to get the next page. Absent on the last page. */
+  next?: string;
+}
+
+export interface ListRunsFilter {
+  pipeline_id?: string | undefined;
+  status?: RunStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export type ClaimedRun = Pick<Run, "id" | "pipeline_id" | "git_ref">;
+
+/**
+ * A worker's hold on a running run. Every write for the run carries it; a write whose claim is no
+ * longer current (the run was cancelled, or another worker took it over) is refused with
+ * StaleClaimError.
+ */
+export interface Claim {
+  /** What the worker needs of the run; its stages come from `spec`. */
+  run: ClaimedRun;
+  /** The pipeline's stages as they were when the run was triggered (a later PUT does not change them). */
+  spec: StagesSpec;
+  workerId: string;
+  /** Unique per claim: fencing token compared on every write. */
+  token: string;
+}
+
+export interface StagePatch {
+  status?: StageStatus;
+  /** Lines appended to the stage's log. The store may keep the array: it must not change afterwards. */
+  logs?: string[];
+  /**
+   * Also marks the next stage running, at the same instant, in the same write: a stage that succeeded
+   * and the one after it starting are one transition, not two writes (RangeError on the last stage).
+   */
+  startNext?: boolean;
+}
+
+/** A stage's final patch, written by finishRun together with the run's end. */
+export interface LastStage {
+  index: number;
+  status?: StageStatus;
+  /** As StagePatch's. */
+  logs?: string[];
+}
+
+export interface DeleteResult {
+  /** Runs that were queued and are now cancelled. */
+  cancelledQueued: Run[];
+  /** The run that was running, now cancelled; its worker is told through `watchClaim`. */
+  cancelledRunning: Run[];
+}
+
+/**
+ * Log lines in a buffer that its owner reuses: the first `count` of `lines`. A write given one reads
+ * them before it returns, and keeps none of it.
+ */
+export interface LineBuffer {
+  readonly lines: readonly string[];
+  readonly count: number;
+}
+
+/**
+ * A worker's writes made synchronously, errors thrown rather than rejected. A store whose data lives
+ * in the process (MemoryStore) offers them, and the worker pool then makes its writes without a turn
+ * of the microtask queue each: with 0-ms stages the async path was most of a run's cost. Their log
+ * lines come in the worker's own buffer, so that none is copied into an array of its own on the way.
+ */
+export interface ImmediateWrites {
+  /** As Store's. */
+  claimRun(workerId: string): Claim | undefined;
+  /** updateStage(claim, index, { status: "success", logs, startNext }). */
+  stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void;
+  /**
+   * finishRun(claim, status, error, { index, status, logs }): the run ends as its stage `index` does.
+   * With `next` (the worker's id), the worker's next run is claimed in the same write, as claimRun(next)
+   * would claim it, and returned; a run that the end made claimable is then announced to other workers
+   * (onClaimable) only if this one did not take it.
+   */
+  finishRun(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next?: string): Claim | undefined;
+}
+
+/**
+ * Runs and pipelines returned by a store are snapshots for reading: later writes do not change them, and
+ * they must not be changed (the in-memory store shares the frozen stages of runs never claimed).
+ */
+export interface Store {
+  /** True when state outlives the process (queued runs can be left for other workers at shutdown). */
+  readonly durable: boolean;
+  /**
+   * Present on a store that can make a worker's writes synchronously. A wrapper that replaces any of
+   * the async worker writes must not pass the inner store's on, or the pool would go around it.
+   */
+  readonly immediate?: ImmediateWrites | undefined;
+
+  createPipeline(input: PipelineInput): Promise<Pipeline>;
+  getPipeline(id: string): Promise<Pipeline | undefined>;
+  listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>>;
+  /** Full replacement; undefined when there is no such pipeline. */
+  updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined>;
+  /** Deletes the pipeline and cancels its queued and running runs; undefined when there is none. */
+  deletePipeline(id: string): Promise<DeleteResult | undefined>;
+
+  /** Writes a queued run; undefined when the pipeline does not exist. */
+  triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined>;
+  getRun(id: string): Promise<Run | undefined>;
+  /** Newest first. */
+  listRuns(filter: ListRunsFilter): Promise<Page<Run>>;
+
+  /**
+   * Atomically takes the oldest queued run whose pipeline has no running run and marks it running,
+   * and its first stage with it. Undefined when nothing is claimable.
+   */
+  claimRun(workerId: string): Promise<Claim | undefined>;
+  /** Updates one stage of a claimed run (by index in `run.stages`; RangeError for none). */
+  updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void>;
+  /**
+   * Ends a claimed run: terminal status, error, and every stage not yet finished marked
+   * `skipped` (or `cancelled` if it was running). `last`, the final patch of the stage that was
+   * running, is applied first, in the same write.
+   */
+  finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run>;
+  /**
+   * Hands a claimed run back to the queue (a durable store's worker shutting down): the run is
+   * `queued` again in its original place, its stages pending, a log line saying why.
+   */
+  releaseRun(claim: Claim, reason: string): Promise<void>;
+  /**
+   * Calls `onLost` once if the claim stops being current (its run was cancelled or taken over).
+   * Returns a function that stops watching.
+   */
+  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void;
+
+  /** Calls `listener` whenever a run may have become claimable. Returns an unsubscribe function. */
+  onClaimable(listener: () => void): () => void;
+
+  /** Cancels every queued run (used when a non-durable store shuts down). */
+  cancelQueued(reason: string): Promise<Run[]>;
+  close(): Promise<void>;
+}

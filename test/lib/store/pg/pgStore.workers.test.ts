@@ -1,0 +1,87 @@
+/**
+ * Worker pools over PostgreSQL, each on its own store as in its own process: runs driven by
+ * notifications alone (the fallback poll is set to a minute), a run handed back at shutdown and
+ * finished by another process, and a dead worker's run recovered and its pipeline moving on.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../../../lib/clock.ts";
+import { LEASE_EXPIRED, type PgStore } from "../../../../lib/store/pg/pgStore.ts";
+import type { Run } from "../../../../lib/api/schemas.ts";
+import { simulateRunner, type StageRunner } from "../../../../lib/worker/stageRunner.ts";
+import { WorkerPool } from "../../../../lib/worker/pool.ts";
+import { runOnly } from "../../../support/fixtures.ts";
+import { pgTestUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";
+import { ScriptedRunner } from "../../../support/scriptedRunner.ts";
+import { until } from "../../../support/waitFor.ts";
+
+describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
+  const db = schemaPerTest();
+  const pools: WorkerPool[] = [];
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.stop(0)));
+  });
+
+  const pool = (store: PgStore, runner: StageRunner, size: number, name: string) => {
+    const p = new WorkerPool({ store, runner, size, name });
+    pools.push(p);
+    p.start();
+    return p;
+  };
+  const instant = simulateRunner({ clock: systemClock, durationMs: 0, failureProbability: 0 });
+  const allRuns = async (store: PgStore): Promise<Run[]> => (await store.listRuns({ limit: 1000 })).items;
+
+  it("two worker processes run 5 pipelines x 6 concurrent triggers: one at a time per pipeline, in trigger order", async () => {
+    const opts = { pollIntervalMs: 60_000 };
+    const api = await db.open(opts);
+    pool(await db.open(opts), instant, 3, "a");
+    pool(await db.open(opts), instant, 3, "b");
+    const pipelines = await Promise.all([0, 1, 2, 3, 4].map((i) => api.createPipeline(runOnly(`p${i}`))));
+    await Promise.all(pipelines.flatMap((p) => [0, 1, 2, 3, 4, 5].map((i) => api.triggerRun(p.id, `ref${i}`))));
+
+    await until(async () => (await allRuns(api)).every((r) => r.status === "success"), 10_000);
+    for (const p of pipelines) {
+      const runs = (await api.listRuns({ pipeline_id: p.id, limit: 100 })).items.reverse(); // trigger order
+      expect(runs).toHaveLength(6);
+      for (let i = 1; i < runs.length; i++) {
+        const [before, after] = [runs[i - 1]!, runs[i]!];
+        expect(after.started_at! >= before.finished_at!, `${after.id} started before ${before.id} finished`).toBe(true);
+      }
+    }
+  });
+
+  it("a run handed back by a stopping process is finished by another, its first attempt noted", async () => {
+    const api = await db.open();
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const run = (await api.triggerRun(pipeline.id, "main"))!;
+    const stopping = new ScriptedRunner();
+    const first = pool(await db.open(), stopping, 1, "a");
+    await until(async () => stopping.running.length === 1, 2000);
+    await first.stop(0);
+    expect((await api.getRun(run.id))!.status).toBe("queued");
+
+    const taking = new ScriptedRunner();
+    pool(await db.open(), taking, 1, "b");
+    await until(async () => taking.running.length === 1, 2000);
+    taking.running[0]!.succeed();
+    await until(async () => (await api.getRun(run.id))!.status === "success", 2000);
+    expect((await api.getRun(run.id))!.stages[0]!.logs[0]).toMatch(/^previous attempt handed back to the queue: /);
+  });
+
+  it("a dead worker's run is failed once its lease expires, the recovering process logs it, and its pipeline's next run then runs", async () => {
+    const api = await db.open();
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const lostRun = (await api.triggerRun(pipeline.id, "main"))!;
+    const nextRun = (await api.triggerRun(pipeline.id, "main"))!;
+    // A worker that claims and dies: nothing renews its 300-ms lease.
+    const dead = await db.open({ leaseMs: 300 });
+    expect((await dead.claimRun("dead-1"))!.run.id).toBe(lostRun.id);
+    await dead.close();
+
+    const lines: string[] = [];
+    pool(await db.open({ leaseMs: 300, sweepIntervalMs: 50, log: (line) => lines.push(line) }), instant, 1, "b");
+    await until(async () => (await api.getRun(nextRun.id))!.status === "success", 3000);
+    expect(await api.getRun(lostRun.id)).toMatchObject({ status: "failed", error: LEASE_EXPIRED });
+    // The process that recovered it says so.
+    expect(lines).toEqual([`run ${lostRun.id} failed: ${LEASE_EXPIRED} (pipeline ${pipeline.id})`]);
+  });
+});
