@@ -14,6 +14,13 @@ const whole = (min: number, max: number) =>
     z.number().check(z.gte(min, `must be at least ${min}`), z.lte(max, `must be at most ${max}`)),
   );
 
+/** A whole number, or undefined when the setting is not given. */
+const optionalWhole = (min: number, max: number) =>
+  z.pipe(
+    trimmed(z.regex(/^(\d+)?$/, `must be a whole number from ${min} to ${max}`)),
+    z.transform((v) => (v === "" ? undefined : Number(v))),
+  ).check(z.refine((v) => v === undefined || (v >= min && v <= max), `must be a whole number from ${min} to ${max}`));
+
 const fraction = z.pipe(trimmed(z.regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be a number from 0 to 1")), z.transform(Number));
 
 export interface Setting<T> {
@@ -76,7 +83,17 @@ export const storeSettings = {
     description: "PostgreSQL: a claimed run's lease; a worker silent this long loses its run",
     schema: whole(1000, 3_600_000),
   }),
+  retainRuns: setting({
+    flag: "retain-runs",
+    env: "STAGERUNNER_RETAIN_RUNS",
+    default: undefined,
+    description: "finished runs to keep, the oldest dropped first (in memory: 10000 when not set; PostgreSQL keeps every run when not set)",
+    schema: optionalWhole(1, 100_000_000),
+  }),
 };
+
+/** Finished runs the in-memory store keeps when --retain-runs is not given. */
+export const DEFAULT_MEMORY_RETAIN_RUNS = 10_000;
 
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 

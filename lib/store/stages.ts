@@ -85,3 +85,25 @@ export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
     logs: i === 0 ? [`previous attempt handed back to the queue: ${reason}`] : [],
   }));
 }
+
+/** Lines a stage keeps: past this, lines from the middle go (see appendLines). */
+export const MAX_STAGE_LINES = 10_000;
+/** The first lines of a stage, always kept: what it started with (its command, the checkout). */
+export const KEPT_FIRST_LINES = 1_000;
+const DROPPED = /^\[\.\.\. (\d+) lines dropped \.\.\.\]$/;
+const droppedLine = (count: number): string => `[... ${count} lines dropped ...]`;
+
+/**
+ * A stage's log with `added` appended, at most MAX_STAGE_LINES long: past that, its first
+ * KEPT_FIRST_LINES stay, then one line saying how many were dropped, then the latest lines, since a
+ * failing stage's last lines matter most. The SQL twin is appendLinesSql (lib/store/pg/stagesSql.ts).
+ */
+export function appendLines(logs: readonly string[], added: readonly string[]): string[] {
+  if (logs.length + added.length <= MAX_STAGE_LINES) return [...logs, ...added];
+  const marker = logs.length === MAX_STAGE_LINES ? DROPPED.exec(logs[KEPT_FIRST_LINES] ?? "") : null;
+  const before = marker ? Number(marker[1]) : 0;
+  const rest = marker ? logs.slice(KEPT_FIRST_LINES + 1) : logs.slice(KEPT_FIRST_LINES);
+  const tail = [...rest, ...added];
+  const keep = MAX_STAGE_LINES - KEPT_FIRST_LINES - 1;
+  return [...logs.slice(0, KEPT_FIRST_LINES), droppedLine(before + tail.length - keep), ...tail.slice(-keep)];
+}
