@@ -12,7 +12,7 @@
  * Map keys) rather than its id.
  */
 import { performance } from "node:perf_hooks";
-import type { Claim, ImmediateWrites, Store } from "../lib/store/store.ts";
+import type { Claim, Store } from "../lib/store/store.ts";
 import { withOverrides } from "./storeOverrides.ts";
 
 export interface Recording {
@@ -62,8 +62,8 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     if (!claim) return claim;
     const p = runsOf(claim.run.pipeline_id);
     const index = p.runs[p.claimed]!;
-    // With immediate writes a worker can claim a run before its trigger's promise has given the id
-    // here: the order is checked at the finish, by which time every id is known.
+    // A worker can claim a run before its trigger's promise has given the id here: the order is
+    // checked at the finish, by which time every id is known.
     p.current = p.claimed++;
     recording.started[index] = performance.now();
     if (++p.running > recording.maxConcurrentPerPipeline) recording.maxConcurrentPerPipeline = p.running;
@@ -96,19 +96,6 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     finished(claim);
     return result;
   };
-  // The in-memory store's synchronous writes, recorded the same way: the engine measured is the one
-  // the emulator runs.
-  const immediate = inner.immediate;
-  if (immediate)
-    overrides.immediate = <ImmediateWrites>{
-      claimRun: (workerId) => started(immediate.claimRun(workerId)),
-      stageSucceeded: (claim, index, logs, startNext) => immediate.stageSucceeded(claim, index, logs, startNext),
-      finishRun: (claim, status, error, index, logs, next) => {
-        const claimed = immediate.finishRun(claim, status, error, index, logs, next);
-        finished(claim);
-        return started(claimed);
-      },
-    };
   const store = withOverrides(inner, overrides);
   return { store, recording };
 }

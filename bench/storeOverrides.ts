@@ -1,12 +1,11 @@
 /**
  * A Store with some methods replaced, for measuring: every other method goes to the inner store,
- * bound to it once (not per call: the benches call them on their hot path). The inner store's
- * immediate writes are passed on only when given: the pool would otherwise go around the replacements.
+ * bound to it once (not per call: the benches call them on their hot path).
  */
 import type { Store } from "../lib/store/store.ts";
 
 export function withOverrides(inner: Store, overrides: Partial<Store>): Store {
-  const store: Record<string, unknown> = { durable: inner.durable, immediate: undefined };
+  const store: Record<string, unknown> = { durable: inner.durable };
   for (let proto: object | null = inner; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto))
     for (const key of Object.getOwnPropertyNames(proto)) {
       const value: unknown = Reflect.get(inner, key);

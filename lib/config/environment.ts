@@ -27,7 +27,7 @@ async function open(env: NodeJS.ProcessEnv): Promise<Store> {
   if (config.store.kind === "memory") {
     if (env.STAGERUNNER_STORE !== "memory")
       throw new ConfigError("DATABASE_URL is not set: a deployed function keeps no state of its own (STAGERUNNER_STORE=memory only for tests)");
-    return new MemoryStore();
+    return new MemoryStore({ retainRuns: config.retainRuns });
   }
   const { PgStore } = await import("../store/pg/pgStore.ts");
   return new PgStore(config.store.url, pgStoreOptions(config));

@@ -92,9 +92,6 @@ export const storeSettings = {
   }),
 };
 
-/** Finished runs the in-memory store keeps when --retain-runs is not given. */
-export const DEFAULT_MEMORY_RETAIN_RUNS = 10_000;
-
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
 /** The PostgreSQL store's options that the store settings name. */

@@ -12,7 +12,7 @@ export type OpenStoreConfig = ConfigOf<typeof storeSettings>;
 
 /** `log` gets what the store does on its own (PostgreSQL: the runs it fails by lease recovery). */
 export async function openStore(config: OpenStoreConfig, clock?: Clock, log?: (line: string) => void): Promise<Store> {
-  if (config.store.kind === "memory") return new MemoryStore(clock ? { clock } : {});
+  if (config.store.kind === "memory") return new MemoryStore({ ...(clock ? { clock } : {}), retainRuns: config.retainRuns });
   const { url } = config.store;
   return atStartUp(url, () => PgStore.connect(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}), ...(log ? { log } : {}) }));
 }

@@ -1,7 +1,7 @@
 /**
  * Run and stage state: one status union each, one transition table, everything else derived.
  */
-import { STAGE_KINDS, type RunStatus, type StageKind, type StageRun, type StagesSpec } from "../api/schemas.ts";
+import { STAGE_KINDS, type RunStatus, type StageRun, type StageStatus, type StagesSpec } from "../api/schemas.ts";
 
 /** Allowed run transitions. Terminal states have none. */
 export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
@@ -20,16 +20,8 @@ export type StageSpec =
   | { kind: "build"; dockerfile_path: string }
   | { kind: "deploy"; cluster_name: string; manifest_path: string };
 
-const specsCache = new WeakMap<StagesSpec, readonly StageSpec[]>();
-/** Where a stage spec made by stageSpecs keeps its describeStage line: not enumerable, so not part of its shape. */
-const DESCRIPTION = Symbol("description");
-
 /** What a real runner would execute for the stage, as a shell line. */
 export function describeStage(stage: StageSpec): string {
-  return (stage as { [DESCRIPTION]?: string })[DESCRIPTION] ?? shellLine(stage);
-}
-
-function shellLine(stage: StageSpec): string {
   switch (stage.kind) {
     case "run":
       return `$ ${stage.command}`;
@@ -40,39 +32,16 @@ function shellLine(stage: StageSpec): string {
   }
 }
 
-/**
- * The pipeline's stages in execution order: run, build, deploy (those present). Cached per stages
- * object (every run of a pipeline shares it until the pipeline is replaced), so the hot path neither
- * rebuilds them nor allocates.
- */
-export function stageSpecs(stages: StagesSpec): readonly StageSpec[] {
-  let specs = specsCache.get(stages);
-  if (!specs) {
-    const out: StageSpec[] = [];
-    for (const kind of STAGE_KINDS) {
-      const spec = stages[`${kind}_stage`];
-      if (!spec) continue;
-      const stage = { kind, ...spec } as StageSpec;
-      // Made with the spec, once per pipeline version: a runner's lookup of it in a WeakMap, once a
-      // stage, showed in the engine's profile (WeakMap#get and its hash lookup, counted with valgrind).
-      Object.defineProperty(stage, DESCRIPTION, { value: shellLine(stage) });
-      out.push(Object.freeze(stage));
-    }
-    // The array itself is read-only by its type alone: the worker pool's reads of a frozen array's
-    // elements went through a generic stub (500 machine instructions a run, counted with valgrind).
-    specsCache.set(stages, (specs = out));
-  }
-  return specs;
+/** The pipeline's stages in execution order: run, build, deploy (those present). */
+export function stageSpecs(stages: StagesSpec): StageSpec[] {
+  return STAGE_KINDS.flatMap((kind) => {
+    const spec = stages[`${kind}_stage`];
+    return spec ? [{ kind, ...spec } as StageSpec] : [];
+  });
 }
 
 export function pendingStages(stages: StagesSpec): StageRun[] {
-  return stageSpecs(stages).map((s) => ({
-    name: s.kind as StageKind,
-    status: "pending",
-    started_at: null,
-    finished_at: null,
-    logs: [],
-  }));
+  return stageSpecs(stages).map((s) => ({ name: s.kind, status: "pending", started_at: null, finished_at: null, logs: [] }));
 }
 
 /** A handed-back run's stages: pending again, the first one's log saying why the last attempt stopped. */
@@ -84,6 +53,29 @@ export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
     finished_at: null,
     logs: i === 0 ? [`previous attempt handed back to the queue: ${reason}`] : [],
   }));
+}
+
+/**
+ * A stage given a new status at `at`: running stamps started_at, an end state finished_at, and the
+ * status it already has changes nothing. (SQL twin: patchStageSql.)
+ */
+export function withStatus(stage: StageRun, status: StageStatus, at: string): StageRun {
+  if (stage.status === status) return stage;
+  if (status === "running") return { ...stage, status, started_at: at };
+  if (status === "pending") return { ...stage, status };
+  return { ...stage, status, finished_at: at };
+}
+
+/**
+ * A run's stages when it ends with `runStatus` at `at`: pending ones end skipped, the running one failed
+ * (the run failed) or cancelled, the others unchanged. (SQL twin: closeStagesSql.)
+ */
+export function closedStages(stages: StageRun[], runStatus: RunStatus, at: string): StageRun[] {
+  return stages.map((s) => {
+    if (s.status === "pending") return { ...s, status: "skipped" };
+    if (s.status === "running") return { ...s, status: runStatus === "failed" ? "failed" : "cancelled", finished_at: at };
+    return s;
+  });
 }
 
 /** Lines a stage keeps: past this, lines from the middle go (see appendLines). */

@@ -2,7 +2,6 @@
  * The Store interface: pipelines, runs, and the run queue in one place, so that the rule "one running
  * run per pipeline, FIFO per pipeline" is enforced where the data lives. Every method is async, so the
  * in-memory store and a PostgreSQL store are interchangeable under the handlers and the worker pool.
- * A store whose data lives in the process also offers a worker's writes synchronously (`immediate`).
  */
 import type { Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
 
@@ -63,46 +62,12 @@ export interface DeleteResult {
 }
 
 /**
- * Log lines in a buffer that its owner reuses: the first `count` of `lines`. A write given one reads
- * them before it returns, and keeps none of it.
- */
-export interface LineBuffer {
-  readonly lines: readonly string[];
-  readonly count: number;
-}
-
-/**
- * A worker's writes made synchronously, errors thrown rather than rejected. A store whose data lives
- * in the process (MemoryStore) offers them, and the worker pool then makes its writes without a turn
- * of the microtask queue each: with 0-ms stages the async path was most of a run's cost. Their log
- * lines come in the worker's own buffer, so that none is copied into an array of its own on the way.
- */
-export interface ImmediateWrites {
-  /** As Store's. */
-  claimRun(workerId: string): Claim | undefined;
-  /** updateStage(claim, index, { status: "success", logs, startNext }). */
-  stageSucceeded(claim: Claim, index: number, logs: LineBuffer, startNext: boolean): void;
-  /**
-   * finishRun(claim, status, error, { index, status, logs }): the run ends as its stage `index` does.
-   * With `next` (the worker's id), the worker's next run is claimed in the same write, as claimRun(next)
-   * would claim it, and returned; a run that the end made claimable is then announced to other workers
-   * (onClaimable) only if this one did not take it.
-   */
-  finishRun(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next?: string): Claim | undefined;
-}
-
-/**
  * Runs and pipelines returned by a store are snapshots for reading: later writes do not change them, and
- * they must not be changed (the in-memory store shares the frozen stages of runs never claimed).
+ * they must not be changed.
  */
 export interface Store {
   /** True when state outlives the process (queued runs can be left for other workers at shutdown). */
   readonly durable: boolean;
-  /**
-   * Present on a store that can make a worker's writes synchronously. A wrapper that replaces any of
-   * the async worker writes must not pass the inner store's on, or the pool would go around it.
-   */
-  readonly immediate?: ImmediateWrites | undefined;
 
   createPipeline(input: PipelineInput): Promise<Pipeline>;
   getPipeline(id: string): Promise<Pipeline | undefined>;

@@ -1,18 +1,16 @@
 /**
  * The worker pool: N workers that claim runs from the Store and execute their stages through a
  * StageRunner, recording every transition in the store. It knows nothing of which store it uses.
- * Idle workers wait until the store's `onClaimable` notification wakes them (lib/idleWorkers.ts).
+ * Idle workers wait until the store's `onClaimable` notification wakes them (idleWorkers.ts).
  */
-import { systemClock, type Clock } from "../clock.ts";
 import { coerceError, ShutdownAbort, StaleClaimError } from "../api/errors.ts";
-import { IdleWorkers } from "./idleWorkers.ts";
-import { stageSpecs, type StageSpec } from "../store/stages.ts";
 import type { Run } from "../api/schemas.ts";
-import { runInFlight, type RunInFlight } from "./runInFlight.ts";
-import { stageContext } from "./stageContext.ts";
-import { LogTurn } from "./stageLog.ts";
-import type { StageRunner } from "./stageRunner.ts";
+import { backoffMs, systemClock, type Clock } from "../clock.ts";
+import type { StageSpec } from "../store/stages.ts";
 import type { Claim, Store } from "../store/store.ts";
+import { IdleWorkers } from "./idleWorkers.ts";
+import { executeRun } from "./runExecution.ts";
+import type { StageRunner } from "./stageRunner.ts";
 
 export interface WorkerPoolOptions {
   store: Store;
@@ -58,12 +56,8 @@ export class WorkerPool {
   /** Set when the shutdown grace period has run out: every run still executing is aborted. */
   private graceOver = false;
   private loops: Promise<void>[] = [];
-  /** The run each worker is executing, by worker; undefined when it executes none. */
-  private readonly inFlight: (RunInFlight | undefined)[];
-  /** Flushes the logs of the runs in flight at the end of a turn in which they logged. */
-  private readonly logTurn = new LogTurn(() => {
-    for (const run of this.inFlight) run?.log.flush();
-  });
+  /** The aborts of the runs being executed. */
+  private readonly inFlight = new Set<AbortController>();
   private executing = 0;
   private readonly interrupted: Run[] = [];
   private readonly released: string[] = [];
@@ -82,7 +76,6 @@ export class WorkerPool {
     this.canStartStage = opts.canStartStage;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
-    this.inFlight = this.ids.map(() => undefined);
   }
 
   get size(): number {
@@ -97,7 +90,7 @@ export class WorkerPool {
   start(): void {
     if (this.loops.length || this.stopping) return;
     this.unsubscribe = this.store.onClaimable(() => this.idle.wake(1));
-    this.loops = this.ids.map((id, worker) => this.workerLoop(worker, id));
+    this.loops = this.ids.map((id) => this.workerLoop(id));
   }
 
   /**
@@ -116,7 +109,7 @@ export class WorkerPool {
     await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
     grace.abort();
     this.graceOver = true;
-    for (const run of this.inFlight) run?.abort.abort(new ShutdownAbort());
+    for (const abort of this.inFlight) abort.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
@@ -126,126 +119,52 @@ export class WorkerPool {
     return this.idle.whenIdle();
   }
 
-  private async workerLoop(worker: number, workerId: string): Promise<void> {
+  private async workerLoop(workerId: string): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       const generation = this.idle.generation;
       let claim: Claim | undefined;
       try {
-        const immediate = this.store.immediate;
-        claim = immediate ? immediate.claimRun(workerId) : await this.store.claimRun(workerId);
+        claim = await this.store.claimRun(workerId);
         failures = 0;
       } catch (thrown) {
-        // The store is unreachable: back off (50 ms doubling to 5 s) and try again.
-        const delay = Math.min(5000, 50 * 2 ** failures++);
+        // The store is unreachable: back off and try again.
+        const delay = backoffMs(failures++);
         this.log?.(`${workerId}: claim failed (${coerceError(thrown).message}); retrying in ${delay} ms`);
         await this.clock.sleep(delay, this.stopped.signal).catch(() => {});
         continue;
       }
-      if (claim) await this.execute(worker, workerId, claim);
+      if (claim) await this.execute(workerId, claim);
       else if (generation === this.idle.generation && !this.stopping) await this.idle.wait();
     }
   }
 
-  /**
-   * Runs a claimed run's stages in order and ends it (success, or failed at the first failed stage);
-   * never throws. A run of n stages is n + 1 writes: the claim starts the first stage, each stage's end
-   * starts the next, the last one's goes with the run's. On a store with immediate writes only the
-   * stages are waited for, and runs it can claim at once follow in the same call.
-   */
-  private async execute(worker: number, workerId: string, first: Claim): Promise<void> {
-    for (let claim: Claim | undefined = first; claim; ) {
-      const run = runInFlight(claim, this.store, this.clock, this.log, this.graceOver ? new ShutdownAbort() : undefined, this.logTurn);
-      this.inFlight[worker] = run;
-      this.executing++;
-      run.print?.(`${run.tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
-      try {
-        run.specs = stageSpecs(claim.spec);
-        this.checkTimeFor(run.specs[0]!);
-        for (let index = 0; ; index++) {
-          let failure: Error | undefined;
-          try {
-            await this.startStage(run, index);
-          } catch (thrown) {
-            failure = coerceError(thrown);
-          }
-          // Only `run` and `index` are live across the awaits here: this frame lives as long as the
-          // worker, and each value stored into it at an await goes through a write barrier.
-          const ended = this.endStage(run, index, failure);
-          if (ended === true || (ended !== false && (await ended))) break;
-        }
-      } catch (thrown) {
-        await this.endAborted(run.claim, run.tag, coerceError(run.abort.aborted ? run.abort.reason : thrown));
-      } finally {
-        run.unwatch();
-        this.inFlight[worker] = undefined;
-        this.executing--;
-      }
-      claim = run.writer.claimed ?? this.nextImmediate(workerId);
-    }
-  }
-
-  /** Runs stage `index` of `run`: what its runner returns. */
-  private startStage(run: RunInFlight, index: number): Promise<void> {
-    const spec = run.specs[index]!;
-    run.log.open(index);
-    return this.runner.run(spec, stageContext(run, index, spec));
-  }
-
-  /**
-   * Records stage `index`'s end (failed with `failure`, if given) and the next stage's start or the
-   * run's end: true when the run has ended, else false, or a promise of either to wait for. Throws (or
-   * rejects) when the run was aborted, or a shutdown leaves no time for the next stage.
-   */
-  private endStage(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
-    if (run.abort.aborted) return this.keepLogsAndStop(run, index);
-    const closing = run.log.close();
-    return closing ? closing.then(() => this.writeStageEnd(run, index, failure)) : this.writeStageEnd(run, index, failure);
-  }
-
-  /** Keeps what an aborted run's stage logged while it was being stopped (the claim may still be ours), then throws why it stopped. */
-  private async keepLogsAndStop(run: RunInFlight, index: number): Promise<never> {
-    await run.log.close();
-    if (run.log.count) await run.writer.writeLogs(index, run.log.take()).catch(() => {});
-    throw run.abort.reason;
-  }
-
-  /** endStage's write, once the stage's log is closed: it reads the stage's lines from the log's buffer. */
-  private writeStageEnd(run: RunInFlight, index: number, failure: Error | undefined): boolean | Promise<boolean> {
-    const logs = run.log;
-    // Never read past the end: a load out of bounds is a slow one.
-    const next = failure || index + 1 === run.specs.length ? undefined : run.specs[index + 1];
-    if (!next) {
-      const error = failure ? failure.message : null;
-      if (failure) logs.closingLine(`error: ${failure.message}`);
-      // The run's end also claims the worker's next run, on a store with immediate writes.
-      const written = run.writer.finish(failure ? "failed" : "success", error, index, logs, this.stopping ? undefined : run.claim.workerId);
-      return written ? written.then(() => this.ended(run, error)) : this.ended(run, error);
-    }
+  /** Executes a claimed run to its end; never throws. */
+  private async execute(workerId: string, claim: Claim): Promise<void> {
+    const abort = new AbortController();
+    if (this.graceOver) abort.abort(new ShutdownAbort());
+    this.inFlight.add(abort);
+    this.executing++;
+    const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
+    const tag = `run ${claim.run.id}`;
+    this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
     try {
-      this.checkTimeFor(next);
-    } catch (shutdown) {
-      return Promise.resolve(run.writer.stageSucceeded(index, logs, false)).then(() => Promise.reject(shutdown));
-    }
-    const written = run.writer.stageSucceeded(index, logs, true);
-    return written ? written.then(() => false) : false;
-  }
-
-  /** Counts and prints a run that ended after its last stage or a failed one. */
-  private ended(run: RunInFlight, error: string | null): true {
-    if (error === null) this.counts.success++;
-    else this.counts.failed++;
-    run.print?.(`${run.tag} ${error === null ? "success" : `failed: ${error}`}`);
-    return true;
-  }
-
-  /** The next run, claimed at once, on a store with immediate writes; else (or if it throws) the worker loop claims. */
-  private nextImmediate(workerId: string): Claim | undefined {
-    if (this.stopping || !this.store.immediate) return undefined;
-    try {
-      return this.store.immediate.claimRun(workerId);
-    } catch {
-      return undefined;
+      const error = await executeRun(claim, {
+        store: this.store,
+        runner: this.runner,
+        clock: this.clock,
+        signal: abort.signal,
+        print: this.log,
+        beforeStage: (stage) => this.checkTimeFor(stage),
+      });
+      this.counts[error === null ? "success" : "failed"]++;
+      this.log?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);
+    } catch (thrown) {
+      await this.endAborted(claim, tag, coerceError(abort.signal.aborted ? abort.signal.reason : thrown));
+    } finally {
+      unwatch();
+      this.inFlight.delete(abort);
+      this.executing--;
     }
   }
 

@@ -38,25 +38,15 @@ export interface SimulateOptions {
 /** Logs what the stage would do, waits `durationMs`, and fails with `failureProbability`. */
 export function simulateRunner(opts: SimulateOptions): StageRunner {
   const random = opts.random ?? Math.random;
-  const done = `simulated: done in ${opts.durationMs} ms`;
-  const end = (stage: StageSpec, ctx: StageContext): Promise<void> => {
-    if (opts.failureProbability > 0 && random() < opts.failureProbability) {
-      ctx.log("simulated failure: exit status 1");
-      return Promise.reject(new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`));
-    }
-    ctx.log(done);
-    return RESOLVED;
-  };
-  // Not an async function: a 0-ms stage has nothing to wait for or interrupt, so it allocates nothing
-  // (no promise of its own, no signal: see LazyAbort) and ends at once, its caller's await being its
-  // one turn of the microtask queue, as an awaited no-op would.
   return {
-    run(stage, ctx) {
+    async run(stage, ctx) {
       ctx.log(describeStage(stage));
-      if (opts.durationMs > 0) return opts.clock.sleep(opts.durationMs, ctx.signal).then(() => end(stage, ctx));
-      return end(stage, ctx);
+      if (opts.durationMs > 0) await opts.clock.sleep(opts.durationMs, ctx.signal);
+      if (opts.failureProbability > 0 && random() < opts.failureProbability) {
+        ctx.log("simulated failure: exit status 1");
+        throw new StageFailedError(`${stage.kind} stage failed (simulated, exit status 1)`);
+      }
+      ctx.log(`simulated: done in ${opts.durationMs} ms`);
     },
   };
 }
-
-const RESOLVED = Promise.resolve();

@@ -6,9 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { recordingStore } from "../../bench/recordingStore.ts";
 import type { Run } from "../../lib/api/schemas.ts";
-import type { Claim, LineBuffer, Store } from "../../lib/store/store.ts";
-
-const NO_LINES: LineBuffer = { lines: [], count: 0 };
+import type { Claim, Store } from "../../lib/store/store.ts";
 
 /**
  * The recording over a store that hands out claims in the order the test says, whatever the rules:
@@ -20,18 +18,19 @@ async function recordingOf(order: string[]) {
   const inner = {
     durable: false,
     triggerRun: async (pipelineId: string) => ({ id: `run-${++n}`, pipeline_id: pipelineId }) as Run,
-    immediate: { claimRun: () => claims.shift(), stageSucceeded: () => {}, finishRun: () => undefined },
+    claimRun: async () => claims.shift(),
+    finishRun: async () => ({}) as Run,
   } as unknown as Store;
   const { store, recording } = recordingStore(inner);
   await store.triggerRun("p", "main");
   await store.triggerRun("p", "main");
-  return { immediate: store.immediate!, recording };
+  return { store, recording };
 }
 
 describe("the bench's recording", () => {
   it("records every run's trigger, start and finish, and sees nothing wrong when the rules hold", async () => {
-    const { immediate, recording } = await recordingOf(["run-1", "run-2"]);
-    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null, 0, NO_LINES);
+    const { store, recording } = await recordingOf(["run-1", "run-2"]);
+    for (let i = 0; i < 2; i++) await store.finishRun((await store.claimRun("w"))!, "success", null);
     expect(recording.finishedCount).toBe(2);
     expect(recording.started.every((t, i) => t >= recording.triggered[i]! && recording.finished[i]! >= t)).toBe(true);
     expect(recording.maxConcurrentPerPipeline).toBe(1);
@@ -39,15 +38,15 @@ describe("the bench's recording", () => {
   });
 
   it("counts two runs of one pipeline running at once", async () => {
-    const { immediate, recording } = await recordingOf(["run-1", "run-2"]);
-    immediate.claimRun("w");
-    immediate.claimRun("w");
+    const { store, recording } = await recordingOf(["run-1", "run-2"]);
+    await store.claimRun("w");
+    await store.claimRun("w");
     expect(recording.maxConcurrentPerPipeline).toBe(2);
   });
 
   it("counts a run started before an older run of its pipeline", async () => {
-    const { immediate, recording } = await recordingOf(["run-2", "run-1"]);
-    for (let i = 0; i < 2; i++) immediate.finishRun(immediate.claimRun("w")!, "success", null, 0, NO_LINES);
+    const { store, recording } = await recordingOf(["run-2", "run-1"]);
+    for (let i = 0; i < 2; i++) await store.finishRun((await store.claimRun("w"))!, "success", null);
     expect(recording.outOfOrder).toBe(2);
     expect(recording.maxConcurrentPerPipeline).toBe(1);
   });

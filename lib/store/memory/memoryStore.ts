@@ -1,71 +1,65 @@
 /**
- * The in-memory Store: the emulator's default. Every method runs to completion without an await
- * between reading and writing, so claims are atomic on Node's single thread.
+ * The in-memory Store: the emulator's default. Pipelines and runs are plain objects in Maps; each
+ * pipeline has a FIFO of its queued runs. Every method runs to completion without an await between
+ * reading and writing, so claims are atomic on Node's single thread.
  *
- * Runs are rows of a RunTable (lib/runTable.ts), updated in place and read out as copies. The queue
- * is indexed for O(log P) claims: one FIFO of queued rows per pipeline (its Lane), and a list of the
- * pipelines that are ready (nothing running, something queued), as the row of their oldest queued
- * run, in trigger order.
+ * It keeps at most `retainRuns` finished runs, dropping the oldest finished first, so that an emulator
+ * left running does not grow without bound; queued and running runs are never dropped.
  */
-import { iso, systemClock, type Clock } from "../../clock.ts";
-import { timeOrderedId, type IdGenerator } from "../../ids.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { StaleClaimError } from "../../api/errors.ts";
-import { Lane, MemoryClaim, PipelineVersion, type PipelineRecord } from "./memoryRecords.ts";
-import { RunIds } from "./runIds.ts";
-import { RunTable } from "./runTable.ts";
-import type { Pipeline, PipelineInput, Run, StageStatus } from "../../api/schemas.ts";
-import type { Claim, DeleteResult, ImmediateWrites, LastStage, LineBuffer, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
-import { insertSorted, lowerBound } from "./sorted.ts";
+import type { Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
+import { iso, systemClock, type Clock } from "../../clock.ts";
+import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { appendLines, closedStages, MAX_STAGE_LINES, pendingStages, releasedStages, withStatus } from "../stages.ts";
+import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
+import { Fifo } from "./fifo.ts";
+import { RunList, type RunRecord } from "./runList.ts";
+
+/** Finished runs kept when no `retainRuns` is given. */
+export const DEFAULT_RETAIN_RUNS = 10_000;
 
 export interface MemoryStoreOptions {
   clock?: Clock;
   ids?: IdGenerator;
+  /** Finished runs kept; the oldest finished go first. Default DEFAULT_RETAIN_RUNS. */
+  retainRuns?: number;
 }
+
+interface PipelineRecord {
+  /** Creation order, for listing. */
+  seq: number;
+  pipeline: Pipeline;
+  queue: Fifo<RunRecord>;
+  /** The running run, if any: a pipeline runs one run at a time. */
+  running: RunRecord | undefined;
+}
+
+type EndStatus = "success" | "failed" | "cancelled";
 
 export class MemoryStore implements Store {
   readonly durable = false;
   private readonly clock: Clock;
   private readonly ids: IdGenerator;
-  /** Whether `ids` makes the runs' ids too; else the run table makes timeOrderedIds in place. */
-  private readonly runIdsGiven: boolean;
-  /** Pipelines' creation order. */
-  private seq = 0;
-  private claims = 0;
+  private readonly retainRuns: number;
   private readonly pipelines = new Map<string, PipelineRecord>();
-  /** Ascending seq, for listing. */
-  private readonly pipelineOrder: PipelineRecord[] = [];
-  private readonly table = new RunTable();
-  private readonly runIds = new RunIds(this.table);
-  /** By pipeline id, deleted pipelines' too. */
-  private readonly lanes = new Map<string, Lane>();
-  /** The row of the oldest queued run of each pipeline with nothing running, ascending. */
-  private readonly ready: number[] = [];
-  /** An array: a Set's iteration, on every trigger, was a call of its own. */
-  private listeners: (() => void)[] = [];
-
-  /** The worker's writes, made before they return: the worker pool's fast path (see ImmediateWrites). */
-  readonly immediate: ImmediateWrites = {
-    claimRun: (workerId) => this.claim(workerId),
-    stageSucceeded: (claim, index, logs, startNext) => this.patch(claim, index, "success", logs.lines, logs.count, startNext),
-    finishRun: (claim, status, error, index, logs, next) => this.handOn(claim, status, error, index, logs, next),
-  };
+  private readonly runs = new RunList();
+  /** Finished runs' ids in the order they finished: retention drops from the front. */
+  private readonly finished = new Fifo<string>();
+  private pipelineSeq = 0;
+  private listeners = new Set<() => void>();
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.ids = opts.ids ?? timeOrderedId;
-    this.runIdsGiven = opts.ids !== undefined;
+    this.retainRuns = opts.retainRuns ?? DEFAULT_RETAIN_RUNS;
+    if (!Number.isInteger(this.retainRuns) || this.retainRuns < 1) throw new RangeError(`retainRuns must be a whole number >= 1, got ${this.retainRuns}`);
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const ms = this.clock.now();
-    const now = iso(ms);
-    const pipeline: Pipeline = { id: this.ids(ms), ...input, created_at: now, updated_at: now };
-    const lane = new Lane();
-    const record = { seq: ++this.seq, pipeline, version: new PipelineVersion(pipeline.id, lane, pipeline.stages) };
-    this.pipelines.set(pipeline.id, record);
-    this.lanes.set(pipeline.id, lane);
-    this.pipelineOrder.push(record);
+    const pipeline: Pipeline = { id: this.ids(ms), ...input, created_at: iso(ms), updated_at: iso(ms) };
+    this.pipelines.set(pipeline.id, { seq: ++this.pipelineSeq, pipeline, queue: new Fifo(), running: undefined });
     return pipeline;
   }
 
@@ -73,22 +67,22 @@ export class MemoryStore implements Store {
     return this.pipelines.get(id)?.pipeline;
   }
 
+  /** Cursors hold the last listed pipeline's seq; a Map keeps creation order. */
   async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
     const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
-    const start = lowerBound(this.pipelineOrder, (r) => r.seq > after);
-    const slice = this.pipelineOrder.slice(start, start + opts.limit + 1);
-    const items = slice.slice(0, opts.limit);
-    const last = items.at(-1);
-    return slice.length > opts.limit && last
-      ? { items: items.map((r) => r.pipeline), next: encodeCursor(last.seq) }
-      : { items: items.map((r) => r.pipeline) };
+    const items: Pipeline[] = [];
+    for (const record of this.pipelines.values()) {
+      if (record.seq <= after) continue;
+      if (items.length === opts.limit) return { items, next: encodeCursor(this.pipelines.get(items.at(-1)!.id)!.seq) };
+      items.push(record.pipeline);
+    }
+    return { items };
   }
 
   async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
     const record = this.pipelines.get(id);
     if (!record) return undefined;
     record.pipeline = { ...record.pipeline, ...input, updated_at: iso(this.clock.now()) };
-    record.version = new PipelineVersion(id, record.version.lane, record.pipeline.stages);
     return record.pipeline;
   }
 
@@ -96,199 +90,174 @@ export class MemoryStore implements Store {
     const record = this.pipelines.get(id);
     if (!record) return undefined;
     this.pipelines.delete(id);
-    this.pipelineOrder.splice(lowerBound(this.pipelineOrder, (r) => r.seq >= record.seq), 1);
-    const reason = "pipeline deleted";
-    const { lane } = record.version;
-    const queued = lane.drain();
-    const readyAt = this.ready.findIndex((row) => this.table.laneOf(row) === lane);
-    if (readyAt >= 0) this.ready.splice(readyAt, 1);
-    const cancelledQueued = queued.map((row) => this.finishedRun(row, "cancelled", reason));
-    const cancelledRunning = lane.running >= 0 ? [this.finishedRun(lane.running, "cancelled", reason)] : [];
+    const now = this.clock.now();
+    const cancelledQueued: Run[] = [];
+    for (let queued = record.queue.shift(); queued; queued = record.queue.shift()) cancelledQueued.push(this.end(queued, "cancelled", "pipeline deleted", now));
+    const running = record.running;
+    const cancelledRunning = running ? [this.end(running, "cancelled", "pipeline deleted", now)] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
-    const pipelineRecord = this.pipelines.get(pipelineId);
-    if (!pipelineRecord) return undefined;
-    const { version } = pipelineRecord;
-    const { lane } = version;
-    const now = this.clock.now();
-    const row = this.table.add(this.runIdsGiven ? this.ids(now) : undefined, version, gitRef, now);
-    this.runIds.add(row, !this.runIdsGiven);
-    lane.history.push(row);
+    const pipeline = this.pipelines.get(pipelineId);
+    if (!pipeline) return undefined;
+    const ms = this.clock.now();
+    const now = iso(ms);
+    const run: Run = {
+      id: this.ids(ms),
+      pipeline_id: pipelineId,
+      git_ref: gitRef,
+      status: "queued",
+      stages: pendingStages(pipeline.pipeline.stages),
+      error: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      updated_at: now,
+    };
+    pipeline.queue.push(this.runs.add(run, pipeline.pipeline.stages));
     // Read before anyone is told: a listener may claim it at once.
-    const run = this.table.added(row);
-    lane.enqueue(row, run.id);
-    if (lane.queued === 1 && lane.running < 0) {
-      insertSorted(this.ready, row, byRow);
-      this.notify();
-    }
-    return run;
+    const reply = snapshot(run);
+    if (!pipeline.running && pipeline.queue.size === 1) this.notify();
+    return reply;
   }
 
   async getRun(id: string): Promise<Run | undefined> {
-    const row = this.runIds.rowOf(id);
-    return row === undefined ? undefined : this.table.toRun(row);
+    const record = this.runs.get(id);
+    return record && snapshot(record.run);
   }
 
-  /** Cursors hold a run's position: its row + 1. */
   async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
-    const history = filter.pipeline_id ? (this.lanes.get(filter.pipeline_id)?.history ?? []) : undefined;
-    const before = filter.cursor === undefined ? Infinity : decodeCursor(filter.cursor) - 1;
-    const end = history ? lowerBound(history, (row) => row >= before) : Math.min(this.table.size, before);
+    const before = filter.cursor === undefined ? Infinity : decodeCursor(filter.cursor);
     const items: Run[] = [];
     let last = 0;
-    for (let i = end - 1; i >= 0; i--) {
-      const row = history ? history[i]! : i;
-      if (filter.status && this.table.runStatus(row) !== filter.status) continue;
-      if (items.length === filter.limit) return { items, next: encodeCursor(last + 1) };
-      items.push(this.table.toRun(row));
-      last = row;
+    for (const record of this.runs.newestFirst(before)) {
+      const { run } = record;
+      if ((filter.pipeline_id && run.pipeline_id !== filter.pipeline_id) || (filter.status && run.status !== filter.status)) continue;
+      if (items.length === filter.limit) return { items, next: encodeCursor(last) };
+      items.push(snapshot(run));
+      last = record.seq;
     }
     return { items };
   }
 
+  /** The oldest queued run whose pipeline runs nothing: a scan of the pipelines, a few dozen at most in practice. */
   async claimRun(workerId: string): Promise<Claim | undefined> {
-    return this.claim(workerId);
+    let next: PipelineRecord | undefined;
+    for (const pipeline of this.pipelines.values()) {
+      const head = pipeline.queue.peek();
+      if (head && !pipeline.running && (!next || head.seq < next.queue.peek()!.seq)) next = pipeline;
+    }
+    if (!next) return undefined;
+    const record = next.queue.shift()!;
+    next.running = record;
+    const now = iso(this.clock.now());
+    const { run } = record;
+    run.status = "running";
+    run.started_at = run.updated_at = now;
+    run.stages[0] = withStatus(run.stages[0]!, "running", now);
+    const claim: Claim = { run: { id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref }, spec: record.spec, workerId, token: randomId() };
+    record.claim = { token: claim.token, watchers: [] };
+    return claim;
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
-    const logs = patch.logs ?? NO_LINES;
-    this.patch(claim, index, patch.status, logs, logs.length, patch.startNext === true);
+    const { run } = this.owned(claim);
+    const now = iso(this.clock.now());
+    const stage = run.stages[index];
+    if (!Number.isInteger(index) || !stage) throw new RangeError(`run ${run.id} has no stage ${index}`);
+    if (patch.startNext && !run.stages[index + 1]) throw new RangeError(`run ${run.id} has no stage ${index + 1}`);
+    run.stages[index] = patched(stage, patch.status, patch.logs, now);
+    if (patch.startNext) run.stages[index + 1] = withStatus(run.stages[index + 1]!, "running", now);
+    run.updated_at = now;
   }
 
-  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
-    const logs = last?.logs ?? NO_LINES;
-    const row = this.end(claim, status, error, last?.index, last?.status, logs, logs.length);
-    this.announceNext(this.table.laneOf(row));
-    return this.table.toRun(row);
-  }
-
-  /** Claims the oldest claimable run for `workerId`, started at `now` (read from the clock if not given). */
-  private claim(workerId: string, now?: number): Claim | undefined {
-    const row = this.ready.shift();
-    if (row === undefined) return undefined;
-    const version = this.table.versionOf(row);
-    const { lane } = version;
-    const id = lane.dequeue();
-    this.table.start(row, now ?? this.clock.now());
-    const token = `${++this.claims}`;
-    lane.running = row;
-    lane.token = token;
-    return new MemoryClaim(this.table.claimed(row, id), version.stages, workerId, token, row, this);
-  }
-
-  /** A StagePatch, its lines the first `count` of `lines`. */
-  private patch(claim: Claim, index: number, status: StageStatus | undefined, lines: readonly string[], count: number, startNext: boolean): void {
-    const row = this.owned(claim);
+  async finishRun(claim: Claim, status: EndStatus, error: string | null, last?: LastStage): Promise<Run> {
+    const record = this.owned(claim);
+    const { run } = record;
+    const stage = last && run.stages[last.index];
+    if (last && (!Number.isInteger(last.index) || !stage)) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
     const now = this.clock.now();
-    this.table.patchStage(row, index, status, lines, count, startNext, now);
-    this.table.touch(row, now);
-  }
-
-  /** Ends a run its claim owns, after its stage `index` is patched (if given), at `now`; returns its row. */
-  private end(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, index: number | undefined, stageStatus: StageStatus | undefined, lines: readonly string[], count: number, now = this.clock.now()): number {
-    const row = this.owned(claim);
-    if (index !== undefined) this.table.patchStage(row, index, stageStatus, lines, count, false, now);
-    this.table.laneOf(row).onLost = undefined; // the owner ends its own run: nobody to tell
-    this.finish(row, status, error, now);
-    return row;
-  }
-
-  /**
-   * The immediate finishRun: ends the run and, given `next`, claims that worker's next run at the same
-   * moment, before anyone is told of a run the end made claimable: with a worker that ends a run and
-   * takes its pipeline's next itself, telling an idle one woke it for nothing (a promise, a turn and a
-   * claim that found nothing, once a run with one pipeline and two workers or more).
-   */
-  private handOn(claim: Claim, status: "success" | "failed", error: string | null, index: number, logs: LineBuffer, next: string | undefined): Claim | undefined {
-    const now = this.clock.now();
-    const row = this.end(claim, status, error, index, status, logs.lines, logs.count, now);
-    const claimed = next === undefined ? undefined : this.claim(next, now);
-    this.announceNext(this.table.laneOf(row));
-    return claimed;
+    if (last && stage) run.stages[last.index] = patched(stage, last.status, last.logs, iso(now));
+    record.claim!.watchers = []; // the owner ends its own run: nobody to tell
+    return this.end(record, status, error, now);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
-    const row = this.owned(claim);
-    const lane = this.table.laneOf(row);
-    lane.free();
-    this.table.release(row, reason, this.clock.now());
+    const record = this.owned(claim);
+    const pipeline = this.pipelines.get(record.run.pipeline_id)!;
+    const { run } = record;
+    run.status = "queued";
+    run.started_at = null;
+    run.updated_at = iso(this.clock.now());
+    run.stages = releasedStages(run.stages, reason);
+    record.claim = undefined;
+    pipeline.running = undefined;
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
-    lane.requeueFirst(row, this.table.idOf(row));
-    insertSorted(this.ready, row, byRow);
+    pipeline.queue.unshift(record);
     this.notify();
   }
 
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
-    const row = this.rowOf(claim);
-    const lane = row === undefined ? undefined : this.table.laneOf(row);
-    if (row === undefined || !lane?.holds(row, claim.token)) {
+    const current = this.runs.get(claim.run.id)?.claim;
+    if (current?.token !== claim.token) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
     }
-    // Arrays of exactly their watchers (a push onto an empty one reserves 17 slots), one per claim mostly.
-    lane.onLost = lane.onLost ? [...lane.onLost, onLost] : [onLost];
+    current.watchers.push(onLost);
     return () => {
-      if (lane.onLost && lane.token === claim.token) lane.onLost = lane.onLost.filter((f) => f !== onLost);
+      current.watchers = current.watchers.filter((w) => w !== onLost);
     };
   }
 
   onClaimable(listener: () => void): () => void {
-    if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async cancelQueued(reason: string): Promise<Run[]> {
-    const cancelled: Run[] = [];
-    this.ready.length = 0;
-    for (const lane of this.lanes.values()) {
-      for (const row of lane.drain()) cancelled.push(this.finishedRun(row, "cancelled", reason));
-    }
-    return cancelled;
+    const now = this.clock.now();
+    const queued: RunRecord[] = [];
+    for (const pipeline of this.pipelines.values()) for (let next = pipeline.queue.shift(); next; next = pipeline.queue.shift()) queued.push(next);
+    return queued.sort((a, b) => a.seq - b.seq).map((record) => this.end(record, "cancelled", reason, now));
   }
 
   async close(): Promise<void> {
-    this.listeners = [];
+    this.listeners.clear();
   }
 
-  /** The row behind a claim: carried by this store's own, else looked up by id. */
-  private rowOf(claim: Claim): number | undefined {
-    return MemoryClaim.rowOf(claim, this) ?? this.runIds.rowOf(claim.run.id);
+  /** The run behind a claim that is still current; StaleClaimError otherwise. */
+  private owned(claim: Claim): RunRecord {
+    const record = this.runs.get(claim.run.id);
+    if (!record) throw new StaleClaimError(claim.run.id, "no such run");
+    if (record.claim?.token !== claim.token) throw new StaleClaimError(claim.run.id, `run is ${record.run.status}`);
+    return record;
   }
 
-  /** The row of a claimed run, if the claim is still current. */
-  private owned(claim: Claim): number {
-    const row = this.rowOf(claim);
-    if (row === undefined) throw new StaleClaimError(claim.run.id, "no such run");
-    const lane = this.table.laneOf(row);
-    if (!lane.holds(row, claim.token)) throw new StaleClaimError(claim.run.id, `run is ${this.table.runStatus(row)}`);
-    return row;
-  }
-
-  private finishedRun(row: number, status: "cancelled", reason: string): Run {
-    this.finish(row, status, reason, this.clock.now());
-    this.announceNext(this.table.laneOf(row));
-    return this.table.toRun(row);
-  }
-
-  /** Ends a queued or running run; frees its pipeline (its next run is the caller's to announce) and tells the claim's watcher. */
-  private finish(row: number, status: "success" | "failed" | "cancelled", error: string | null, now: number): void {
-    const lane = this.table.laneOf(row);
-    const wasRunning = lane.running === row;
-    this.table.end(row, status, error, now);
-    if (!wasRunning) return;
-    const watchers = lane.free();
-    const next = lane.next();
-    if (next !== undefined) insertSorted(this.ready, next, byRow);
-    if (status === "cancelled" && watchers) for (const onLost of watchers) onLost(error ?? "run cancelled");
-  }
-
-  /** Tells the listeners of `lane`'s next run if it is claimable: queued, with nothing running. */
-  private announceNext(lane: Lane): void {
-    if (lane.running < 0 && lane.next() !== undefined) this.notify();
+  /**
+   * Ends a queued or running run (already out of its pipeline's queue): frees its pipeline, tells its
+   * claim's watchers, announces the pipeline's next run, and drops the oldest finished runs past the
+   * retention limit.
+   */
+  private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): Run {
+    const now = iso(ms);
+    const { run } = record;
+    run.status = status;
+    run.error = error;
+    run.finished_at = run.updated_at = now;
+    run.stages = closedStages(run.stages, status, now);
+    const reply = snapshot(run);
+    const watchers = record.claim?.watchers ?? [];
+    record.claim = undefined;
+    const pipeline = this.pipelines.get(run.pipeline_id);
+    if (pipeline?.running === record) {
+      pipeline.running = undefined;
+      if (pipeline.queue.size) this.notify();
+    }
+    for (const onLost of watchers) onLost(error ?? `run ${status}`);
+    this.finished.push(run.id);
+    while (this.finished.size > this.retainRuns) this.runs.delete(this.finished.shift()!);
+    return reply;
   }
 
   private notify(): void {
@@ -296,5 +265,20 @@ export class MemoryStore implements Store {
   }
 }
 
-const byRow = (row: number): number => row;
-const NO_LINES: readonly string[] = [];
+/**
+ * A stage with a patch's status and lines applied at `now`. Lines are pushed in place while the stage
+ * is under its cap (readers get copies), so that a stage logging line by line costs O(1) a line.
+ */
+function patched(stage: StageRun, status: StageRun["status"] | undefined, logs: readonly string[] | undefined, now: string): StageRun {
+  let result = stage;
+  if (logs?.length) {
+    if (stage.logs.length + logs.length <= MAX_STAGE_LINES) for (const line of logs) stage.logs.push(line);
+    else result = { ...stage, logs: appendLines(stage.logs, logs) };
+  }
+  return status ? withStatus(result, status, now) : result;
+}
+
+/** A copy for a reader: later writes must not show through it. */
+const snapshot = (run: Run): Run => ({ ...run, stages: run.stages.map((s) => ({ ...s, logs: [...s.logs] })) });
+
+type StageRun = Run["stages"][number];

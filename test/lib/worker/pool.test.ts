@@ -8,7 +8,7 @@ import { MemoryStore } from "../../../lib/store/memory/memoryStore.ts";
 import { simulateRunner, type StageRunner } from "../../../lib/worker/stageRunner.ts";
 import { describeStage, stageSpecs } from "../../../lib/store/stages.ts";
 import { Run, type PipelineInput } from "../../../lib/api/schemas.ts";
-import type { ImmediateWrites, Store } from "../../../lib/store/store.ts";
+import type { Store } from "../../../lib/store/store.ts";
 import { WorkerPool, type StopReport } from "../../../lib/worker/pool.ts";
 import { copy, runOnly, seedPipeline } from "../../support/fixtures.ts";
 import { EPOCH, ManualClock, sequentialIds, settle } from "../../support/manualClock.ts";
@@ -62,11 +62,6 @@ function setup(opts: { size: number; runner?: (clock: ManualClock) => StageRunne
     run: async (id) => Run.parse(await store.getRun(id)),
     runningIds: async () => (await store.listRuns({ status: "running", limit: 1000 })).items.map((r) => r.id).reverse(),
   };
-}
-
-/** The in-memory store with some of its immediate writes replaced. */
-function withImmediate(memory: MemoryStore, overrides: Partial<ImmediateWrites>): Store {
-  return { ...wrapStore(memory, {}), immediate: { ...memory.immediate, ...overrides } };
 }
 
 /** Whether a promise has settled, without waiting for it. */
@@ -381,60 +376,6 @@ describe("WorkerPool", () => {
     await t.clock.advance(100);
     for (const id of ids) expect(t.lines.filter((line) => line.startsWith(`run ${id} `)).length).toBeGreaterThan(1);
     expect(t.lines.find((line) => line.startsWith(`run ${ids[0]} started`))).toContain(`(pipeline ${pipeline}, ref main)`);
-  });
-
-  it("goes back to its claim loop when a store's immediate claim throws after a run, and runs the next one", async () => {
-    let claims = 0;
-    const t = setup({
-      size: 1,
-      wrap: (memory) =>
-        withImmediate(memory, {
-          // A store whose run ends claim nothing: the worker claims its next run itself.
-          finishRun: (claim, status, error, index, logs) => memory.immediate.finishRun(claim, status, error, index, logs),
-          claimRun: (workerId) => {
-            // The first claim finds nothing, the second takes A; the third, right after A, throws.
-            if (++claims === 3) throw new Error("connection refused");
-            return memory.immediate.claimRun(workerId);
-          },
-        }),
-    });
-    t.pool.start();
-    await settle();
-    const a = await t.trigger(await t.create(runOnly("a")));
-    const b = await t.trigger(await t.create(runOnly("b")));
-    await t.clock.advance(100);
-    expect((await t.run(a)).status).toBe("success");
-    expect(claims).toBe(4);
-    await t.clock.advance(100);
-    expect((await t.run(b)).status).toBe("success");
-  });
-
-  it("has the worker that ends a run take its pipeline's next, at the end's time, and wakes no idle one for it", async () => {
-    const claimsBy = new Map<string, number>();
-    const t = setup({
-      size: 3,
-      wrap: (memory) =>
-        withImmediate(memory, {
-          claimRun: (workerId) => {
-            claimsBy.set(workerId, (claimsBy.get(workerId) ?? 0) + 1);
-            return memory.immediate.claimRun(workerId);
-          },
-        }),
-    });
-    t.pool.start();
-    await settle();
-    const pipeline = await t.create(runOnly("one"));
-    const ids = [await t.trigger(pipeline), await t.trigger(pipeline), await t.trigger(pipeline)];
-    for (let i = 0; i < 3; i++) await t.clock.advance(100);
-    const runs = await Promise.all(ids.map((id) => t.run(id)));
-    expect(runs.map((r) => r.status)).toEqual(["success", "success", "success"]);
-    expect(runs[1]!.started_at).toBe(runs[0]!.finished_at);
-    expect(runs[2]!.started_at).toBe(runs[1]!.finished_at);
-    // The last to wait was woken by the first trigger and ran all three; the other two only ever
-    // looked once, when they started.
-    const startedOn = t.lines.filter((line) => line.includes(" started on ")).map((line) => line.split(" started on ")[1]!.split(" ")[0]);
-    expect(startedOn).toEqual(["worker-3", "worker-3", "worker-3"]);
-    expect([claimsBy.get("worker-1"), claimsBy.get("worker-2")]).toEqual([1, 1]);
   });
 
   it("fails a run whose claim carries stages it cannot read (a corrupt row), and runs the next one", async () => {

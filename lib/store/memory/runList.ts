@@ -1,0 +1,55 @@
+/**
+ * The in-memory store's runs: by id, and in trigger order for listing newest first. A dropped run
+ * (retention) leaves the Map at once and the ordered array when more than half of it is dropped runs,
+ * so that a drop costs O(1) on average rather than a splice.
+ */
+import type { Run, StagesSpec } from "../../api/schemas.ts";
+
+export interface RunRecord {
+  /** Trigger order, for listing and for claiming the oldest queued run first. */
+  seq: number;
+  /** Updated in place; readers get copies. */
+  run: Run;
+  /** The pipeline's stages when the run was triggered: a later update does not change them. */
+  spec: StagesSpec;
+  /** While the run is running: its claim's fencing token and who watches it. */
+  claim: { token: string; watchers: ((reason: string) => void)[] } | undefined;
+}
+
+export class RunList {
+  private readonly byId = new Map<string, RunRecord>();
+  /** Ascending seq; may still hold dropped runs. */
+  private order: RunRecord[] = [];
+  private seq = 0;
+
+  add(run: Run, spec: StagesSpec): RunRecord {
+    const record: RunRecord = { seq: ++this.seq, run, spec, claim: undefined };
+    this.byId.set(run.id, record);
+    this.order.push(record);
+    return record;
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  delete(id: string): void {
+    if (!this.byId.delete(id)) return;
+    if (this.order.length > 2 * this.byId.size + 64) this.order = this.order.filter((r) => this.byId.get(r.run.id) === r);
+  }
+
+  /** The runs with a seq below `before`, newest first. */
+  *newestFirst(before: number): Generator<RunRecord> {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.order[mid]!.seq < before) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0; i--) {
+      const record = this.order[i]!;
+      if (this.byId.get(record.run.id) === record) yield record;
+    }
+  }
+}
