@@ -5,15 +5,12 @@
  */
 import type * as z from "zod/mini";
 import { Pipeline, Problem, Run, type RunStatus } from "../../lib/api/schemas.ts";
+import type { Page } from "../../lib/store/store.ts";
 import { ApiError, ConnectionError, fetchFailure } from "./errors.ts";
 
 export { ApiError, ConnectionError };
 
-/** One page of a list, with the cursor for the next one when the server says more remain. */
-export interface Page<T> {
-  items: T[];
-  next?: string;
-}
+export type { Page };
 
 export interface ListQuery {
   limit?: number;

@@ -97,16 +97,8 @@ export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : 
 /** The PostgreSQL store's options that the store settings name. */
 export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({ poolSize: config.dbPoolSize, poolWaitMs: config.dbPoolWaitMs, leaseMs: config.leaseMs });
 
-export const serverSettings = {
-  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),
-  port: setting({ flag: "port", env: "STAGERUNNER_PORT", default: "8080", description: "port to listen on (0: any free port)", schema: whole(0, 65535) }),
-  token: setting({
-    flag: "token",
-    env: "STAGERUNNER_TOKEN",
-    default: undefined,
-    description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
-    schema: z.pipe(z.string(), z.transform(parseTokens)),
-  }),
+/** What every process running workers reads: `stagerunner worker` and the worker function. */
+export const workerSettings = {
   ...storeSettings,
   workers: setting({ flag: "workers", env: "STAGERUNNER_WORKERS", default: "4", description: "worker pool size (0: API only)", schema: whole(0, 1024) }),
   failureProbability: setting({
@@ -123,6 +115,27 @@ export const serverSettings = {
     description: "how long a simulated stage takes",
     schema: whole(0, 86_400_000),
   }),
+  shutdownGraceMs: setting({
+    flag: "shutdown-grace-ms",
+    env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
+    default: "10000",
+    description: "on SIGINT/SIGTERM, how long running runs may go on before they are cancelled",
+    schema: whole(0, 3_600_000),
+  }),
+};
+
+/** `stagerunner server`: the worker settings and the HTTP ones. */
+export const serverSettings = {
+  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),
+  port: setting({ flag: "port", env: "STAGERUNNER_PORT", default: "8080", description: "port to listen on (0: any free port)", schema: whole(0, 65535) }),
+  token: setting({
+    flag: "token",
+    env: "STAGERUNNER_TOKEN",
+    default: undefined,
+    description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
+    schema: z.pipe(z.string(), z.transform(parseTokens)),
+  }),
+  ...workerSettings,
   from: setting({
     flag: "from",
     env: "STAGERUNNER_FROM",
@@ -137,17 +150,8 @@ export const serverSettings = {
     description: "serve every route under this stage prefix, e.g. /prod",
     schema: trimmed(z.regex(/^(\/[A-Za-z0-9._~-]+)?$/, "must be empty or one path segment such as /prod")),
   }),
-  shutdownGraceMs: setting({
-    flag: "shutdown-grace-ms",
-    env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
-    default: "10000",
-    description: "on SIGINT/SIGTERM, how long running runs may go on before they are cancelled",
-    schema: whole(0, 3_600_000),
-  }),
 };
 
-/** `stagerunner worker`: the server's settings without the HTTP ones. */
-export const { host: _host, port: _port, token: _token, from: _from, basePath: _basePath, ...workerSettings } = serverSettings;
 /** `stagerunner migrate` */
 export const migrateSettings = { store: storeSettings.store };
 
