@@ -5,11 +5,13 @@
 import type { ApiHandler } from "../lib/http/endpoint.ts";
 import { handler as createPipeline } from "./createPipeline.ts";
 import { handler as deletePipeline } from "./deletePipeline.ts";
+import { handler as cancelRun } from "./cancelRun.ts";
 import { handler as getHealth } from "./getHealth.ts";
 import { handler as getPipeline } from "./getPipeline.ts";
 import { handler as getRun } from "./getRun.ts";
 import { handler as listPipelines } from "./listPipelines.ts";
 import { handler as listRuns } from "./listRuns.ts";
+import { handler as rerunRun } from "./rerunRun.ts";
 import { handler as triggerPipeline } from "./triggerPipeline.ts";
 import { handler as updatePipeline } from "./updatePipeline.ts";
 
@@ -31,4 +33,6 @@ export const routes: readonly Route[] = [
   { method: "POST", path: "/pipelines/{id}/trigger", name: "triggerPipeline", handler: triggerPipeline },
   { method: "GET", path: "/runs", name: "listRuns", handler: listRuns },
   { method: "GET", path: "/runs/{run_id}", name: "getRun", handler: getRun },
+  { method: "POST", path: "/runs/{run_id}/cancel", name: "cancelRun", handler: cancelRun },
+  { method: "POST", path: "/runs/{run_id}/rerun", name: "rerunRun", handler: rerunRun },
 ];

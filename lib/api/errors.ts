@@ -103,6 +103,14 @@ export class ShutdownAbort extends Error {
   }
 }
 
+/** A run stopped because a cancel of it was asked for; the message is the run's error. */
+export class CancelRequested extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CancelRequested";
+  }
+}
+
 /** A bad flag or environment value; reported as one line at start-up. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -26,11 +26,21 @@ const text = (what: string, max = 4096) =>
 /** Half of a surrogate pair without its other half: not Unicode, and refused by PostgreSQL. */
 export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-export const RunStageSpec = z.strictObject({ command: text("command") });
-export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path") });
+const wholeIn = (what: string, min: number, max: number) =>
+  z.int({ error: `${what} must be a whole number` }).check(z.gte(min, `${what} must be at least ${min}`), z.lte(max, `${what} must be at most ${max}`));
+
+/** What every stage spec may add: how long an attempt may take, and how often a failed stage runs again. */
+const stageControl = {
+  timeout_seconds: z.optional(wholeIn("timeout_seconds", 1, 86_400)),
+  retries: z.optional(wholeIn("retries", 0, 5)),
+};
+
+export const RunStageSpec = z.strictObject({ command: text("command"), ...stageControl });
+export const BuildStageSpec = z.strictObject({ dockerfile_path: text("dockerfile_path"), ...stageControl });
 export const DeployStageSpec = z.strictObject({
   cluster_name: text("cluster_name"),
   manifest_path: text("manifest_path"),
+  ...stageControl,
 });
 
 /** Stage kinds in the order they execute. */
@@ -53,11 +63,20 @@ export const StagesSpec = z
   );
 export type StagesSpec = z.infer<typeof StagesSpec>;
 
-/** What a client sends to create or replace a pipeline. */
+/**
+ * What a new trigger does to the pipeline's other runs: `queue` (FIFO), `supersede` (cancels its
+ * queued runs) or `cancel_in_progress` (also cancels its running run).
+ */
+export const CONCURRENCY_POLICIES = ["queue", "supersede", "cancel_in_progress"] as const;
+export const Concurrency = z.enum(CONCURRENCY_POLICIES, { error: `concurrency must be one of ${CONCURRENCY_POLICIES.join(", ")}` });
+export type Concurrency = z.infer<typeof Concurrency>;
+
+/** What a client sends to create or replace a pipeline; `concurrency` defaults to "queue". */
 export const PipelineInput = z.strictObject({
   name: text("name", 200),
   repository: text("repository"),
   stages: StagesSpec,
+  concurrency: z.optional(Concurrency),
 });
 export type PipelineInput = z.infer<typeof PipelineInput>;
 
@@ -66,6 +85,7 @@ const timestamp = z.iso.datetime();
 export const Pipeline = z.strictObject({
   id: z.uuid(),
   ...PipelineInput.shape,
+  concurrency: Concurrency,
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -84,6 +104,8 @@ export const StageRun = z.strictObject({
   status: StageStatus,
   started_at: z.nullable(timestamp),
   finished_at: z.nullable(timestamp),
+  /** Times the stage started: 1 once it runs, more when it was retried. */
+  attempts: z.int(),
   logs: z.array(z.string()),
 });
 export type StageRun = z.infer<typeof StageRun>;
@@ -99,6 +121,14 @@ export const Run = z.strictObject({
   started_at: z.nullable(timestamp),
   finished_at: z.nullable(timestamp),
   updated_at: timestamp,
+  /** The run this one reran. */
+  rerun_of: z.nullable(z.uuid()),
+  /** When a cancel of the running run was asked for; the run ends `cancelled` once its worker stops it. */
+  cancel_requested_at: z.nullable(timestamp),
+  /** While queued: 1 for the pipeline's next run. */
+  queue_position: z.optional(z.int()),
+  /** While queued: "run <id>" (the run ahead of it) or "a free worker". */
+  waiting_for: z.optional(z.string()),
 });
 export type Run = z.infer<typeof Run>;
 
@@ -121,6 +151,9 @@ const gitRef = z.string({ error: "git_ref must be a string" }).check(
 
 export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") });
 export type TriggerInput = z.infer<typeof TriggerInput>;
+
+export const CancelInput = z.strictObject({ reason: z._default(text("reason", 500), "by request") });
+export type CancelInput = z.infer<typeof CancelInput>;
 
 const limit = z._default(
   z.coerce

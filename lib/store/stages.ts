@@ -41,7 +41,7 @@ export function stageSpecs(stages: StagesSpec): StageSpec[] {
 }
 
 export function pendingStages(stages: StagesSpec): StageRun[] {
-  return stageSpecs(stages).map((s) => ({ name: s.kind, status: "pending", started_at: null, finished_at: null, logs: [] }));
+  return stageSpecs(stages).map((s) => ({ name: s.kind, status: "pending", started_at: null, finished_at: null, attempts: 0, logs: [] }));
 }
 
 /** A handed-back run's stages: pending again, the first one's log saying why the last attempt stopped. */
@@ -51,17 +51,18 @@ export function releasedStages(stages: StageRun[], reason: string): StageRun[] {
     status: "pending",
     started_at: null,
     finished_at: null,
+    attempts: 0,
     logs: i === 0 ? [`previous attempt handed back to the queue: ${reason}`] : [],
   }));
 }
 
 /**
- * A stage given a new status at `at`: running stamps started_at, an end state finished_at, and the
- * status it already has changes nothing. (SQL twin: patchStageSql.)
+ * A stage given a new status at `at`: running stamps started_at and counts an attempt, an end state
+ * stamps finished_at, and the status it already has changes nothing. (SQL twin: patchStageSql.)
  */
 export function withStatus(stage: StageRun, status: StageStatus, at: string): StageRun {
   if (stage.status === status) return stage;
-  if (status === "running") return { ...stage, status, started_at: at };
+  if (status === "running") return { ...stage, status, started_at: at, attempts: stage.attempts + 1 };
   if (status === "pending") return { ...stage, status };
   return { ...stage, status, finished_at: at };
 }

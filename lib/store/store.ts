@@ -37,6 +37,8 @@ export interface Claim {
 
 export interface StagePatch {
   status?: StageStatus;
+  /** A retry of the stage starts: its attempt number (2, 3, ...). */
+  attempt?: number;
   /** Lines appended to the stage's log. The store may keep the array: it must not change afterwards. */
   logs?: string[];
   /**
@@ -53,6 +55,15 @@ export interface LastStage {
   /** As StagePatch's. */
   logs?: string[];
 }
+
+/** What a cancel did: `cancelled` a queued run, `requested` a running run's cancel, or nothing to a `finished` one. */
+export interface CancelResult {
+  outcome: "cancelled" | "requested" | "finished";
+  run: Run;
+}
+
+/** A rerun's new run, or why there is none: the original's pipeline was deleted. */
+export type RerunResult = { run: Run } | { pipelineDeleted: true };
 
 export interface DeleteResult {
   /** Runs that were queued and are now cancelled. */
@@ -77,8 +88,20 @@ export interface Store {
   /** Deletes the pipeline and cancels its queued and running runs; undefined when there is none. */
   deletePipeline(id: string): Promise<DeleteResult | undefined>;
 
-  /** Writes a queued run; undefined when the pipeline does not exist. */
+  /**
+   * Writes a queued run; undefined when the pipeline does not exist. The pipeline's concurrency policy
+   * applies in the same write: `supersede` cancels its other queued runs, `cancel_in_progress` also
+   * asks its running run to cancel, each with the error "superseded by run <id>".
+   */
   triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined>;
+  /** A new queued run of `id`'s pipeline, git_ref and stages, `rerun_of` it; undefined for no such run. */
+  rerunRun(id: string): Promise<RerunResult | undefined>;
+  /**
+   * Cancels a run: a queued one at once (error "cancelled: <reason>"); for a running one, records
+   * `cancel_requested_at` and tells its worker (ClaimWatcher.cancel), which ends it. Asking again
+   * changes nothing. Undefined for no such run.
+   */
+  cancelRun(id: string, reason: string): Promise<CancelResult | undefined>;
   getRun(id: string): Promise<Run | undefined>;
   /** Newest first. */
   listRuns(filter: ListRunsFilter): Promise<Page<Run>>;
@@ -102,10 +125,11 @@ export interface Store {
    */
   releaseRun(claim: Claim, reason: string): Promise<void>;
   /**
-   * Calls `onLost` once if the claim stops being current (its run was cancelled or taken over).
-   * Returns a function that stops watching.
+   * Calls `onLost` once if the claim stops being current (its run was ended by someone else, or taken
+   * over), and `onCancel` once with the error to end the run with if a cancel of it is asked for (also
+   * when that was asked before the watch began). Returns a function that stops watching.
    */
-  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void;
+  watchClaim(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void;
 
   /** Calls `listener` whenever a run may have become claimable. Returns an unsubscribe function. */
   onClaimable(listener: () => void): () => void;

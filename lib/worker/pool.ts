@@ -3,7 +3,7 @@
  * StageRunner, recording every transition in the store. It knows nothing of which store it uses.
  * Idle workers wait until the store's `onClaimable` notification wakes them (idleWorkers.ts).
  */
-import { coerceError, ShutdownAbort, StaleClaimError } from "../api/errors.ts";
+import { CancelRequested, coerceError, ShutdownAbort, StaleClaimError } from "../api/errors.ts";
 import type { Run } from "../api/schemas.ts";
 import { backoffMs, systemClock, type Clock } from "../clock.ts";
 import type { StageSpec } from "../store/stages.ts";
@@ -145,7 +145,11 @@ export class WorkerPool {
     if (this.graceOver) abort.abort(new ShutdownAbort());
     this.inFlight.add(abort);
     this.executing++;
-    const unwatch = this.store.watchClaim(claim, (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)));
+    const unwatch = this.store.watchClaim(
+      claim,
+      (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)),
+      (error) => abort.abort(new CancelRequested(error)),
+    );
     const tag = `run ${claim.run.id}`;
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
     try {
@@ -180,13 +184,13 @@ export class WorkerPool {
     throw new ShutdownAbort(`not enough time left to run the ${stage.kind} stage`);
   }
 
-  /** A run that did not end normally: cancelled at shutdown, lost to a cancel, or broken by the store. */
+  /** A run that did not end normally: cancelled (asked for, or at shutdown), lost, or broken by the store. */
   private async endAborted(claim: Claim, tag: string, error: Error): Promise<void> {
     if (error instanceof StaleClaimError) {
       this.log?.(`${tag} stopped: ${error.message}`);
       return;
     }
-    const status = error instanceof ShutdownAbort ? "cancelled" : "failed";
+    const status = error instanceof ShutdownAbort || error instanceof CancelRequested ? "cancelled" : "failed";
     try {
       if (error instanceof ShutdownAbort && this.store.durable) {
         // Another worker process can take it: hand it back rather than cancel it.

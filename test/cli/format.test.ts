@@ -11,15 +11,17 @@ const run: Run = {
   git_ref: "main",
   status: "failed",
   stages: [
-    { name: "run", status: "success", started_at: t(1), finished_at: t(2), logs: ["$ make test", "ok"] },
-    { name: "build", status: "failed", started_at: t(2), finished_at: t(4), logs: ["$ docker build -f Dockerfile ."] },
-    { name: "deploy", status: "skipped", started_at: null, finished_at: null, logs: [] },
+    { name: "run", status: "success", started_at: t(1), finished_at: t(2), attempts: 1, logs: ["$ make test", "ok"] },
+    { name: "build", status: "failed", started_at: t(2), finished_at: t(4), attempts: 1, logs: ["$ docker build -f Dockerfile ."] },
+    { name: "deploy", status: "skipped", started_at: null, finished_at: null, attempts: 0, logs: [] },
   ],
   error: "build stage failed",
   created_at: t(0),
   started_at: t(1),
   finished_at: t(4),
   updated_at: t(4),
+  rerun_of: null,
+  cancel_requested_at: null,
 };
 
 describe("format", () => {
@@ -50,7 +52,7 @@ describe("format", () => {
   });
 
   it("lines pipelines up in columns with their stage kinds", () => {
-    const p = (id: string, name: string, stages: Pipeline["stages"]): Pipeline => ({ id, name, repository: "r", stages, created_at: t(0), updated_at: t(0) });
+    const p = (id: string, name: string, stages: Pipeline["stages"]): Pipeline => ({ id, name, repository: "r", stages, concurrency: "queue", created_at: t(0), updated_at: t(0) });
     expect(
       pipelineLines([p("a", "short", { deploy_stage: { cluster_name: "c", manifest_path: "m" } }), p("b", "longer-name", { run_stage: { command: "x" }, build_stage: { dockerfile_path: "D" } })]),
     ).toEqual(["a  short        r  deploy", "b  longer-name  r  run,build"]);

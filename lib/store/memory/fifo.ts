@@ -38,6 +38,20 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Takes `item` out, wherever it is (a queued run cancelled); false when it is not queued. */
+  remove(item: T): boolean {
+    const at = this.items.indexOf(item, this.head);
+    if (at < 0) return false;
+    if (at === this.head) this.shift();
+    else this.items.splice(at, 1);
+    return true;
+  }
+
+  /** The `index`-th item from the front. */
+  at(index: number): T | undefined {
+    return index < 0 ? undefined : this.items[this.head + index];
+  }
+
   *[Symbol.iterator](): Iterator<T> {
     for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
   }

@@ -7,12 +7,12 @@
  * left running does not grow without bound; queued and running runs are never dropped.
  */
 import { StaleClaimError } from "../../api/errors.ts";
-import type { Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
+import type { Pipeline, PipelineInput, Run, StagesSpec } from "../../api/schemas.ts";
 import { iso, systemClock, type Clock } from "../../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { appendLines, closedStages, MAX_STAGE_LINES, pendingStages, releasedStages, withStatus } from "../stages.ts";
-import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
+import type { CancelResult, Claim, DeleteResult, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
 import { Fifo } from "./fifo.ts";
 import { RunList, type RunRecord } from "./runList.ts";
 
@@ -58,7 +58,7 @@ export class MemoryStore implements Store {
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const ms = this.clock.now();
-    const pipeline: Pipeline = { id: this.ids(ms), ...input, created_at: iso(ms), updated_at: iso(ms) };
+    const pipeline: Pipeline = { id: this.ids(ms), ...input, concurrency: input.concurrency ?? "queue", created_at: iso(ms), updated_at: iso(ms) };
     this.pipelines.set(pipeline.id, { seq: ++this.pipelineSeq, pipeline, queue: new Fifo(), running: undefined });
     return pipeline;
   }
@@ -82,7 +82,7 @@ export class MemoryStore implements Store {
   async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
     const record = this.pipelines.get(id);
     if (!record) return undefined;
-    record.pipeline = { ...record.pipeline, ...input, updated_at: iso(this.clock.now()) };
+    record.pipeline = { ...record.pipeline, ...input, concurrency: input.concurrency ?? "queue", updated_at: iso(this.clock.now()) };
     return record.pipeline;
   }
 
@@ -100,31 +100,79 @@ export class MemoryStore implements Store {
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     const pipeline = this.pipelines.get(pipelineId);
-    if (!pipeline) return undefined;
+    return pipeline && this.enqueue(pipeline, gitRef, pipeline.pipeline.stages, null);
+  }
+
+  async rerunRun(id: string): Promise<RerunResult | undefined> {
+    const original = this.runs.get(id);
+    if (!original) return undefined;
+    const pipeline = this.pipelines.get(original.run.pipeline_id);
+    if (!pipeline) return { pipelineDeleted: true };
+    return { run: this.enqueue(pipeline, original.run.git_ref, original.spec, id) };
+  }
+
+  async cancelRun(id: string, reason: string): Promise<CancelResult | undefined> {
+    const record = this.runs.get(id);
+    if (!record) return undefined;
+    const error = `cancelled: ${reason}`;
+    if (record.run.status === "queued") {
+      this.pipelines.get(record.run.pipeline_id)?.queue.remove(record);
+      return { outcome: "cancelled", run: this.end(record, "cancelled", error, this.clock.now()) };
+    }
+    if (record.run.status === "running") {
+      this.requestCancel(record, error);
+      return { outcome: "requested", run: this.snapshot(record) };
+    }
+    return { outcome: "finished", run: this.snapshot(record) };
+  }
+
+  /**
+   * A queued run of `pipeline` with `spec`; the pipeline's concurrency policy is applied to its other
+   * runs before anyone hears of the new one.
+   */
+  private enqueue(pipeline: PipelineRecord, gitRef: string, spec: StagesSpec, rerunOf: string | null): Run {
     const ms = this.clock.now();
     const now = iso(ms);
     const run: Run = {
       id: this.ids(ms),
-      pipeline_id: pipelineId,
+      pipeline_id: pipeline.pipeline.id,
       git_ref: gitRef,
       status: "queued",
-      stages: pendingStages(pipeline.pipeline.stages),
+      stages: pendingStages(spec),
       error: null,
       created_at: now,
       started_at: null,
       finished_at: null,
       updated_at: now,
+      rerun_of: rerunOf,
+      cancel_requested_at: null,
     };
-    pipeline.queue.push(this.runs.add(run, pipeline.pipeline.stages));
+    const { concurrency } = pipeline.pipeline;
+    if (concurrency !== "queue") {
+      const superseded = `superseded by run ${run.id}`;
+      for (let queued = pipeline.queue.shift(); queued; queued = pipeline.queue.shift()) this.end(queued, "cancelled", superseded, ms);
+      if (concurrency === "cancel_in_progress" && pipeline.running) this.requestCancel(pipeline.running, superseded);
+    }
+    const record = this.runs.add(run, spec);
+    pipeline.queue.push(record);
     // Read before anyone is told: a listener may claim it at once.
-    const reply = snapshot(run);
+    const reply = this.snapshot(record);
     if (!pipeline.running && pipeline.queue.size === 1) this.notify();
     return reply;
   }
 
+  /** Records a running run's cancel (the first one asked wins) and tells its worker. */
+  private requestCancel(record: RunRecord, error: string): void {
+    const claim = record.claim;
+    if (!claim || claim.cancelError !== undefined) return;
+    claim.cancelError = error;
+    record.run.cancel_requested_at = record.run.updated_at = iso(this.clock.now());
+    for (const onCancel of claim.cancel) onCancel(error);
+  }
+
   async getRun(id: string): Promise<Run | undefined> {
     const record = this.runs.get(id);
-    return record && snapshot(record.run);
+    return record && this.snapshot(record);
   }
 
   async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
@@ -135,7 +183,7 @@ export class MemoryStore implements Store {
       const { run } = record;
       if ((filter.pipeline_id && run.pipeline_id !== filter.pipeline_id) || (filter.status && run.status !== filter.status)) continue;
       if (items.length === filter.limit) return { items, next: encodeCursor(last) };
-      items.push(snapshot(run));
+      items.push(this.snapshot(record));
       last = record.seq;
     }
     return { items };
@@ -157,7 +205,7 @@ export class MemoryStore implements Store {
     run.started_at = run.updated_at = now;
     run.stages[0] = withStatus(run.stages[0]!, "running", now);
     const claim: Claim = { run: { id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref }, spec: record.spec, workerId, token: randomId() };
-    record.claim = { token: claim.token, watchers: [] };
+    record.claim = { token: claim.token, lost: [], cancel: [], cancelError: undefined };
     return claim;
   }
 
@@ -168,6 +216,7 @@ export class MemoryStore implements Store {
     if (!Number.isInteger(index) || !stage) throw new RangeError(`run ${run.id} has no stage ${index}`);
     if (patch.startNext && !run.stages[index + 1]) throw new RangeError(`run ${run.id} has no stage ${index + 1}`);
     run.stages[index] = patched(stage, patch.status, patch.logs, now);
+    if (patch.attempt !== undefined) run.stages[index] = { ...run.stages[index]!, attempts: patch.attempt };
     if (patch.startNext) run.stages[index + 1] = withStatus(run.stages[index + 1]!, "running", now);
     run.updated_at = now;
   }
@@ -179,7 +228,7 @@ export class MemoryStore implements Store {
     if (last && (!Number.isInteger(last.index) || !stage)) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
     const now = this.clock.now();
     if (last && stage) run.stages[last.index] = patched(stage, last.status, last.logs, iso(now));
-    record.claim!.watchers = []; // the owner ends its own run: nobody to tell
+    record.claim!.lost = []; // the owner ends its own run: nobody to tell
     return this.end(record, status, error, now);
   }
 
@@ -198,15 +247,21 @@ export class MemoryStore implements Store {
     this.notify();
   }
 
-  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
+  watchClaim(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
     const current = this.runs.get(claim.run.id)?.claim;
     if (current?.token !== claim.token) {
       queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
       return () => {};
     }
-    current.watchers.push(onLost);
+    current.lost.push(onLost);
+    if (onCancel) {
+      const error = current.cancelError;
+      if (error === undefined) current.cancel.push(onCancel);
+      else queueMicrotask(() => onCancel(error));
+    }
     return () => {
-      current.watchers = current.watchers.filter((w) => w !== onLost);
+      current.lost = current.lost.filter((w) => w !== onLost);
+      current.cancel = current.cancel.filter((w) => w !== onCancel);
     };
   }
 
@@ -246,8 +301,7 @@ export class MemoryStore implements Store {
     run.error = error;
     run.finished_at = run.updated_at = now;
     run.stages = closedStages(run.stages, status, now);
-    const reply = snapshot(run);
-    const watchers = record.claim?.watchers ?? [];
+    const watchers = record.claim?.lost ?? [];
     record.claim = undefined;
     const pipeline = this.pipelines.get(run.pipeline_id);
     if (pipeline?.running === record) {
@@ -256,8 +310,29 @@ export class MemoryStore implements Store {
     }
     for (const onLost of watchers) onLost(error ?? `run ${status}`);
     this.finished.push(run.id);
+    const reply = this.snapshot(record);
     while (this.finished.size > this.retainRuns) this.runs.delete(this.finished.shift()!);
     return reply;
+  }
+
+  /**
+   * A copy for a reader (later writes must not show through it); a queued run says where it stands in
+   * its pipeline's queue, which is in trigger order, and what it waits for.
+   */
+  private snapshot(record: RunRecord): Run {
+    const { run } = record;
+    const copy = { ...run, stages: run.stages.map((s) => ({ ...s, logs: [...s.logs] })) };
+    const pipeline = run.status === "queued" ? this.pipelines.get(run.pipeline_id) : undefined;
+    if (!pipeline) return copy;
+    let lo = 0;
+    let hi = pipeline.queue.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pipeline.queue.at(mid)!.seq < record.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const ahead = lo === 0 ? pipeline.running : pipeline.queue.at(lo - 1);
+    return { ...copy, queue_position: lo + 1, waiting_for: ahead ? `run ${ahead.run.id}` : "a free worker" };
   }
 
   private notify(): void {
@@ -278,7 +353,5 @@ function patched(stage: StageRun, status: StageRun["status"] | undefined, logs: 
   return status ? withStatus(result, status, now) : result;
 }
 
-/** A copy for a reader: later writes must not show through it. */
-const snapshot = (run: Run): Run => ({ ...run, stages: run.stages.map((s) => ({ ...s, logs: [...s.logs] })) });
 
 type StageRun = Run["stages"][number];

@@ -13,7 +13,15 @@ export interface RunRecord {
   /** The pipeline's stages when the run was triggered: a later update does not change them. */
   spec: StagesSpec;
   /** While the run is running: its claim's fencing token and who watches it. */
-  claim: { token: string; watchers: ((reason: string) => void)[] } | undefined;
+  claim: ClaimState | undefined;
+}
+
+export interface ClaimState {
+  token: string;
+  lost: ((reason: string) => void)[];
+  cancel: ((error: string) => void)[];
+  /** Set once a cancel is asked for: the error the run is to end with. */
+  cancelError: string | undefined;
 }
 
 export class RunList {

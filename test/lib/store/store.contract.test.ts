@@ -4,26 +4,13 @@
  * to `implementations`.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { iso, type Clock } from "../../../lib/clock.ts";
-import type { IdGenerator } from "../../../lib/ids.ts";
+import { iso } from "../../../lib/clock.ts";
 import { BadRequestError, StaleClaimError } from "../../../lib/api/errors.ts";
-import { MemoryStore } from "../../../lib/store/memory/memoryStore.ts";
 import { Pipeline, Run, type PipelineInput } from "../../../lib/api/schemas.ts";
 import type { Claim, Store } from "../../../lib/store/store.ts";
 import { copy, runOnly, seedPipeline } from "../../support/fixtures.ts";
 import { EPOCH, ManualClock, sequentialIds, UNKNOWN_ID } from "../../support/manualClock.ts";
-import { pgStoreOnFreshSchema, pgTestUrl } from "../../support/pgTestDatabase.ts";
-
-interface StoreFactory {
-  name: string;
-  create(deps: { clock: Clock; ids: IdGenerator }): Promise<Store>;
-}
-
-const implementations: StoreFactory[] = [
-  { name: "MemoryStore", create: async ({ clock, ids }) => new MemoryStore({ clock, ids }) },
-  // Only with STAGERUNNER_TEST_DATABASE_URL; test/lib/pgStore.test.ts reports the skip when it is unset.
-  ...(pgTestUrl ? [{ name: "PgStore", create: (deps: { clock: Clock; ids: IdGenerator }) => pgStoreOnFreshSchema(deps) }] : []),
-];
+import { implementations } from "../../support/stores.ts";
 
 /** Validates against the wire schema and returns the value, so that a test reads `valid(run).status`. */
 const validRun = (run: Run | undefined): Run => Run.parse(run);
@@ -82,7 +69,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       clock.set(EPOCH + 5000);
       const replacement = runOnly("renamed", "npm test");
       const updated = validPipeline(await store.updatePipeline(pipeline.id, copy(replacement)));
-      expect(updated).toEqual({ id: pipeline.id, ...replacement, created_at: iso(EPOCH), updated_at: iso(EPOCH + 5000) });
+      expect(updated).toEqual({ id: pipeline.id, ...replacement, concurrency: "queue", created_at: iso(EPOCH), updated_at: iso(EPOCH + 5000) });
       // Full replacement: the build and deploy stages of the old definition are gone.
       expect(updated.stages).toEqual({ run_stage: { command: "npm test" } });
       expect(await store.getPipeline(pipeline.id)).toEqual(updated);
@@ -149,12 +136,16 @@ describe.each(implementations)("Store contract: $name", (impl) => {
         pipeline_id: pipeline.id,
         git_ref: "feature/x",
         status: "queued",
-        stages: ["run", "build", "deploy"].map((name) => ({ name, status: "pending", started_at: null, finished_at: null, logs: [] })),
+        stages: ["run", "build", "deploy"].map((name) => ({ name, status: "pending", started_at: null, finished_at: null, attempts: 0, logs: [] })),
         error: null,
         created_at: iso(EPOCH + 1000),
         started_at: null,
         finished_at: null,
         updated_at: iso(EPOCH + 1000),
+        rerun_of: null,
+        cancel_requested_at: null,
+        queue_position: 1,
+        waiting_for: "a free worker",
       });
       expect(await getRun(run.id)).toEqual(run);
     });
@@ -278,9 +269,10 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(c.token).toEqual(expect.any(String));
       expect(c.spec).toEqual(seedPipeline.stages);
       const [first, ...rest] = queued.stages;
-      const stages = [{ ...first!, status: "running", started_at: iso(EPOCH + 2500) }, ...rest];
+      const stages = [{ ...first!, status: "running", started_at: iso(EPOCH + 2500), attempts: 1 }, ...rest];
       expect(c.run).toEqual({ id: queued.id, pipeline_id: queued.pipeline_id, git_ref: queued.git_ref });
-      expect(validRun(await getRun(queued.id))).toEqual({ ...queued, status: "running", stages, started_at: iso(EPOCH + 2500), updated_at: iso(EPOCH + 2500) });
+      const { queue_position: _position, waiting_for: _waiting, ...notQueued } = queued;
+      expect(validRun(await getRun(queued.id))).toEqual({ ...notQueued, status: "running", stages, started_at: iso(EPOCH + 2500), updated_at: iso(EPOCH + 2500) });
       expect(await store.claimRun("worker-8")).toBeUndefined();
     });
 
@@ -363,6 +355,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
         status: "success",
         started_at: iso(EPOCH + 100),
         finished_at: iso(EPOCH + 300),
+        attempts: 2,
         logs: ["$ some command", "line 2", "line 3"],
       });
       expect(run.updated_at).toBe(iso(EPOCH + 300));
@@ -419,7 +412,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       await expect(store.updateStage(c, 2, { status: "success", logs: ["x"], startNext: true })).rejects.toBeInstanceOf(RangeError);
       expect(await getRun(c.run.id)).toEqual(before);
       run = validRun(await store.finishRun(c, "success", null, { index: 2, status: "success", logs: ["deployed"] }));
-      expect(run.stages[2]).toEqual({ name: "deploy", status: "success", started_at: iso(EPOCH + 400), finished_at: iso(EPOCH + 500), logs: ["deployed"] });
+      expect(run.stages[2]).toEqual({ name: "deploy", status: "success", started_at: iso(EPOCH + 400), finished_at: iso(EPOCH + 500), attempts: 1, logs: ["deployed"] });
     });
 
     it("ends the last stage with the run in one write (finishRun's last stage), failed or succeeded", async () => {

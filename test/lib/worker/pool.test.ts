@@ -102,6 +102,7 @@ describe("WorkerPool", () => {
         status: "success",
         started_at: iso(EPOCH + 100 * i),
         finished_at: iso(EPOCH + 100 * (i + 1)),
+        attempts: 1,
         logs: [describeStage(specs[i]!), "simulated: done in 100 ms"],
       })),
     );
@@ -123,7 +124,7 @@ describe("WorkerPool", () => {
     expect(run.stages.map((s) => s.status)).toEqual(["success", "failed", "skipped"]);
     expect(run.stages[1]).toMatchObject({ started_at: iso(EPOCH + 100), finished_at: iso(EPOCH + 200) });
     expect(run.stages[1]?.logs).toEqual(expect.arrayContaining(["simulated failure: exit status 1", "error: build stage failed (simulated, exit status 1)"]));
-    expect(run.stages[2]).toEqual({ name: "deploy", status: "skipped", started_at: null, finished_at: null, logs: [] });
+    expect(run.stages[2]).toEqual({ name: "deploy", status: "skipped", started_at: null, finished_at: null, attempts: 0, logs: [] });
   });
 
   it("fails the run with a non-empty message whatever the runner throws", async () => {
@@ -208,6 +209,23 @@ describe("WorkerPool", () => {
     await t.clock.advance(50);
     expect((await t.run(a)).status).toBe("success");
     expect(await t.runningIds()).toEqual([b]);
+  });
+
+  it("stops the running stage when its run is cancelled, ends it cancelled with the reason, and runs the next", async () => {
+    const t = setup({ size: 1 });
+    const pipeline = await t.create(seedPipeline);
+    const first = await t.trigger(pipeline);
+    const next = await t.trigger(pipeline);
+    t.pool.start();
+    await t.clock.advance(150); // into the build stage
+    expect((await t.store.cancelRun(first, "wrong commit"))?.outcome).toBe("requested");
+    await settle();
+    const cancelled = await t.run(first);
+    expect(cancelled).toMatchObject({ status: "cancelled", error: "cancelled: wrong commit", finished_at: iso(EPOCH + 150) });
+    expect(cancelled.stages.map((s) => s.status)).toEqual(["success", "cancelled", "skipped"]);
+    expect(cancelled.stages[1]!.logs).toEqual(["$ docker build -f Dockerfile ."]);
+    expect(t.pool.counts.cancelled).toBe(1);
+    expect((await t.run(next)).status).toBe("running");
   });
 
   it("aborts the running stage when its pipeline is deleted, ends the run cancelled, and goes on to other work", async () => {
