@@ -27,6 +27,8 @@ export interface WorkerDeps {
   workers: number;
   stageDurationMs: number;
   failureProbability: number;
+  /** A stage's time limit when its spec sets none. */
+  stageTimeoutS?: number;
 }
 
 /** The invocation with its dependencies given: what the deployed handler runs, and what tests call. */
@@ -39,6 +41,7 @@ export async function runWorker(context: Pick<Context, "getRemainingTimeInMillis
     clock: deps.clock,
     name: `fn-${context.awsRequestId}`,
     canStartStage: enoughTime,
+    ...(deps.stageTimeoutS ? { stageTimeoutS: deps.stageTimeoutS } : {}),
   });
   if (!enoughTime()) return { ...pool.counts, stopped: "deadline", remainingMs: context.getRemainingTimeInMillis() };
   pool.start();
@@ -51,6 +54,6 @@ export async function runWorker(context: Pick<Context, "getRemainingTimeInMillis
 }
 
 export const handler = middy<unknown, WorkerSummary>({ timeoutEarlyInMillis: 0 }).handler(async (_event, context) => {
-  const { workers, stageDurationMs, failureProbability } = workerConfigFromEnvironment();
-  return runWorker(context, { store: await storeFromEnvironment(), clock: systemClock, workers, stageDurationMs, failureProbability });
+  const { workers, stageDurationMs, failureProbability, stageTimeoutS } = workerConfigFromEnvironment();
+  return runWorker(context, { store: await storeFromEnvironment(), clock: systemClock, workers, stageDurationMs, failureProbability, stageTimeoutS });
 });

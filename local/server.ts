@@ -47,7 +47,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions = {}
   const services: Services = { store, tokens: tokenChecker(tokens), log };
   const runner =
     opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
-  const pool = new WorkerPool({ store, runner, size: config.workers, clock, log });
+  const pool = new WorkerPool({ store, runner, size: config.workers, clock, log, stageTimeoutS: config.stageTimeoutS });
 
   const app = createApp(services, { basePath: config.basePath, ...(config.from ? { handlerFor: await loadBundles(config, tokens) } : {}) });
   const server = app.listen(config.port, config.host);

@@ -30,7 +30,7 @@ export async function startWorkers(
   const runner = opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   // Worker ids name the host and process, so a run's worker can be found from any machine.
   const name = `${hostname()}-${process.pid}`;
-  const pool = new WorkerPool({ store, runner, size: config.workers, name, clock, ...(opts.log ? { log: opts.log } : {}) });
+  const pool = new WorkerPool({ store, runner, size: config.workers, name, clock, stageTimeoutS: config.stageTimeoutS, ...(opts.log ? { log: opts.log } : {}) });
   pool.start();
   let closing: Promise<StopReport> | undefined;
   const close = (graceMs = config.shutdownGraceMs) =>

@@ -115,6 +115,13 @@ export const workerSettings = {
     description: "how long a simulated stage takes",
     schema: whole(0, 86_400_000),
   }),
+  stageTimeoutS: setting({
+    flag: "stage-timeout-s",
+    env: "STAGERUNNER_STAGE_TIMEOUT_S",
+    default: "3600",
+    description: "a stage's time limit when its spec sets no timeout_seconds",
+    schema: whole(1, 86_400),
+  }),
   shutdownGraceMs: setting({
     flag: "shutdown-grace-ms",
     env: "STAGERUNNER_SHUTDOWN_GRACE_MS",

@@ -15,10 +15,11 @@ export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
 export const isTerminal = (status: RunStatus): boolean => RUN_TRANSITIONS[status].length === 0;
 
 /** A stage as the stage runner receives it. */
-export type StageSpec =
+export type StageSpec = (
   | { kind: "run"; command: string }
   | { kind: "build"; dockerfile_path: string }
-  | { kind: "deploy"; cluster_name: string; manifest_path: string };
+  | { kind: "deploy"; cluster_name: string; manifest_path: string }
+) & { timeout_seconds?: number | undefined; retries?: number | undefined };
 
 /** What a real runner would execute for the stage, as a shell line. */
 export function describeStage(stage: StageSpec): string {

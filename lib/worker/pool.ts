@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
    * stops the pool claiming. A Lambda-hosted worker uses it never to start a stage it cannot finish.
    */
   canStartStage?: (stage: StageSpec) => boolean;
+  /** A stage's time limit when its spec sets none. Default 3600. */
+  stageTimeoutS?: number;
 }
 
 /** What the pool's workers did since it started. */
@@ -64,6 +66,7 @@ export class WorkerPool {
   private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.executing === 0));
   private unsubscribe: (() => void) | undefined;
   private readonly canStartStage: ((stage: StageSpec) => boolean) | undefined;
+  private readonly stageTimeoutS: number;
   /** Runs ended by this pool's workers, by how they ended. */
   readonly counts: PoolCounts = { success: 0, failed: 0, cancelled: 0, released: 0 };
 
@@ -74,6 +77,7 @@ export class WorkerPool {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
     this.canStartStage = opts.canStartStage;
+    this.stageTimeoutS = opts.stageTimeoutS ?? 3600;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
   }
@@ -160,6 +164,7 @@ export class WorkerPool {
         signal: abort.signal,
         print: this.log,
         beforeStage: (stage) => this.checkTimeFor(stage),
+        stageTimeoutS: this.stageTimeoutS,
       });
       this.counts[error === null ? "success" : "failed"]++;
       this.log?.(`${tag} ${error === null ? "success" : `failed: ${error}`}`);

@@ -10,7 +10,7 @@ import { stageSpecs, type StageSpec } from "../store/stages.ts";
 import type { Claim, Store } from "../store/store.ts";
 import { RunWriter } from "./runWriter.ts";
 import { StageLog } from "./stageLog.ts";
-import type { StageRunner } from "./stageRunner.ts";
+import { StageFailedError, type StageRunner } from "./stageRunner.ts";
 
 export interface ExecutionOptions {
   store: Store;
@@ -22,6 +22,8 @@ export interface ExecutionOptions {
   print: ((line: string) => void) | undefined;
   /** Called before each stage starts; throws (ShutdownAbort) when the stage must not start. */
   beforeStage: (stage: StageSpec) => void;
+  /** A stage's time limit when its spec sets none. */
+  stageTimeoutS: number;
 }
 
 /**
@@ -38,18 +40,7 @@ export async function executeRun(claim: Claim, opts: ExecutionOptions): Promise<
   for (let index = 0; ; index++) {
     const spec = specs[index]!;
     log.open(index);
-    let failure: Error | undefined;
-    try {
-      await opts.runner.run(spec, {
-        log: (line) => {
-          print?.(`${tag} ${spec.kind}: ${line}`);
-          log.add(index, line);
-        },
-        signal,
-      });
-    } catch (thrown) {
-      failure = coerceError(thrown);
-    }
+    const failure = await runStage(spec, index, { ...opts, log, writer, tag });
     const lines = await log.close();
     if (signal.aborted) {
       // Keep what the stage logged while it was being stopped; the caller ends the run.
@@ -72,3 +63,53 @@ export async function executeRun(claim: Claim, opts: ExecutionOptions): Promise<
     await writer.stageSucceeded(index, lines, true);
   }
 }
+
+interface StageOptions extends ExecutionOptions {
+  log: StageLog;
+  writer: RunWriter;
+  tag: string;
+}
+
+/**
+ * Runs one stage through its attempts: each limited to the stage's timeout, a failed or timed-out
+ * attempt followed by another while retries are left (after a short back-off, its lines marked with
+ * its number). Resolves with the last attempt's failure, or undefined on success; an abort of the run
+ * (a cancel, the shutdown) is never retried.
+ */
+async function runStage(spec: StageSpec, index: number, opts: StageOptions): Promise<Error | undefined> {
+  const { signal, clock, log } = opts;
+  const attempts = 1 + (spec.retries ?? 0);
+  const timeoutS = spec.timeout_seconds ?? opts.stageTimeoutS;
+  for (let attempt = 1; ; attempt++) {
+    const mark = attempt > 1 ? `[attempt ${attempt}] ` : "";
+    const timeout = new AbortController();
+    const timer = new AbortController();
+    clock.sleep(timeoutS * 1000, timer.signal).then(
+      () => timeout.abort(new StageFailedError(`${spec.kind} stage timed out after ${timeoutS} s`)),
+      () => {},
+    );
+    let failure: Error | undefined;
+    try {
+      await opts.runner.run(spec, {
+        log: (line) => {
+          opts.print?.(`${opts.tag} ${spec.kind}: ${mark}${line}`);
+          log.add(index, mark + line);
+        },
+        signal: AbortSignal.any([signal, timeout.signal]),
+      });
+    } catch (thrown) {
+      failure = coerceError(timeout.signal.aborted && !signal.aborted ? timeout.signal.reason : thrown);
+    } finally {
+      timer.abort();
+    }
+    if (!failure || signal.aborted || attempt >= attempts) return failure;
+    const delay = RETRY_BACKOFF_MS * 2 ** (attempt - 1);
+    log.add(index, `${mark}${failure.message}; retrying in ${delay / 1000} s (attempt ${attempt + 1} of ${attempts})`);
+    await clock.sleep(delay, signal).catch(() => {});
+    if (signal.aborted) return failure;
+    await opts.writer.startAttempt(index, attempt + 1);
+  }
+}
+
+/** The wait before a stage's second attempt; doubled for each one after. */
+const RETRY_BACKOFF_MS = 1000;

@@ -29,6 +29,15 @@ export class RunWriter {
     return this.store.updateStage(this.claim, index, { logs: lines });
   }
 
+  /** Stage `index` starts its attempt number `attempt` (a retry). */
+  startAttempt(index: number, attempt: number): Promise<void> {
+    const { store, claim } = this;
+    return this.persist(
+      () => store.updateStage(claim, index, { attempt }),
+      async () => ((await store.getRun(claim.run.id))?.stages[index]?.attempts === attempt ? { value: undefined } : undefined),
+    );
+  }
+
   /** Stage `index` succeeded with `logs`; `startNext` starts the next stage in the same write. */
   stageSucceeded(index: number, logs: string[], startNext: boolean): Promise<void> {
     const { store, claim } = this;
