@@ -9,6 +9,7 @@ import { handler as cancelRun } from "./cancelRun.ts";
 import { handler as getHealth } from "./getHealth.ts";
 import { handler as getPipeline } from "./getPipeline.ts";
 import { handler as getRun } from "./getRun.ts";
+import { handler as getRunLogs } from "./getRunLogs.ts";
 import { handler as listPipelines } from "./listPipelines.ts";
 import { handler as listRuns } from "./listRuns.ts";
 import { handler as rerunRun } from "./rerunRun.ts";
@@ -33,6 +34,7 @@ export const routes: readonly Route[] = [
   { method: "POST", path: "/pipelines/{id}/trigger", name: "triggerPipeline", handler: triggerPipeline },
   { method: "GET", path: "/runs", name: "listRuns", handler: listRuns },
   { method: "GET", path: "/runs/{run_id}", name: "getRun", handler: getRun },
+  { method: "GET", path: "/runs/{run_id}/logs", name: "getRunLogs", handler: getRunLogs },
   { method: "POST", path: "/runs/{run_id}/cancel", name: "cancelRun", handler: cancelRun },
   { method: "POST", path: "/runs/{run_id}/rerun", name: "rerunRun", handler: rerunRun },
 ];

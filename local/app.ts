@@ -10,6 +10,7 @@ import { MAX_BODY_BYTES } from "../lib/http/endpoint.ts";
 import { problemResult } from "../lib/http/problem.ts";
 import type { HandlerContext, Services } from "../lib/http/services.ts";
 import { expressRequestToEvent, resultToExpressResponse } from "./adapter.ts";
+import { logStream } from "./logStream.ts";
 
 /** `/pipelines/{id}` -> `/pipelines/:id` */
 const expressPath = (path: string): string => path.replace(/\{(\w+)\}/g, ":$1");
@@ -30,6 +31,8 @@ export interface AppOptions {
    * services in their context: like deployed functions, they build their own from the environment.
    */
   handlerFor?: (route: Route) => InvokeHandler;
+  /** How often an idle log stream gets a comment line. Default 15 s. */
+  heartbeatMs?: number;
 }
 
 function lambdaContext(route: Route, services: Services | undefined, requestId: string): HandlerContext {
@@ -77,6 +80,7 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   // One layer per path, its methods dispatched within it and the rest answered 405: the router tries
   // the layers in turn, so nine routes as nine layers (and six 405 layers) made the fourth route's
   // request walk past three others.
+  app.get(at("/runs/{run_id}/logs"), logStream(services, opts.heartbeatMs));
   const byPath = new Map<string, Route[]>();
   for (const route of routes) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
   for (const [path, pathRoutes] of byPath) {

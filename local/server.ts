@@ -21,6 +21,8 @@ export interface ServerOptions {
   runner?: StageRunner;
   /** Progress and banner lines; timestamps are added by the caller if wanted. */
   log?: (line: string) => void;
+  /** How often an idle log stream gets a comment line (tests shorten it). */
+  heartbeatMs?: number;
 }
 
 export interface RunningServer {
@@ -49,7 +51,11 @@ export async function startServer(config: ServerConfig, opts: ServerOptions = {}
     opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   const pool = new WorkerPool({ store, runner, size: config.workers, clock, log, stageTimeoutS: config.stageTimeoutS });
 
-  const app = createApp(services, { basePath: config.basePath, ...(config.from ? { handlerFor: await loadBundles(config, tokens) } : {}) });
+  const app = createApp(services, {
+    basePath: config.basePath,
+    ...(config.from ? { handlerFor: await loadBundles(config, tokens) } : {}),
+    ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+  });
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -132,6 +132,14 @@ export const Run = z.strictObject({
 });
 export type Run = z.infer<typeof Run>;
 
+/** A run's log line: numbered within the run, so that a follower asks for the lines after the last it has. */
+export const LogLine = z.strictObject({ seq: z.int(), stage: z.enum(STAGE_KINDS), time: timestamp, text: z.string() });
+export type LogLine = z.infer<typeof LogLine>;
+
+/** GET /runs/{id}/logs: the lines after `after`, where to go on from, and whether the run has finished. */
+export const LogsPage = z.strictObject({ lines: z.array(LogLine), next_after: z.int(), status: RunStatus, done: z.boolean() });
+export type LogsPage = z.infer<typeof LogsPage>;
+
 /**
  * A git ref as `git check-ref-format --allow-onelevel` accepts it: no component starting with `.` or
  * ending with `.lock`; no `..`, `@{`, `//`, control characters, space or any of `~^:?*[\`; not `@`,
@@ -177,6 +185,19 @@ export const ListRunsQuery = z.strictObject({
   status: z.optional(RunStatus),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
+
+/** A plain decimal whole number from a query string ("1e2", "0x10", "+5" and " 5" are not); `fallback` when absent. */
+const decimal = (what: string, min: number, max: number, fallback: number) =>
+  z.pipe(
+    z.optional(z.string().check(z.regex(/^\d{1,10}$/, `${what} must be a whole number from ${min} to ${max}`))),
+    z.pipe(
+      z.transform((v: string | undefined) => (v === undefined ? fallback : Number(v))),
+      z.number().check(z.gte(min, `${what} must be at least ${min}`), z.lte(max, `${what} must be at most ${max}`)),
+    ),
+  );
+
+export const LogsQuery = z.strictObject({ after: decimal("after", 0, 2_000_000_000, 0), wait_ms: decimal("wait_ms", 0, 25_000, 0) });
+export type LogsQuery = z.infer<typeof LogsQuery>;
 
 export const IdParam = z.uuid("id must be a UUID");
 

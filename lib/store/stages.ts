@@ -85,7 +85,7 @@ export const MAX_STAGE_LINES = 10_000;
 /** The first lines of a stage, always kept: what it started with (its command, the checkout). */
 export const KEPT_FIRST_LINES = 1_000;
 const DROPPED = /^\[\.\.\. (\d+) lines dropped \.\.\.\]$/;
-const droppedLine = (count: number): string => `[... ${count} lines dropped ...]`;
+export const droppedLine = (count: number): string => `[... ${count} lines dropped ...]`;
 
 /**
  * A stage's log with `added` appended, at most MAX_STAGE_LINES long: past that, its first
@@ -93,11 +93,20 @@ const droppedLine = (count: number): string => `[... ${count} lines dropped ...]
  * failing stage's last lines matter most. The SQL twin is appendLinesSql (lib/store/pg/stagesSql.ts).
  */
 export function appendLines(logs: readonly string[], added: readonly string[]): string[] {
+  return appendCapped(logs, added, (line) => line, (count) => droppedLine(count));
+}
+
+/**
+ * appendLines over any kind of line: `text` reads a line's text, and `marker(count, first)` makes the
+ * line that says how many were dropped, `first` being the first line it replaces.
+ */
+export function appendCapped<T>(logs: readonly T[], added: readonly T[], text: (line: T) => string, marker: (count: number, first: T) => T): T[] {
   if (logs.length + added.length <= MAX_STAGE_LINES) return [...logs, ...added];
-  const marker = logs.length === MAX_STAGE_LINES ? DROPPED.exec(logs[KEPT_FIRST_LINES] ?? "") : null;
-  const before = marker ? Number(marker[1]) : 0;
-  const rest = marker ? logs.slice(KEPT_FIRST_LINES + 1) : logs.slice(KEPT_FIRST_LINES);
+  const found = logs.length === MAX_STAGE_LINES ? DROPPED.exec(text(logs[KEPT_FIRST_LINES]!)) : null;
+  const before = found ? Number(found[1]) : 0;
+  const rest = found ? logs.slice(KEPT_FIRST_LINES + 1) : logs.slice(KEPT_FIRST_LINES);
   const tail = [...rest, ...added];
   const keep = MAX_STAGE_LINES - KEPT_FIRST_LINES - 1;
-  return [...logs.slice(0, KEPT_FIRST_LINES), droppedLine(before + tail.length - keep), ...tail.slice(-keep)];
+  const first = found ? logs[KEPT_FIRST_LINES]! : tail[0]!;
+  return [...logs.slice(0, KEPT_FIRST_LINES), marker(before + tail.length - keep, first), ...tail.slice(-keep)];
 }

@@ -3,7 +3,7 @@
  * run per pipeline, FIFO per pipeline" is enforced where the data lives. Every method is async, so the
  * in-memory store and a PostgreSQL store are interchangeable under the handlers and the worker pool.
  */
-import type { Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
 
 export interface Page<T> {
   items: T[];
@@ -105,6 +105,13 @@ export interface Store {
   getRun(id: string): Promise<Run | undefined>;
   /** Newest first. */
   listRuns(filter: ListRunsFilter): Promise<Page<Run>>;
+  /** Up to `limit` of the run's log lines numbered after `after`, in order; undefined for no such run. */
+  getLogs(runId: string, after: number, limit: number): Promise<LogsPage | undefined>;
+  /**
+   * Calls `listener` when the run may have new log lines or a new state (a follower then reads again).
+   * Returns a function that stops listening.
+   */
+  onRunChange(runId: string, listener: () => void): () => void;
 
   /**
    * Atomically takes the oldest queued run whose pipeline has no running run and marks it running,

@@ -22,6 +22,8 @@ export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
     cancelRun: overrides.cancelRun ?? ((id, reason) => inner.cancelRun(id, reason)),
     getRun: overrides.getRun ?? ((id) => inner.getRun(id)),
     listRuns: overrides.listRuns ?? ((filter) => inner.listRuns(filter)),
+    getLogs: overrides.getLogs ?? ((runId, after, limit) => inner.getLogs(runId, after, limit)),
+    onRunChange: overrides.onRunChange ?? ((runId, listener) => inner.onRunChange(runId, listener)),
     claimRun: overrides.claimRun ?? ((workerId) => inner.claimRun(workerId)),
     updateStage: overrides.updateStage ?? ((claim, index, patch) => inner.updateStage(claim, index, patch)),
     finishRun: overrides.finishRun ?? ((claim, status, error, last) => inner.finishRun(claim, status, error, last)),

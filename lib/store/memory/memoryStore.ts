@@ -7,14 +7,15 @@
  * left running does not grow without bound; queued and running runs are never dropped.
  */
 import { StaleClaimError } from "../../api/errors.ts";
-import type { Pipeline, PipelineInput, Run, StagesSpec } from "../../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, StageStatus, StagesSpec } from "../../api/schemas.ts";
 import { iso, systemClock, type Clock } from "../../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { appendLines, closedStages, MAX_STAGE_LINES, pendingStages, releasedStages, withStatus } from "../stages.ts";
+import { closedStages, pendingStages, withStatus } from "../stages.ts";
 import type { CancelResult, Claim, DeleteResult, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
 import { Fifo } from "./fifo.ts";
-import { RunList, type RunRecord } from "./runList.ts";
+import { RunList } from "./runList.ts";
+import { appendLogs, clearLogs, logsAfter, readRun, type RunRecord } from "./runRecord.ts";
 
 /** Finished runs kept when no `retainRuns` is given. */
 export const DEFAULT_RETAIN_RUNS = 10_000;
@@ -48,6 +49,8 @@ export class MemoryStore implements Store {
   private readonly finished = new Fifo<string>();
   private pipelineSeq = 0;
   private listeners = new Set<() => void>();
+  /** onRunChange listeners, by run id. */
+  private readonly followers = new Map<string, Set<() => void>>();
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -168,6 +171,7 @@ export class MemoryStore implements Store {
     claim.cancelError = error;
     record.run.cancel_requested_at = record.run.updated_at = iso(this.clock.now());
     for (const onCancel of claim.cancel) onCancel(error);
+    this.changed(record);
   }
 
   async getRun(id: string): Promise<Run | undefined> {
@@ -206,19 +210,22 @@ export class MemoryStore implements Store {
     run.stages[0] = withStatus(run.stages[0]!, "running", now);
     const claim: Claim = { run: { id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref }, spec: record.spec, workerId, token: randomId() };
     record.claim = { token: claim.token, lost: [], cancel: [], cancelError: undefined };
+    this.changed(record);
     return claim;
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
-    const { run } = this.owned(claim);
+    const record = this.owned(claim);
+    const { run } = record;
     const now = iso(this.clock.now());
     const stage = run.stages[index];
     if (!Number.isInteger(index) || !stage) throw new RangeError(`run ${run.id} has no stage ${index}`);
     if (patch.startNext && !run.stages[index + 1]) throw new RangeError(`run ${run.id} has no stage ${index + 1}`);
-    run.stages[index] = patched(stage, patch.status, patch.logs, now);
+    this.patch(record, index, patch.status, patch.logs, now);
     if (patch.attempt !== undefined) run.stages[index] = { ...run.stages[index]!, attempts: patch.attempt };
     if (patch.startNext) run.stages[index + 1] = withStatus(run.stages[index + 1]!, "running", now);
     run.updated_at = now;
+    this.changed(record);
   }
 
   async finishRun(claim: Claim, status: EndStatus, error: string | null, last?: LastStage): Promise<Run> {
@@ -227,7 +234,7 @@ export class MemoryStore implements Store {
     const stage = last && run.stages[last.index];
     if (last && (!Number.isInteger(last.index) || !stage)) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
     const now = this.clock.now();
-    if (last && stage) run.stages[last.index] = patched(stage, last.status, last.logs, iso(now));
+    if (last) this.patch(record, last.index, last.status, last.logs, iso(now));
     record.claim!.lost = []; // the owner ends its own run: nobody to tell
     return this.end(record, status, error, now);
   }
@@ -239,7 +246,9 @@ export class MemoryStore implements Store {
     run.status = "queued";
     run.started_at = null;
     run.updated_at = iso(this.clock.now());
-    run.stages = releasedStages(run.stages, reason);
+    run.stages = pendingStages(record.spec);
+    clearLogs(record);
+    appendLogs(record, 0, [`previous attempt handed back to the queue: ${reason}`], run.updated_at);
     record.claim = undefined;
     pipeline.running = undefined;
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
@@ -262,6 +271,21 @@ export class MemoryStore implements Store {
     return () => {
       current.lost = current.lost.filter((w) => w !== onLost);
       current.cancel = current.cancel.filter((w) => w !== onCancel);
+    };
+  }
+
+  async getLogs(runId: string, after: number, limit: number): Promise<LogsPage | undefined> {
+    const record = this.runs.get(runId);
+    return record && logsAfter(record, after, limit);
+  }
+
+  onRunChange(runId: string, listener: () => void): () => void {
+    let followers = this.followers.get(runId);
+    if (!followers) this.followers.set(runId, (followers = new Set()));
+    followers.add(listener);
+    return () => {
+      followers.delete(listener);
+      if (followers.size === 0) this.followers.delete(runId);
     };
   }
 
@@ -309,21 +333,17 @@ export class MemoryStore implements Store {
       if (pipeline.queue.size) this.notify();
     }
     for (const onLost of watchers) onLost(error ?? `run ${status}`);
+    this.changed(record);
     this.finished.push(run.id);
     const reply = this.snapshot(record);
     while (this.finished.size > this.retainRuns) this.runs.delete(this.finished.shift()!);
     return reply;
   }
 
-  /**
-   * A copy for a reader (later writes must not show through it); a queued run says where it stands in
-   * its pipeline's queue, which is in trigger order, and what it waits for.
-   */
+  /** A copy for a reader; a queued run says where it stands in its pipeline's queue (trigger order) and what it waits for. */
   private snapshot(record: RunRecord): Run {
-    const { run } = record;
-    const copy = { ...run, stages: run.stages.map((s) => ({ ...s, logs: [...s.logs] })) };
-    const pipeline = run.status === "queued" ? this.pipelines.get(run.pipeline_id) : undefined;
-    if (!pipeline) return copy;
+    const pipeline = record.run.status === "queued" ? this.pipelines.get(record.run.pipeline_id) : undefined;
+    if (!pipeline) return readRun(record);
     let lo = 0;
     let hi = pipeline.queue.size;
     while (lo < hi) {
@@ -332,7 +352,19 @@ export class MemoryStore implements Store {
       else hi = mid;
     }
     const ahead = lo === 0 ? pipeline.running : pipeline.queue.at(lo - 1);
-    return { ...copy, queue_position: lo + 1, waiting_for: ahead ? `run ${ahead.run.id}` : "a free worker" };
+    return readRun(record, { queue_position: lo + 1, waiting_for: ahead ? `run ${ahead.run.id}` : "a free worker" });
+  }
+
+  /** Stage `index` of `record` given a status and lines at `now`. */
+  private patch(record: RunRecord, index: number, status: StageStatus | undefined, logs: readonly string[] | undefined, now: string): void {
+    if (logs?.length) appendLogs(record, index, logs, now);
+    if (status) record.run.stages[index] = withStatus(record.run.stages[index]!, status, now);
+  }
+
+  /** Tells who follows the run that it has new lines or a new state. */
+  private changed(record: RunRecord): void {
+    const followers = this.followers.get(record.run.id);
+    if (followers) for (const listener of followers) listener();
   }
 
   private notify(): void {
@@ -340,18 +372,3 @@ export class MemoryStore implements Store {
   }
 }
 
-/**
- * A stage with a patch's status and lines applied at `now`. Lines are pushed in place while the stage
- * is under its cap (readers get copies), so that a stage logging line by line costs O(1) a line.
- */
-function patched(stage: StageRun, status: StageRun["status"] | undefined, logs: readonly string[] | undefined, now: string): StageRun {
-  let result = stage;
-  if (logs?.length) {
-    if (stage.logs.length + logs.length <= MAX_STAGE_LINES) for (const line of logs) stage.logs.push(line);
-    else result = { ...stage, logs: appendLines(stage.logs, logs) };
-  }
-  return status ? withStatus(result, status, now) : result;
-}
-
-
-type StageRun = Run["stages"][number];

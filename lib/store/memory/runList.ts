@@ -4,25 +4,7 @@
  * so that a drop costs O(1) on average rather than a splice.
  */
 import type { Run, StagesSpec } from "../../api/schemas.ts";
-
-export interface RunRecord {
-  /** Trigger order, for listing and for claiming the oldest queued run first. */
-  seq: number;
-  /** Updated in place; readers get copies. */
-  run: Run;
-  /** The pipeline's stages when the run was triggered: a later update does not change them. */
-  spec: StagesSpec;
-  /** While the run is running: its claim's fencing token and who watches it. */
-  claim: ClaimState | undefined;
-}
-
-export interface ClaimState {
-  token: string;
-  lost: ((reason: string) => void)[];
-  cancel: ((error: string) => void)[];
-  /** Set once a cancel is asked for: the error the run is to end with. */
-  cancelError: string | undefined;
-}
+import { newRecord, type RunRecord } from "./runRecord.ts";
 
 export class RunList {
   private readonly byId = new Map<string, RunRecord>();
@@ -31,7 +13,7 @@ export class RunList {
   private seq = 0;
 
   add(run: Run, spec: StagesSpec): RunRecord {
-    const record: RunRecord = { seq: ++this.seq, run, spec, claim: undefined };
+    const record = newRecord(++this.seq, run, spec);
     this.byId.set(run.id, record);
     this.order.push(record);
     return record;

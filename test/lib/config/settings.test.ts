@@ -11,6 +11,8 @@ const defaults = {
   failureProbability: 0,
   stageDurationMs: 1000,
   shutdownGraceMs: 10_000,
+  stageTimeoutS: 3600,
+  retainRuns: undefined,
   store: { kind: "memory" },
   dbPoolSize: 10,
   dbPoolWaitMs: 20_000,
@@ -48,6 +50,8 @@ describe("loadServerConfig", () => {
       STAGERUNNER_DB_POOL_SIZE: "4",
       STAGERUNNER_DB_POOL_WAIT_MS: "2500",
       STAGERUNNER_LEASE_MS: "5000",
+      STAGERUNNER_STAGE_TIMEOUT_S: "60",
+      STAGERUNNER_RETAIN_RUNS: "50",
     };
     expect(loadServerConfig({}, env)).toEqual({
       store: { kind: "postgres", url: "postgres://u:pw@db:5432/ci" },
@@ -63,6 +67,8 @@ describe("loadServerConfig", () => {
       failureProbability: 0.25,
       stageDurationMs: 0,
       shutdownGraceMs: 500,
+      stageTimeoutS: 60,
+      retainRuns: 50,
     });
     expect(loadServerConfig({}, { STAGERUNNER_PORT: "", STAGERUNNER_WORKERS: "" })).toEqual(defaults);
   });
