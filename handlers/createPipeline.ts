@@ -1,10 +1,15 @@
-/** POST /pipelines: 201 with the pipeline and its Location. */
-import { endpoint, parseInput } from "../lib/http/endpoint.ts";
-import { stagePrefix } from "../lib/http/params.ts";
+/**
+ * POST /pipelines: 201 with the pipeline and its Location. With an Idempotency-Key, the same request
+ * again within 24 h answers the same pipeline (Idempotent-Replayed: true).
+ */
 import { PipelineInput } from "../lib/api/schemas.ts";
+import { endpoint, parseInput } from "../lib/http/endpoint.ts";
+import { idempotencyKey, idempotentValue, replayHeaders } from "../lib/http/idempotency.ts";
+import { stagePrefix } from "../lib/http/params.ts";
 
 export const handler = endpoint(async (request, { store }) => {
   const input = parseInput(PipelineInput, request.body, "request body");
-  const pipeline = await store.createPipeline(input);
-  return { status: 201, body: pipeline, headers: { Location: `${stagePrefix(request, 1)}/pipelines/${pipeline.id}` } };
+  const key = idempotencyKey(request, input);
+  const { value: pipeline, replayed } = key ? idempotentValue(await store.createPipelineOnce(input, key), key) : { value: await store.createPipeline(input), replayed: false };
+  return { status: 201, body: pipeline, headers: { Location: `${stagePrefix(request, 1)}/pipelines/${pipeline.id}`, ...replayHeaders(replayed) } };
 });

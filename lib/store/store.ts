@@ -62,6 +62,22 @@ export interface CancelResult {
   run: Run;
 }
 
+/** A request's Idempotency-Key, and a fingerprint of the request it came with. */
+export interface IdempotencyKey {
+  key: string;
+  fingerprint: string;
+}
+
+/**
+ * What a request with an Idempotency-Key did: made `value`; answered an earlier request's `value`
+ * again (`replayed`); found the key used by a request with another fingerprint (`mismatch`); or found
+ * that what the earlier request made no longer exists (`gone`).
+ */
+export type Idempotent<T> = { value: T; replayed: boolean } | { mismatch: true } | { gone: true };
+
+/** How long an Idempotency-Key is remembered. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** A rerun's new run, or why there is none: the original's pipeline was deleted. */
 export type RerunResult = { run: Run } | { pipelineDeleted: true };
 
@@ -81,6 +97,8 @@ export interface Store {
   readonly durable: boolean;
 
   createPipeline(input: PipelineInput): Promise<Pipeline>;
+  /** createPipeline at most once per key within IDEMPOTENCY_KEY_TTL_MS, also across processes. */
+  createPipelineOnce(input: PipelineInput, key: IdempotencyKey): Promise<Idempotent<Pipeline>>;
   getPipeline(id: string): Promise<Pipeline | undefined>;
   listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>>;
   /** Full replacement; undefined when there is no such pipeline. */
@@ -94,6 +112,8 @@ export interface Store {
    * asks its running run to cancel, each with the error "superseded by run <id>".
    */
   triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined>;
+  /** triggerRun at most once per pipeline and key within IDEMPOTENCY_KEY_TTL_MS, also across processes. */
+  triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined>;
   /** A new queued run of `id`'s pipeline, git_ref and stages, `rerun_of` it; undefined for no such run. */
   rerunRun(id: string): Promise<RerunResult | undefined>;
   /**

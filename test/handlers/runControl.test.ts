@@ -78,4 +78,25 @@ describe.each([
     expect(await api.store.getRun(first.id)).toMatchObject({ status: "cancelled", error: `superseded by run ${second.id}` });
     expect(second).toMatchObject({ queue_position: 1, waiting_for: "a free worker" });
   });
+
+  it("answers a repeated Idempotency-Key with the same run and says so; 422 for another body; 400 for a long key", async () => {
+    const pipeline = await create(runOnly("p"));
+    const send = (body: unknown, key: string) => call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body, headers: { "idempotency-key": key } });
+    const first = await send({ git_ref: "main" }, "push-1");
+    expect(first.status).toBe(202);
+    expect(first.headers["idempotent-replayed"]).toBeUndefined();
+    // No body means git_ref main: the same request.
+    const again = await send(undefined, "push-1");
+    expect(again.status).toBe(202);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(Run.parse(again.body).id).toBe(Run.parse(first.body).id);
+    expect(again.headers.location).toBe(first.headers.location);
+    expect(problem(await send({ git_ref: "dev" }, "push-1"), 422).detail).toContain("different request");
+    expect(problem(await send({ git_ref: "main" }, "k".repeat(256)), 400).errors?.[0]?.path).toBe("Idempotency-Key");
+    expect((await api.store.listRuns({ limit: 10 })).items).toHaveLength(1);
+    const created = await call({ method: "POST", path: "/pipelines", body: runOnly("q"), headers: { "idempotency-key": "create-q" } });
+    const replayed = await call({ method: "POST", path: "/pipelines", body: runOnly("q"), headers: { "idempotency-key": "create-q" } });
+    expect([created.status, replayed.status, replayed.headers["idempotent-replayed"]]).toEqual([201, 201, "true"]);
+    expect(Pipeline.parse(replayed.body).id).toBe(Pipeline.parse(created.body).id);
+  });
 });

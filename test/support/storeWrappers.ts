@@ -13,11 +13,13 @@ export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
       return inner.durable;
     },
     createPipeline: overrides.createPipeline ?? ((input) => inner.createPipeline(input)),
+    createPipelineOnce: overrides.createPipelineOnce ?? ((input, key) => inner.createPipelineOnce(input, key)),
     getPipeline: overrides.getPipeline ?? ((id) => inner.getPipeline(id)),
     listPipelines: overrides.listPipelines ?? ((opts) => inner.listPipelines(opts)),
     updatePipeline: overrides.updatePipeline ?? ((id, input) => inner.updatePipeline(id, input)),
     deletePipeline: overrides.deletePipeline ?? ((id) => inner.deletePipeline(id)),
     triggerRun: overrides.triggerRun ?? ((pipelineId, gitRef) => inner.triggerRun(pipelineId, gitRef)),
+    triggerRunOnce: overrides.triggerRunOnce ?? ((pipelineId, gitRef, key) => inner.triggerRunOnce(pipelineId, gitRef, key)),
     rerunRun: overrides.rerunRun ?? ((id) => inner.rerunRun(id)),
     cancelRun: overrides.cancelRun ?? ((id, reason) => inner.cancelRun(id, reason)),
     getRun: overrides.getRun ?? ((id) => inner.getRun(id)),

@@ -38,6 +38,14 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Takes every item out, oldest first. */
+  drain(): T[] {
+    const items = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return items;
+  }
+
   /** Takes `item` out, wherever it is (a queued run cancelled); false when it is not queued. */
   remove(item: T): boolean {
     const at = this.items.indexOf(item, this.head);

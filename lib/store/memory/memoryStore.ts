@@ -6,16 +6,18 @@
  * It keeps at most `retainRuns` finished runs, dropping the oldest finished first, so that an emulator
  * left running does not grow without bound; queued and running runs are never dropped.
  */
+import { EventEmitter } from "node:events";
 import { StaleClaimError } from "../../api/errors.ts";
-import type { LogsPage, Pipeline, PipelineInput, Run, StageStatus, StagesSpec } from "../../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, StagesSpec } from "../../api/schemas.ts";
 import { iso, systemClock, type Clock } from "../../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { closedStages, pendingStages, withStatus } from "../stages.ts";
-import type { CancelResult, Claim, DeleteResult, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
-import { Fifo } from "./fifo.ts";
+import { withStatus } from "../stages.ts";
+import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
+import { IdempotencyKeys } from "./idempotencyKeys.ts";
+import { newPipelineRecord, queuePlace, type PipelineRecord } from "./pipelineRecord.ts";
 import { RunList } from "./runList.ts";
-import { appendLogs, clearLogs, logsAfter, readRun, type RunRecord } from "./runRecord.ts";
+import { endRun, watchClaim, logsAfter, patchStage, queuedRun, readRun, requestCancel, requeueRun, startRun, type RunRecord } from "./runRecord.ts";
 
 /** Finished runs kept when no `retainRuns` is given. */
 export const DEFAULT_RETAIN_RUNS = 10_000;
@@ -27,42 +29,37 @@ export interface MemoryStoreOptions {
   retainRuns?: number;
 }
 
-interface PipelineRecord {
-  /** Creation order, for listing. */
-  seq: number;
-  pipeline: Pipeline;
-  queue: Fifo<RunRecord>;
-  /** The running run, if any: a pipeline runs one run at a time. */
-  running: RunRecord | undefined;
-}
-
 type EndStatus = "success" | "failed" | "cancelled";
 
 export class MemoryStore implements Store {
   readonly durable = false;
   private readonly clock: Clock;
   private readonly ids: IdGenerator;
-  private readonly retainRuns: number;
   private readonly pipelines = new Map<string, PipelineRecord>();
-  private readonly runs = new RunList();
-  /** Finished runs' ids in the order they finished: retention drops from the front. */
-  private readonly finished = new Fifo<string>();
+  private readonly runs: RunList;
   private pipelineSeq = 0;
-  private listeners = new Set<() => void>();
-  /** onRunChange listeners, by run id. */
-  private readonly followers = new Map<string, Set<() => void>>();
+  private readonly keys = new IdempotencyKeys();
+  /** "claimable", and each run's id when it changes. */
+  private readonly events = new EventEmitter().setMaxListeners(0);
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.ids = opts.ids ?? timeOrderedId;
-    this.retainRuns = opts.retainRuns ?? DEFAULT_RETAIN_RUNS;
-    if (!Number.isInteger(this.retainRuns) || this.retainRuns < 1) throw new RangeError(`retainRuns must be a whole number >= 1, got ${this.retainRuns}`);
+    this.runs = new RunList(opts.retainRuns ?? DEFAULT_RETAIN_RUNS);
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
+    return this.makePipeline(input);
+  }
+
+  async createPipelineOnce(input: PipelineInput, key: IdempotencyKey): Promise<Idempotent<Pipeline>> {
+    return this.keys.once("create", key, this.clock.now(), () => this.makePipeline(input).id, (id) => this.pipelines.get(id)?.pipeline);
+  }
+
+  private makePipeline(input: PipelineInput): Pipeline {
     const ms = this.clock.now();
     const pipeline: Pipeline = { id: this.ids(ms), ...input, concurrency: input.concurrency ?? "queue", created_at: iso(ms), updated_at: iso(ms) };
-    this.pipelines.set(pipeline.id, { seq: ++this.pipelineSeq, pipeline, queue: new Fifo(), running: undefined });
+    this.pipelines.set(pipeline.id, newPipelineRecord(++this.pipelineSeq, pipeline));
     return pipeline;
   }
 
@@ -94,16 +91,21 @@ export class MemoryStore implements Store {
     if (!record) return undefined;
     this.pipelines.delete(id);
     const now = this.clock.now();
-    const cancelledQueued: Run[] = [];
-    for (let queued = record.queue.shift(); queued; queued = record.queue.shift()) cancelledQueued.push(this.end(queued, "cancelled", "pipeline deleted", now));
-    const running = record.running;
-    const cancelledRunning = running ? [this.end(running, "cancelled", "pipeline deleted", now)] : [];
+    const cancelledQueued = [...record.queue].map((queued) => this.end(queued, "cancelled", "pipeline deleted", now));
+    const cancelledRunning = record.running ? [this.end(record.running, "cancelled", "pipeline deleted", now)] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     const pipeline = this.pipelines.get(pipelineId);
     return pipeline && this.enqueue(pipeline, gitRef, pipeline.pipeline.stages, null);
+  }
+
+  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined> {
+    const pipeline = this.pipelines.get(pipelineId);
+    if (!pipeline) return undefined;
+    const make = () => this.enqueue(pipeline, gitRef, pipeline.pipeline.stages, null).id;
+    return this.keys.once(`trigger ${pipelineId}`, key, this.clock.now(), make, (id) => this.getRunNow(id));
   }
 
   async rerunRun(id: string): Promise<RerunResult | undefined> {
@@ -123,7 +125,7 @@ export class MemoryStore implements Store {
       return { outcome: "cancelled", run: this.end(record, "cancelled", error, this.clock.now()) };
     }
     if (record.run.status === "running") {
-      this.requestCancel(record, error);
+      this.cancelRunning(record, error);
       return { outcome: "requested", run: this.snapshot(record) };
     }
     return { outcome: "finished", run: this.snapshot(record) };
@@ -135,26 +137,12 @@ export class MemoryStore implements Store {
    */
   private enqueue(pipeline: PipelineRecord, gitRef: string, spec: StagesSpec, rerunOf: string | null): Run {
     const ms = this.clock.now();
-    const now = iso(ms);
-    const run: Run = {
-      id: this.ids(ms),
-      pipeline_id: pipeline.pipeline.id,
-      git_ref: gitRef,
-      status: "queued",
-      stages: pendingStages(spec),
-      error: null,
-      created_at: now,
-      started_at: null,
-      finished_at: null,
-      updated_at: now,
-      rerun_of: rerunOf,
-      cancel_requested_at: null,
-    };
+    const run = queuedRun(this.ids(ms), pipeline.pipeline.id, gitRef, spec, rerunOf, iso(ms));
     const { concurrency } = pipeline.pipeline;
     if (concurrency !== "queue") {
       const superseded = `superseded by run ${run.id}`;
-      for (let queued = pipeline.queue.shift(); queued; queued = pipeline.queue.shift()) this.end(queued, "cancelled", superseded, ms);
-      if (concurrency === "cancel_in_progress" && pipeline.running) this.requestCancel(pipeline.running, superseded);
+      for (const queued of pipeline.queue.drain()) this.end(queued, "cancelled", superseded, ms);
+      if (concurrency === "cancel_in_progress" && pipeline.running) this.cancelRunning(pipeline.running, superseded);
     }
     const record = this.runs.add(run, spec);
     pipeline.queue.push(record);
@@ -164,17 +152,15 @@ export class MemoryStore implements Store {
     return reply;
   }
 
-  /** Records a running run's cancel (the first one asked wins) and tells its worker. */
-  private requestCancel(record: RunRecord, error: string): void {
-    const claim = record.claim;
-    if (!claim || claim.cancelError !== undefined) return;
-    claim.cancelError = error;
-    record.run.cancel_requested_at = record.run.updated_at = iso(this.clock.now());
-    for (const onCancel of claim.cancel) onCancel(error);
-    this.changed(record);
+  private cancelRunning(record: RunRecord, error: string): void {
+    if (requestCancel(record, error, iso(this.clock.now()))) this.changed(record);
   }
 
   async getRun(id: string): Promise<Run | undefined> {
+    return this.getRunNow(id);
+  }
+
+  private getRunNow(id: string): Run | undefined {
     const record = this.runs.get(id);
     return record && this.snapshot(record);
   }
@@ -203,13 +189,9 @@ export class MemoryStore implements Store {
     if (!next) return undefined;
     const record = next.queue.shift()!;
     next.running = record;
-    const now = iso(this.clock.now());
     const { run } = record;
-    run.status = "running";
-    run.started_at = run.updated_at = now;
-    run.stages[0] = withStatus(run.stages[0]!, "running", now);
     const claim: Claim = { run: { id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref }, spec: record.spec, workerId, token: randomId() };
-    record.claim = { token: claim.token, lost: [], cancel: [], cancelError: undefined };
+    startRun(record, claim.token, iso(this.clock.now()));
     this.changed(record);
     return claim;
   }
@@ -218,10 +200,8 @@ export class MemoryStore implements Store {
     const record = this.owned(claim);
     const { run } = record;
     const now = iso(this.clock.now());
-    const stage = run.stages[index];
-    if (!Number.isInteger(index) || !stage) throw new RangeError(`run ${run.id} has no stage ${index}`);
-    if (patch.startNext && !run.stages[index + 1]) throw new RangeError(`run ${run.id} has no stage ${index + 1}`);
-    this.patch(record, index, patch.status, patch.logs, now);
+    for (const i of patch.startNext ? [index, index + 1] : [index]) if (!Number.isInteger(i) || !run.stages[i]) throw new RangeError(`run ${run.id} has no stage ${i}`);
+    patchStage(record, index, patch.status, patch.logs, now);
     if (patch.attempt !== undefined) run.stages[index] = { ...run.stages[index]!, attempts: patch.attempt };
     if (patch.startNext) run.stages[index + 1] = withStatus(run.stages[index + 1]!, "running", now);
     run.updated_at = now;
@@ -231,10 +211,9 @@ export class MemoryStore implements Store {
   async finishRun(claim: Claim, status: EndStatus, error: string | null, last?: LastStage): Promise<Run> {
     const record = this.owned(claim);
     const { run } = record;
-    const stage = last && run.stages[last.index];
-    if (last && (!Number.isInteger(last.index) || !stage)) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
+    if (last && (!Number.isInteger(last.index) || !run.stages[last.index])) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
     const now = this.clock.now();
-    if (last) this.patch(record, last.index, last.status, last.logs, iso(now));
+    if (last) patchStage(record, last.index, last.status, last.logs, iso(now));
     record.claim!.lost = []; // the owner ends its own run: nobody to tell
     return this.end(record, status, error, now);
   }
@@ -242,14 +221,7 @@ export class MemoryStore implements Store {
   async releaseRun(claim: Claim, reason: string): Promise<void> {
     const record = this.owned(claim);
     const pipeline = this.pipelines.get(record.run.pipeline_id)!;
-    const { run } = record;
-    run.status = "queued";
-    run.started_at = null;
-    run.updated_at = iso(this.clock.now());
-    run.stages = pendingStages(record.spec);
-    clearLogs(record);
-    appendLogs(record, 0, [`previous attempt handed back to the queue: ${reason}`], run.updated_at);
-    record.claim = undefined;
+    requeueRun(record, reason, iso(this.clock.now()));
     pipeline.running = undefined;
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
     pipeline.queue.unshift(record);
@@ -257,21 +229,7 @@ export class MemoryStore implements Store {
   }
 
   watchClaim(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
-    const current = this.runs.get(claim.run.id)?.claim;
-    if (current?.token !== claim.token) {
-      queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
-      return () => {};
-    }
-    current.lost.push(onLost);
-    if (onCancel) {
-      const error = current.cancelError;
-      if (error === undefined) current.cancel.push(onCancel);
-      else queueMicrotask(() => onCancel(error));
-    }
-    return () => {
-      current.lost = current.lost.filter((w) => w !== onLost);
-      current.cancel = current.cancel.filter((w) => w !== onCancel);
-    };
+    return watchClaim(this.runs.get(claim.run.id), claim.token, onLost, onCancel);
   }
 
   async getLogs(runId: string, after: number, limit: number): Promise<LogsPage | undefined> {
@@ -280,29 +238,23 @@ export class MemoryStore implements Store {
   }
 
   onRunChange(runId: string, listener: () => void): () => void {
-    let followers = this.followers.get(runId);
-    if (!followers) this.followers.set(runId, (followers = new Set()));
-    followers.add(listener);
-    return () => {
-      followers.delete(listener);
-      if (followers.size === 0) this.followers.delete(runId);
-    };
+    this.events.on(runId, listener);
+    return () => void this.events.off(runId, listener);
   }
 
   onClaimable(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.events.on(CLAIMABLE, listener);
+    return () => void this.events.off(CLAIMABLE, listener);
   }
 
   async cancelQueued(reason: string): Promise<Run[]> {
     const now = this.clock.now();
-    const queued: RunRecord[] = [];
-    for (const pipeline of this.pipelines.values()) for (let next = pipeline.queue.shift(); next; next = pipeline.queue.shift()) queued.push(next);
+    const queued = [...this.pipelines.values()].flatMap((pipeline) => pipeline.queue.drain());
     return queued.sort((a, b) => a.seq - b.seq).map((record) => this.end(record, "cancelled", reason, now));
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.events.removeAllListeners();
   }
 
   /** The run behind a claim that is still current; StaleClaimError otherwise. */
@@ -319,56 +271,33 @@ export class MemoryStore implements Store {
    * retention limit.
    */
   private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): Run {
-    const now = iso(ms);
     const { run } = record;
-    run.status = status;
-    run.error = error;
-    run.finished_at = run.updated_at = now;
-    run.stages = closedStages(run.stages, status, now);
-    const watchers = record.claim?.lost ?? [];
-    record.claim = undefined;
+    endRun(record, status, error, iso(ms));
     const pipeline = this.pipelines.get(run.pipeline_id);
     if (pipeline?.running === record) {
       pipeline.running = undefined;
       if (pipeline.queue.size) this.notify();
     }
-    for (const onLost of watchers) onLost(error ?? `run ${status}`);
     this.changed(record);
-    this.finished.push(run.id);
     const reply = this.snapshot(record);
-    while (this.finished.size > this.retainRuns) this.runs.delete(this.finished.shift()!);
+    this.runs.finished(record);
     return reply;
   }
 
-  /** A copy for a reader; a queued run says where it stands in its pipeline's queue (trigger order) and what it waits for. */
+  /** A copy for a reader; a queued run says where it stands in its pipeline's queue and what it waits for. */
   private snapshot(record: RunRecord): Run {
     const pipeline = record.run.status === "queued" ? this.pipelines.get(record.run.pipeline_id) : undefined;
-    if (!pipeline) return readRun(record);
-    let lo = 0;
-    let hi = pipeline.queue.size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (pipeline.queue.at(mid)!.seq < record.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const ahead = lo === 0 ? pipeline.running : pipeline.queue.at(lo - 1);
-    return readRun(record, { queue_position: lo + 1, waiting_for: ahead ? `run ${ahead.run.id}` : "a free worker" });
-  }
-
-  /** Stage `index` of `record` given a status and lines at `now`. */
-  private patch(record: RunRecord, index: number, status: StageStatus | undefined, logs: readonly string[] | undefined, now: string): void {
-    if (logs?.length) appendLogs(record, index, logs, now);
-    if (status) record.run.stages[index] = withStatus(record.run.stages[index]!, status, now);
+    return pipeline ? readRun(record, queuePlace(pipeline, record)) : readRun(record);
   }
 
   /** Tells who follows the run that it has new lines or a new state. */
   private changed(record: RunRecord): void {
-    const followers = this.followers.get(record.run.id);
-    if (followers) for (const listener of followers) listener();
+    this.events.emit(record.run.id);
   }
 
   private notify(): void {
-    for (const listener of this.listeners) listener();
+    this.events.emit(CLAIMABLE);
   }
 }
 
+const CLAIMABLE = Symbol("claimable");

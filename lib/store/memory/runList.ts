@@ -1,9 +1,11 @@
 /**
- * The in-memory store's runs: by id, and in trigger order for listing newest first. A dropped run
- * (retention) leaves the Map at once and the ordered array when more than half of it is dropped runs,
- * so that a drop costs O(1) on average rather than a splice.
+ * The in-memory store's runs: by id, and in trigger order for listing newest first; at most `retain`
+ * finished ones, the first to finish dropped first. A dropped run leaves the Map at once and the
+ * ordered array when more than half of it is dropped runs, so that a drop costs O(1) on average
+ * rather than a splice.
  */
 import type { Run, StagesSpec } from "../../api/schemas.ts";
+import { Fifo } from "./fifo.ts";
 import { newRecord, type RunRecord } from "./runRecord.ts";
 
 export class RunList {
@@ -11,6 +13,18 @@ export class RunList {
   /** Ascending seq; may still hold dropped runs. */
   private order: RunRecord[] = [];
   private seq = 0;
+  /** Finished runs' ids in the order they finished. */
+  private readonly ended = new Fifo<string>();
+
+  constructor(private readonly retain: number) {
+    if (!Number.isInteger(retain) || retain < 1) throw new RangeError(`retainRuns must be a whole number >= 1, got ${retain}`);
+  }
+
+  /** Counts `record` as finished, and drops the first finished runs past the limit. */
+  finished(record: RunRecord): void {
+    this.ended.push(record.run.id);
+    while (this.ended.size > this.retain) this.delete(this.ended.shift()!);
+  }
 
   add(run: Run, spec: StagesSpec): RunRecord {
     const record = newRecord(++this.seq, run, spec);

@@ -2,9 +2,8 @@
  * A run as the in-memory store keeps it: the run itself, updated in place, and its log lines by stage,
  * each numbered within the run. Readers get copies, their stages' `logs` made from the lines.
  */
-import type { LogLine, LogsPage, Run, StagesSpec } from "../../api/schemas.ts";
-import { isTerminal } from "../stages.ts";
-import { appendCapped, MAX_STAGE_LINES } from "../stages.ts";
+import type { LogLine, LogsPage, Run, StagesSpec, StageStatus } from "../../api/schemas.ts";
+import { appendCapped, closedStages, isTerminal, MAX_STAGE_LINES, pendingStages, withStatus } from "../stages.ts";
 
 export interface RunRecord {
   /** Trigger order, for listing and for claiming the oldest queued run first. */
@@ -29,6 +28,24 @@ export interface ClaimState {
   cancelError: string | undefined;
 }
 
+/** A new queued run. */
+export function queuedRun(id: string, pipelineId: string, gitRef: string, spec: StagesSpec, rerunOf: string | null, now: string): Run {
+  return {
+    id,
+    pipeline_id: pipelineId,
+    git_ref: gitRef,
+    status: "queued",
+    stages: pendingStages(spec),
+    error: null,
+    created_at: now,
+    started_at: null,
+    finished_at: null,
+    updated_at: now,
+    rerun_of: rerunOf,
+    cancel_requested_at: null,
+  };
+}
+
 /** A record for `run`, as it is triggered. */
 export const newRecord = (seq: number, run: Run, spec: StagesSpec): RunRecord => ({ seq, run, spec, claim: undefined, lines: run.stages.map(() => []), lastSeq: 0 });
 
@@ -44,9 +61,53 @@ export function appendLogs(record: RunRecord, index: number, texts: readonly str
   else record.lines[index] = appendCapped(lines, added, (line) => line.text, (count, first) => ({ ...first, time, text: `[... ${count} lines dropped ...]` }));
 }
 
-/** Forgets every line (a run handed back to the queue starts again). */
-export function clearLogs(record: RunRecord): void {
+/** Stage `index` given a status and lines at `now`. */
+export function patchStage(record: RunRecord, index: number, status: StageStatus | undefined, logs: readonly string[] | undefined, now: string): void {
+  if (logs?.length) appendLogs(record, index, logs, now);
+  if (status) record.run.stages[index] = withStatus(record.run.stages[index]!, status, now);
+}
+
+/** Marks the run and its first stage running under a new claim with `token`. */
+export function startRun(record: RunRecord, token: string, now: string): void {
+  const { run } = record;
+  run.status = "running";
+  run.started_at = run.updated_at = now;
+  run.stages[0] = withStatus(run.stages[0]!, "running", now);
+  record.claim = { token, lost: [], cancel: [], cancelError: undefined };
+}
+
+/** Ends the run with `status` and `error`, its stages closed; tells its claim's watchers that it is lost. */
+export function endRun(record: RunRecord, status: "success" | "failed" | "cancelled", error: string | null, now: string): void {
+  const { run } = record;
+  run.status = status;
+  run.error = error;
+  run.finished_at = run.updated_at = now;
+  run.stages = closedStages(run.stages, status, now);
+  const watchers = record.claim?.lost ?? [];
+  record.claim = undefined;
+  for (const onLost of watchers) onLost(error ?? `run ${status}`);
+}
+
+/** Queued again, its stages pending and its lines gone but one saying why (a run handed back). */
+export function requeueRun(record: RunRecord, reason: string, now: string): void {
+  const { run } = record;
+  run.status = "queued";
+  run.started_at = null;
+  run.updated_at = now;
+  run.stages = pendingStages(record.spec);
   record.lines = record.lines.map(() => []);
+  record.claim = undefined;
+  appendLogs(record, 0, [`previous attempt handed back to the queue: ${reason}`], now);
+}
+
+/** Records a running run's cancel (the first one asked wins) and tells its worker; false if there was nothing to do. */
+export function requestCancel(record: RunRecord, error: string, now: string): boolean {
+  const claim = record.claim;
+  if (!claim || claim.cancelError !== undefined) return false;
+  claim.cancelError = error;
+  record.run.cancel_requested_at = record.run.updated_at = now;
+  for (const onCancel of claim.cancel) onCancel(error);
+  return true;
 }
 
 /** A copy of the run for a reader, with `extra` (a queued run's place). */
@@ -75,4 +136,23 @@ function firstAfter(lines: LogLine[], after: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** Store.watchClaim over a record: told at once (on a microtask) when the claim is not current, or its cancel was already asked for. */
+export function watchClaim(record: RunRecord | undefined, token: string, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
+  const current = record?.claim;
+  if (current?.token !== token) {
+    queueMicrotask(() => onLost("the run is no longer claimed by this worker"));
+    return () => {};
+  }
+  current.lost.push(onLost);
+  if (onCancel) {
+    const error = current.cancelError;
+    if (error === undefined) current.cancel.push(onCancel);
+    else queueMicrotask(() => onCancel(error));
+  }
+  return () => {
+    current.lost = current.lost.filter((w) => w !== onLost);
+    current.cancel = current.cancel.filter((w) => w !== onCancel);
+  };
 }

@@ -197,4 +197,53 @@ describe.each(implementations)("Store run control: $name", (impl) => {
       expect((await getRun(run.id)).stages.map((s) => s.attempts)).toEqual([2, 1, 0]);
     });
   });
+
+  describe("idempotency keys", () => {
+    const key = (k: string, fingerprint = "f1") => ({ key: k, fingerprint });
+
+    it("triggers once per pipeline and key: the same request again answers the same run", async () => {
+      const p = await pipeline();
+      const other = await pipeline(runOnly("other"));
+      const first = await store.triggerRunOnce(p, "main", key("k1"));
+      if (!first || !("value" in first)) throw new Error("expected a run");
+      expect(first.replayed).toBe(false);
+      const again = await store.triggerRunOnce(p, "main", key("k1"));
+      expect(again).toMatchObject({ replayed: true, value: { id: first.value.id } });
+      expect(await store.triggerRunOnce(p, "dev", key("k1", "f2"))).toEqual({ mismatch: true });
+      const elsewhere = await store.triggerRunOnce(other, "main", key("k1"));
+      expect(elsewhere).toMatchObject({ replayed: false });
+      expect((await store.listRuns({ limit: 10 })).items).toHaveLength(2);
+      expect(await store.triggerRunOnce(UNKNOWN_ID, "main", key("k1"))).toBeUndefined();
+    });
+
+    it("makes exactly one run for concurrent requests with one key", async () => {
+      const p = await pipeline();
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.triggerRunOnce(p, "main", key("burst"))));
+      const ids = new Set(results.map((r) => (r && "value" in r ? r.value.id : "none")));
+      expect(ids.size).toBe(1);
+      expect(results.filter((r) => r && "value" in r && !r.replayed)).toHaveLength(1);
+      expect((await store.listRuns({ limit: 10 })).items).toHaveLength(1);
+    });
+
+    it("forgets a key after 24 hours", async () => {
+      const p = await pipeline();
+      const first = await store.triggerRunOnce(p, "main", key("daily"));
+      await clock.advance(24 * 60 * 60 * 1000 - 1);
+      expect(await store.triggerRunOnce(p, "main", key("daily"))).toMatchObject({ replayed: true });
+      await clock.advance(1);
+      const later = await store.triggerRunOnce(p, "main", key("daily"));
+      expect(later).toMatchObject({ replayed: false });
+      expect(later && "value" in later && first && "value" in first && later.value.id !== first.value.id).toBe(true);
+    });
+
+    it("creates a pipeline once per key, and says when what the key made is gone", async () => {
+      const first = await store.createPipelineOnce(runOnly("p"), key("create"));
+      if (!("value" in first)) throw new Error("expected a pipeline");
+      expect(await store.createPipelineOnce(runOnly("p"), key("create"))).toEqual({ value: first.value, replayed: true });
+      expect(await store.createPipelineOnce(runOnly("q"), key("create", "f2"))).toEqual({ mismatch: true });
+      await store.deletePipeline(first.value.id);
+      expect(await store.createPipelineOnce(runOnly("p"), key("create"))).toEqual({ gone: true });
+      expect((await store.listPipelines({ limit: 10 })).items).toHaveLength(0);
+    });
+  });
 });
