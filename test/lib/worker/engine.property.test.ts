@@ -1,20 +1,26 @@
 /**
- * Property: whatever mix of triggers, pipeline deletions, stage outcomes and passing time, the
- * MemoryStore + WorkerPool keep the queue's promises — one running run per pipeline at any instant,
- * each pipeline's runs start in trigger order, an idle worker never leaves claimable work waiting,
- * and once time has run out every run is terminal.
+ * Property: whatever mix of triggers, reruns, cancels, pipeline deletions, concurrency policies, stage
+ * outcomes (timeouts and retries included) and passing time, the MemoryStore + WorkerPool keep the
+ * queue's promises — one running run per pipeline at any instant, each pipeline's runs start in
+ * trigger order (those cancelled before they started left out), an idle worker never leaves
+ * claimable work waiting, no run is both cancelled and succeeded, and in the end every run is terminal.
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../../lib/store/memory/memoryStore.ts";
 import { isTerminal, type StageSpec } from "../../../lib/store/stages.ts";
-import type { PipelineInput, Run } from "../../../lib/api/schemas.ts";
+import type { Concurrency, PipelineInput, Run } from "../../../lib/api/schemas.ts";
 import type { StageRunner } from "../../../lib/worker/stageRunner.ts";
 import { WorkerPool } from "../../../lib/worker/pool.ts";
 import { ManualClock, sequentialIds, settle } from "../../support/manualClock.ts";
 import { wrapStore } from "../../support/storeWrappers.ts";
 
-type Op = { kind: "trigger"; pipeline: number } | { kind: "delete"; pipeline: number } | { kind: "advance"; ms: number };
+type Op =
+  | { kind: "trigger"; pipeline: number }
+  | { kind: "delete"; pipeline: number }
+  | { kind: "advance"; ms: number }
+  | { kind: "cancel"; run: number }
+  | { kind: "rerun"; run: number };
 
 interface Outcome {
   ms: number;
@@ -24,6 +30,8 @@ interface Outcome {
 interface Scenario {
   /** Number of stages (1–3) of each pipeline; 1–6 pipelines. */
   stageCounts: number[];
+  /** Each pipeline's concurrency policy and its stages' retries and time limit (cycling). */
+  policies: { concurrency: Concurrency; retries: number; timeoutS: number | undefined }[];
   size: number;
   ops: Op[];
   /** Consumed in turn by the stages the pool runs, cycling. */
@@ -34,32 +42,48 @@ interface Scenario {
 
 const scenarios: fc.Arbitrary<Scenario> = fc.record({
   stageCounts: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 6 }),
+  policies: fc.array(
+    fc.record({
+      concurrency: fc.constantFrom<Concurrency>("queue", "queue", "supersede", "cancel_in_progress"),
+      retries: fc.integer({ min: 0, max: 1 }),
+      timeoutS: fc.option(fc.constant(1), { nil: undefined }),
+    }),
+    { minLength: 1, maxLength: 6 },
+  ),
   size: fc.integer({ min: 1, max: 5 }),
   ops: fc.array(
     fc.oneof(
       { weight: 6, arbitrary: fc.record({ kind: fc.constant("trigger" as const), pipeline: fc.nat(5) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), pipeline: fc.nat(5) }) },
       { weight: 4, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 120 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), run: fc.nat(30) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("rerun" as const), run: fc.nat(30) }) },
     ),
     { maxLength: 40 },
   ),
   outcomes: fc.array(
-    fc.record({ ms: fc.integer({ min: 0, max: 60 }), fail: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }),
+    fc.record({
+      // Now and then a stage that overruns a 1 s time limit.
+      ms: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 60 }) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 1500 }) }),
+      fail: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    }),
     { minLength: 1, maxLength: 20 },
   ),
   stopGraceMs: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 100 }) }),
 });
 
 /** Pipeline `index` with `stages` stages, each naming the pipeline so the runner can tell whose stage it runs. */
-function pipelineInput(index: number, stages: number): PipelineInput {
+function pipelineInput(index: number, stages: number, policy: Scenario["policies"][number]): PipelineInput {
   const tag = `p${index}`;
+  const control = { retries: policy.retries, ...(policy.timeoutS ? { timeout_seconds: policy.timeoutS } : {}) };
   return {
     name: tag,
     repository: `repo-${tag}`,
+    concurrency: policy.concurrency,
     stages: {
-      run_stage: { command: `run ${tag}` },
-      ...(stages >= 2 ? { build_stage: { dockerfile_path: `${tag}/Dockerfile` } } : {}),
-      ...(stages >= 3 ? { deploy_stage: { cluster_name: tag, manifest_path: `${tag}/k8s` } } : {}),
+      run_stage: { command: `run ${tag}`, ...control },
+      ...(stages >= 2 ? { build_stage: { dockerfile_path: `${tag}/Dockerfile`, ...control } } : {}),
+      ...(stages >= 3 ? { deploy_stage: { cluster_name: tag, manifest_path: `${tag}/k8s`, ...control } } : {}),
     },
   };
 }
@@ -104,7 +128,12 @@ async function check(scenario: Scenario): Promise<void> {
 
   const pool = new WorkerPool({ store, runner, size: scenario.size, clock });
   const pipelineIds: string[] = [];
-  for (const [i, stages] of scenario.stageCounts.entries()) pipelineIds.push((await store.createPipeline(pipelineInput(i, stages))).id);
+  for (const [i, stages] of scenario.stageCounts.entries())
+    pipelineIds.push((await store.createPipeline(pipelineInput(i, stages, scenario.policies[i % scenario.policies.length]!))).id);
+  /** Every run triggered or rerun, in order. */
+  const everyRun: string[] = [];
+  /** Runs a cancel ended while they were queued: they must never start. */
+  const cancelledAtOnce = new Set<string>();
   const deleted = new Set<string>();
   /** Triggered run ids per pipeline, in trigger order. */
   const triggered = new Map<string, string[]>();
@@ -127,11 +156,23 @@ async function check(scenario: Scenario): Promise<void> {
 
   pool.start();
   for (const [step, op] of scenario.ops.entries()) {
-    const pipelineId = pipelineIds[op.kind === "advance" ? 0 : op.pipeline % pipelineIds.length]!;
+    const pipelineId = pipelineIds["pipeline" in op ? op.pipeline % pipelineIds.length : 0]!;
     if (op.kind === "trigger") {
       const run = await store.triggerRun(pipelineId, "main");
       if (deleted.has(pipelineId) !== (run === undefined)) violations.push(`step ${step}: trigger answered ${run?.status} for a ${deleted.has(pipelineId) ? "deleted" : "live"} pipeline`);
       if (run) triggered.set(pipelineId, [...(triggered.get(pipelineId) ?? []), run.id]);
+      if (run) everyRun.push(run.id);
+    } else if (op.kind === "cancel" || op.kind === "rerun") {
+      const id = everyRun[op.run % Math.max(1, everyRun.length)];
+      const cancel = id && op.kind === "cancel" ? await store.cancelRun(id, "property") : undefined;
+      if (cancel && cancel.outcome !== "finished" && cancel.run.status !== "cancelled" && cancel.run.status !== "running")
+        violations.push(`step ${step}: cancel answered ${cancel.outcome} with a ${cancel.run.status} run`);
+      if (cancel?.outcome === "cancelled") cancelledAtOnce.add(cancel.run.id);
+      const rerun = id && op.kind === "rerun" ? await store.rerunRun(id) : undefined;
+      if (rerun && "run" in rerun) {
+        triggered.set(rerun.run.pipeline_id, [...(triggered.get(rerun.run.pipeline_id) ?? []), rerun.run.id]);
+        everyRun.push(rerun.run.id);
+      }
     } else if (op.kind === "delete") {
       const result = await store.deletePipeline(pipelineId);
       if (deleted.has(pipelineId) !== (result === undefined)) violations.push(`step ${step}: delete of a ${deleted.has(pipelineId) ? "deleted" : "live"} pipeline answered ${JSON.stringify(result)}`);
@@ -179,16 +220,21 @@ async function check(scenario: Scenario): Promise<void> {
     if (run.stages.some((s) => s.status === "pending" || s.status === "running")) violations.push(`run ${run.id} (${run.status}) has an open stage`);
     if (run.status === "success" && run.stages.some((s) => s.status !== "success")) violations.push(`run ${run.id} succeeded with stages ${run.stages.map((s) => s.status)}`);
     if (run.status !== "success" && !run.error) violations.push(`run ${run.id} ended ${run.status} without an error`);
+    if (run.status === "cancelled" && run.stages.every((s) => s.status === "success")) violations.push(`run ${run.id} was cancelled after every stage succeeded`);
+    if (run.status === "success" && run.error) violations.push(`run ${run.id} succeeded with error ${run.error}`);
+    if (cancelledAtOnce.has(run.id) && (run.status !== "cancelled" || run.started_at !== null)) violations.push(`run ${run.id} was cancelled while queued, yet ran`);
   }
   for (const pipelineId of pipelineIds) {
-    const order = triggered.get(pipelineId) ?? [];
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    // Runs start in trigger order, less those cancelled before they started (a cancel, a supersede,
+    // a delete, the shutdown).
+    const order = (triggered.get(pipelineId) ?? []).filter((id) => byId.get(id)?.started_at !== null);
     const starts = claimed.get(pipelineId) ?? [];
-    // Runs start in trigger order; the ones never started can only be those a delete cancelled.
     if (JSON.stringify(starts) !== JSON.stringify(order.slice(0, starts.length)))
       violations.push(`pipeline ${pipelineId}: triggered ${order.join(",")} but started ${starts.join(",")}`);
-    if (scenario.stopGraceMs === null && !deleted.has(pipelineId) && starts.length !== order.length) violations.push(`pipeline ${pipelineId} is live, yet only ${starts.length}/${order.length} runs started`);
+    const neverStarted = (triggered.get(pipelineId) ?? []).filter((id) => byId.get(id)?.started_at === null);
+    for (const id of neverStarted) if (byId.get(id)?.status !== "cancelled") violations.push(`run ${id} never started, yet ended ${byId.get(id)?.status}`);
     // Started runs of one pipeline never overlap in time.
-    const byId = new Map(runs.map((r) => [r.id, r]));
     for (let i = 1; i < starts.length; i++) {
       const before = byId.get(starts[i - 1]!);
       const after = byId.get(starts[i]!);
@@ -202,7 +248,7 @@ async function check(scenario: Scenario): Promise<void> {
 
 describe("engine (MemoryStore + WorkerPool) under random operations", () => {
   it("keeps one running run per pipeline, FIFO per pipeline, no idle worker beside claimable work, and ends every run", async () => {
-    await fc.assert(fc.asyncProperty(scenarios, check), { numRuns: 200 });
+    await fc.assert(fc.asyncProperty(scenarios, check), { numRuns: 300 });
     // ~1 s alone; the margin is for a loaded machine running every test file at once.
   }, 20_000);
 
@@ -210,6 +256,6 @@ describe("engine (MemoryStore + WorkerPool) under random operations", () => {
     const ops: Op[] = [];
     for (let i = 0; i < 18; i++) ops.push({ kind: "trigger", pipeline: i % 6 });
     ops.push({ kind: "advance", ms: 25 }, { kind: "delete", pipeline: 0 }, { kind: "advance", ms: 10 }, { kind: "delete", pipeline: 3 }, { kind: "trigger", pipeline: 0 });
-    await check({ stageCounts: [3, 1, 2, 3, 1, 2], size: 2, ops, outcomes: [{ ms: 10, fail: false }, { ms: 0, fail: false }, { ms: 15, fail: true }], stopGraceMs: null });
+    await check({ stageCounts: [3, 1, 2, 3, 1, 2], policies: [{ concurrency: "queue", retries: 0, timeoutS: undefined }], size: 2, ops, outcomes: [{ ms: 10, fail: false }, { ms: 0, fail: false }, { ms: 15, fail: true }], stopGraceMs: null });
   });
 });
