@@ -1,10 +1,8 @@
 /**
- * The in-memory Store: the emulator's default. Pipelines and runs are plain objects in Maps; each
- * pipeline has a FIFO of its queued runs. Every method runs to completion without an await between
- * reading and writing, so claims are atomic on Node's single thread.
- *
- * It keeps at most `retainRuns` finished runs, dropping the oldest finished first, so that an emulator
- * left running does not grow without bound; queued and running runs are never dropped.
+ * The in-memory Store, the emulator's default: pipelines and runs as plain objects in Maps, a FIFO of
+ * queued runs per pipeline, and at most `retainRuns` finished runs (the first to finish dropped first;
+ * never a queued or running run). No method awaits between reading and writing, so claims are atomic
+ * on Node's single thread.
  */
 import { EventEmitter } from "node:events";
 import { StaleClaimError } from "../../api/errors.ts";
@@ -36,6 +34,8 @@ export class MemoryStore implements Store {
   private readonly clock: Clock;
   private readonly ids: IdGenerator;
   private readonly pipelines = new Map<string, PipelineRecord>();
+  /** Pipelines that may have queued runs (those found with none leave it as a claim looks). */
+  private readonly waiting = new Set<PipelineRecord>();
   private readonly runs: RunList;
   private pipelineSeq = 0;
   private readonly keys = new IdempotencyKeys();
@@ -146,6 +146,7 @@ export class MemoryStore implements Store {
     }
     const record = this.runs.add(run, spec);
     pipeline.queue.push(record);
+    this.waiting.add(pipeline);
     // Read before anyone is told: a listener may claim it at once.
     const reply = this.snapshot(record);
     if (!pipeline.running && pipeline.queue.size === 1) this.notify();
@@ -179,12 +180,13 @@ export class MemoryStore implements Store {
     return { items };
   }
 
-  /** The oldest queued run whose pipeline runs nothing: a scan of the pipelines, a few dozen at most in practice. */
+  /** The oldest queued run whose pipeline runs nothing: a scan of the pipelines with queued runs. */
   async claimRun(workerId: string): Promise<Claim | undefined> {
     let next: PipelineRecord | undefined;
-    for (const pipeline of this.pipelines.values()) {
+    for (const pipeline of this.waiting) {
       const head = pipeline.queue.peek();
-      if (head && !pipeline.running && (!next || head.seq < next.queue.peek()!.seq)) next = pipeline;
+      if (!head || !this.pipelines.has(pipeline.pipeline.id)) this.waiting.delete(pipeline);
+      else if (!pipeline.running && (!next || head.seq < next.queue.peek()!.seq)) next = pipeline;
     }
     if (!next) return undefined;
     const record = next.queue.shift()!;
@@ -225,6 +227,7 @@ export class MemoryStore implements Store {
     pipeline.running = undefined;
     // Back at the head of its pipeline's queue: it was the oldest when it was claimed.
     pipeline.queue.unshift(record);
+    this.waiting.add(pipeline);
     this.notify();
   }
 
