@@ -1,9 +1,10 @@
 /**
- * What the client does before or without a server: help at every level, usage errors (exit 2) and a
- * server that is not there (exit 1). All one line on stderr, never a stack trace.
+ * What the CLI does before or without a server: help at every level, the version, usage errors (exit 2)
+ * and a server that is not there (exit 1). All one line on stderr, never a stack trace.
  */
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import pkg from "../../package.json" with { type: "json" };
 import { cli } from "./harness.ts";
 
 /** A port where nothing listens: bound, then released. */
@@ -22,7 +23,8 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
     [["-h"], /Usage: stagerunner \[options\] \[command\]/],
     [["client", "-h"], /Usage: stagerunner client \[options\] \[command\][\s\S]*--url <url>[\s\S]*STAGERUNNER_URL[\s\S]*trigger/],
     [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <id> \[git_ref\][\s\S]*--wait[\s\S]*--interval-ms/],
-  ])("%j prints help and exits 0", async (args, usage) => {
+    [["--version"], new RegExp(`^${pkg.version.replaceAll(".", "\\.")}\n$`)],
+  ])("%j prints its text and exits 0", async (args, usage) => {
     const result = await cli(args);
     expect(result).toMatchObject({ code: 0, stderr: "" });
     expect(result.stdout).toMatch(usage);
@@ -46,5 +48,16 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
     const result = await cli(["client", "--url", url, "list"], { env: { STAGERUNNER_TOKEN: "t" } });
     expect(result).toMatchObject({ code: 1, stdout: "" });
     expect(result.stderr).toBe(`error: cannot reach Stagerunner at ${url}: ECONNREFUSED\n`);
+  });
+
+  it("worker --help shows only what applies to a worker; no help shows an empty default", async () => {
+    const [worker, server] = await Promise.all([cli(["worker", "--help"]), cli(["server", "--help"])]);
+    expect(worker).toMatchObject({ code: 0, stderr: "" });
+    const help = worker.stdout.replace(/\s+/g, " ");
+    expect(help).toContain("--store <value> the PostgreSQL database the API uses: a postgres:// URL (required) [env STAGERUNNER_STORE or DATABASE_URL]");
+    expect(help).toContain("before they are handed back to the queue");
+    expect(help).not.toMatch(/API only|default memory|in memory|default \]|before they are cancelled/);
+    expect(server.stdout.replace(/\s+/g, " ")).toContain("[env STAGERUNNER_FROM]");
+    expect(server.stdout).not.toMatch(/default \]/);
   });
 });
