@@ -1,6 +1,6 @@
 /**
  * `stagerunner`: `server` runs the emulator, `client` talks to any Stagerunner API by URL.
- * Usage errors exit 2, API errors 1.
+ * Usage errors exit 2; the client's other exit statuses are in client/errors.ts.
  */
 import { Command, CommanderError } from "commander";
 // Imported rather than read from disk, so that a bundle of the CLI carries its version.

@@ -113,18 +113,26 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(wrongToken).toMatchObject({ code: 1, stdout: "", stderr: "error: 401 Unauthorized: missing or invalid token\n" });
   });
 
-  it("list --limit prints a hint whose cursor gives the next page", async () => {
+  it("list --limit hints on stderr at the next page, repeating every flag given", async () => {
     await api.createPipeline(runOnly("page-a"));
     await api.createPipeline(runOnly("page-b"));
-    const first = await client(server, ["list", "--limit", "1"]);
+    const [first, json] = await Promise.all([
+      client(server, ["list", "--limit", "1"]),
+      // A token from the environment was not given as a flag: the hint leaves it there.
+      cli(["client", "--url", server.url, "list", "--json", "--limit", "1"], { env: { STAGERUNNER_TOKEN: TOKEN } }),
+    ]);
     expect(first.code).toBe(0);
-    const [line, hint] = first.stdout.trimEnd().split("\n");
+    const [line, ...more] = first.stdout.trimEnd().split("\n");
     expect(line).toMatch(/^[0-9a-f-]{36}  \S+  \S+  [a-z,]+$/);
-    // The hint repeats the limit, so that following it gives the next page of the same size.
-    const cursor = /^More pipelines: stagerunner client list --limit 1 --cursor (\S+)$/.exec(hint!)?.[1];
+    expect(more).toEqual([]);
+    // The hint repeats the flags and the limit, so that running it gives the next page of the same size.
+    const given = `--url ${server.url} --token ${TOKEN}`;
+    const cursor = new RegExp(`^More pipelines: stagerunner client ${given} list --limit 1 --cursor (\\S+)\n$`).exec(first.stderr)?.[1];
     expect(cursor).toBeDefined();
     const next = await api.listPipelines({ limit: 1, cursor: cursor! });
     expect(next.items[0]?.id).not.toBe(lastId(line!.split(" ")[0]!));
+    expect(JSON.parse(json.stdout)).toHaveLength(1);
+    expect(json.stderr).toMatch(new RegExp(`^More pipelines: stagerunner client --url ${server.url} --json list --limit 1 --cursor \\S+\n$`));
   });
 
   it("keeps the base path of --url (https://host/prod)", async () => {

@@ -1,6 +1,6 @@
 /**
  * What the CLI does before or without a server: help at every level, the version, usage errors (exit 2)
- * and a server that is not there (exit 1). All one line on stderr, never a stack trace.
+ * and a server that is not there (exit 3). All one line on stderr, never a stack trace.
  */
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
@@ -43,10 +43,10 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
     expect(result.stderr).not.toMatch(noStack);
   });
 
-  it("says in one line that the server cannot be reached, exit 1", async () => {
+  it("says in one line that the server cannot be reached, exit 3", async () => {
     const url = `http://127.0.0.1:${await closedPort()}/prod`;
     const result = await cli(["client", "--url", url, "list"], { env: { STAGERUNNER_TOKEN: "t" } });
-    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result).toMatchObject({ code: 3, stdout: "" });
     expect(result.stderr).toBe(`error: cannot reach Stagerunner at ${url}: ECONNREFUSED\n`);
   });
 
