@@ -34,6 +34,12 @@ export function runLines(runs: Run[]): string[] {
   return runs.map((r) => `${r.id}  ${r.pipeline_id}  ${r.git_ref.padEnd(ref)}  ${r.status.padEnd(9)}  ${r.created_at}`);
 }
 
+/** What a queued run waits for, said once when following starts. */
+export function queuedLine(run: Run): string {
+  const place = run.queue_position ? ` (position ${run.queue_position} in its pipeline's queue)` : "";
+  return `Run ${run.id} is queued, waiting for ${run.waiting_for ?? "its turn"}${place}`;
+}
+
 /** The seed's `get-run` layout. */
 export function runDetail(run: Run): string[] {
   const lines = [

@@ -32,16 +32,16 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(created.stdout).toMatch(/^Pipeline created\. ID: [0-9a-f-]{36}\n$/);
     const id = lastId(created.stdout);
 
-    const triggered = await client(server, ["trigger", id, "--wait", "--interval-ms", "10"]);
+    const triggered = await client(server, ["trigger", id, "--wait"]);
     expect(triggered).toMatchObject({ code: 0, stderr: "" });
     const lines = triggered.stdout.trimEnd().split("\n");
     const runId = lastId(lines[0]!);
     expect(lines[0]).toBe(`Pipeline triggered. Run ID: ${runId}`);
-    // Each stage in order, success with its duration. (A 20 ms stage may start and end between two
-    // polls, so its `running` line is not guaranteed.)
-    const done = lines.filter((l) => /^ {2}\S+ +success/.test(l));
-    expect(done.map((l) => l.replace(/ \(\d+\.\d s\)$/, ""))).toEqual(["run", "build", "deploy"].map((s) => `  ${s.padEnd(8)} success`));
-    expect(lines).toContain("      $ some command");
+    // Each stage running, its log lines, its end with its duration, in order.
+    expect(lines.slice(1, 5).map((l) => l.replace(/\d+\.\d s/, "N s"))).toEqual(["  run      running", "      $ some command", "      simulated: done in 20 ms", "  run      success (N s)"]);
+    expect(lines.filter((l) => /^ {2}\S/.test(l)).map((l) => l.replace(/ \(\d+\.\d s\)$/, ""))).toEqual(
+      ["run", "build", "deploy"].flatMap((s) => [`  ${s.padEnd(8)} running`, `  ${s.padEnd(8)} success`]),
+    );
     expect(lines).toContain("      $ kubectl --context staging_eks_cluster apply -f k8s/");
     expect(lines.at(-1)).toMatch(new RegExp(`^Run ${runId} success in \\d+\\.\\d s$`));
 

@@ -1,6 +1,6 @@
 /** Human output, pinned on fixed values: the seed's `get-run` layout, progress lines and problems. */
 import { describe, expect, it } from "vitest";
-import { pipelineLines, problemLines, runDetail, runOutcome, stageProgress } from "../../cli/client/format.ts";
+import { pipelineLines, problemLines, queuedLine, runDetail, runOutcome, stageProgress } from "../../cli/client/format.ts";
 import type { Pipeline, Run } from "../../lib/api/schemas.ts";
 
 const t = (s: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, s)).toISOString();
@@ -50,6 +50,13 @@ describe("format", () => {
     expect(run.stages.map(stageProgress)).toEqual(["  run      success (1.0 s)", "  build    failed (2.0 s)", "  deploy   skipped"]);
     expect(runOutcome(run)).toBe(`Run ${run.id} failed in 3.0 s: build stage failed`);
   });
+
+  it("says what a queued run waits for", () => {
+    const queued: Run = { ...run, status: "queued", started_at: null, finished_at: null, queue_position: 2, waiting_for: `run ${run.pipeline_id}` };
+    expect(queuedLine(queued)).toBe(`Run ${run.id} is queued, waiting for run ${run.pipeline_id} (position 2 in its pipeline's queue)`);
+    expect(queuedLine({ ...queued, queue_position: undefined, waiting_for: "a free worker" })).toBe(`Run ${run.id} is queued, waiting for a free worker`);
+  });
+
 
   it("lines pipelines up in columns with their stage kinds", () => {
     const p = (id: string, name: string, stages: Pipeline["stages"]): Pipeline => ({ id, name, repository: "r", stages, concurrency: "queue", created_at: t(0), updated_at: t(0) });

@@ -22,7 +22,8 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
   it.each([
     [["-h"], /Usage: stagerunner \[options\] \[command\]/],
     [["client", "-h"], /Usage: stagerunner client \[options\] \[command\][\s\S]*--url <url>[\s\S]*STAGERUNNER_URL[\s\S]*trigger/],
-    [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <id> \[git_ref\][\s\S]*--wait[\s\S]*--interval-ms/],
+    [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <id> \[git_ref\][\s\S]*--wait[\s\S]*--retry-s <seconds>/],
+    [["client", "logs", "-h"], /Usage: stagerunner client logs \[options\] <run>[\s\S]*-f, --follow/],
     [["--version"], new RegExp(`^${pkg.version.replaceAll(".", "\\.")}\n$`)],
   ])("%j prints its text and exits 0", async (args, usage) => {
     const result = await cli(args);
@@ -32,7 +33,8 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
 
   it.each([
     [["client", "launch"], /^error: unknown command 'launch'/],
-    [["client", "get-run"], /^error: missing required argument 'id'/],
+    [["client", "get-run"], /^error: missing required argument 'run'/],
+    [["client", "logs", "r1", "--retry-s", "soon"], /^error: option '--retry-s <seconds>' argument 'soon' is invalid/],
     [["client", "create", "{name: 1}"], /^error: the JSON argument is not valid JSON: /],
     [["client", "--url", "ftp://example.com", "list"], /^error: --url: not an http\(s\) URL: ftp:\/\/example\.com/],
   ])("%j is a usage error: exit 2", async (args, message) => {
