@@ -56,7 +56,7 @@ async function demo({ url, token }: DemoOptions): Promise<void> {
 
   console.log(`\nRuns of pipeline ${pipeline.id}, newest first:`);
   const runs = await api.listRuns({ pipeline_id: pipeline.id });
-  for (const line of runLines(runs.items)) console.log(line);
+  for (const line of runLines(runs.items, new Map([[pipeline.id, pipeline.name]]))) console.log(line);
   console.log(`\nMore: npx stagerunner client --url ${url} get-run ${finished[0]!.id}`);
 }
 

@@ -9,9 +9,12 @@ import { CommandError, EXIT, isUnreachable } from "./errors.ts";
 import { problemLines } from "./format.ts";
 import { Interrupted } from "./follow.ts";
 import { InputError } from "./input.ts";
+import { PipelineNames } from "./pipelineNames.ts";
 
 export interface ClientContext {
   api: StagerunnerApi;
+  /** Pipeline names to ids and back, fetched at most once. */
+  pipelines: PipelineNames;
   json: boolean;
   /** The global options given on the command line, as flags to repeat in a suggested command. */
   globalFlags: string[];
@@ -50,6 +53,7 @@ export function action<A extends unknown[]>(fn: (ctx: ClientContext, ...args: A)
     const json = opts.json === true;
     const ctx: ClientContext = {
       api,
+      pipelines: new PipelineNames(api),
       json,
       globalFlags: givenFlags(command, ["url", "token", "json"]),
       say: (lines) => {

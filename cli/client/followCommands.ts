@@ -15,14 +15,14 @@ const WAIT_HELP = `follow the run to its end, printing stages and log lines; ${R
 export function followCommands(): Command[] {
   const trigger = withRetryOption(
     subcommand("trigger", "queue a run of a pipeline")
-      .argument("<id>", "pipeline id")
+      .argument("<pipeline>", "pipeline id or name")
       .argument("[git_ref]", "branch, tag or commit to run", "main")
       .option("--wait", WAIT_HELP)
       // Polling gave way to long-polls; the flag is still accepted so that scripts that pass it keep working.
       .addOption(new Option("--interval-ms <ms>").hideHelp()),
   ).action(
-    action(async (ctx, id: string, gitRef: string, opts: StartOptions) => {
-      const run = await ctx.api.triggerPipeline(normalId(id), gitRef);
+    action(async (ctx, pipeline: string, gitRef: string, opts: StartOptions) => {
+      const run = await ctx.api.triggerPipeline(await ctx.pipelines.resolve(pipeline), gitRef);
       await started(ctx, run, `Pipeline triggered. Run ID: ${run.id}`, opts);
     }),
   );

@@ -19,8 +19,8 @@ export function clientCommand(): Command {
     .showHelpAfterError("(add --help for usage)")
     .addHelpText(
       "after",
-      "\nExit status: 0 success; 1 the run failed or was cancelled, or the API refused; 2 usage; 3 the API could not\n" +
-        "be reached (after --retry-s of reconnecting while waiting); 130 Ctrl-C.",
+      "\nA pipeline is named by its id or its name. Exit status: 0 success; 1 the run failed or was cancelled, or the API\n" +
+        "refused; 2 usage; 3 the API could not be reached (after --retry-s of reconnecting while waiting); 130 Ctrl-C.",
     );
   for (const command of [...pipelineCommands(), ...followCommands(), ...runCommands()]) client.addCommand(command);
   return client;

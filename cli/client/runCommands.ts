@@ -16,16 +16,17 @@ interface ListRunsOptions {
 
 export function runCommands(): Command[] {
   const listRuns = subcommand("list-runs", "list runs, newest first")
-    .option("--pipeline <id>", "only this pipeline's runs")
+    .option("--pipeline <id | name>", "only this pipeline's runs")
     .addOption(new Option("--status <status>", "only runs in this status").choices(RUN_STATUSES))
     .addOption(new Option("--limit <n>", "at most this many (server default 100, at most 1000)").argParser(positiveInt))
     .option("--cursor <cursor>", "continue from where a previous page ended")
     .action(
       action(async (ctx, opts: ListRunsOptions) => {
         const { pipeline, ...query } = opts;
-        const page = await ctx.api.listRuns({ ...query, pipeline_id: pipeline === undefined ? undefined : normalId(pipeline) });
+        const pipelineId = pipeline === undefined ? undefined : await ctx.pipelines.resolve(pipeline);
+        const page = await ctx.api.listRuns({ ...query, pipeline_id: pipelineId });
         ctx.raw(page.items);
-        ctx.say(runLines(page.items));
+        if (!ctx.json) ctx.say(runLines(page.items, await ctx.pipelines.byId()));
         if (page.next) printNextPage(ctx, "runs", "list-runs", { pipeline, status: query.status, limit: query.limit }, page.next);
       }),
     );

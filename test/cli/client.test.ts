@@ -3,6 +3,8 @@
  * 20 ms stages). Setup that is not under test goes through the API client directly, to keep spawns few.
  */
 import * as z from "zod/mini";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,7 +15,7 @@ import { StagerunnerApi } from "../../cli/client/api.ts";
 import { Pipeline, Run } from "../../lib/api/schemas.ts";
 import type { RunningServer } from "../../local/server.ts";
 import { runOnly, seedPipeline } from "../support/fixtures.ts";
-import { cli, client, lastId, startTestServer, TOKEN } from "./harness.ts";
+import { bin, cleanEnv, cli, client, lastId, startTestServer, TOKEN } from "./harness.ts";
 
 let server: RunningServer;
 let api: StagerunnerApi;
@@ -86,14 +88,31 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(await api.getPipeline(lastId(fromStdin.stdout))).toMatchObject(runOnly("from-stdin"));
   });
 
-  it("updates and deletes a pipeline; --json goes after the subcommand too", async () => {
+  it("updates and deletes a pipeline by name, without asking when stdin is not a terminal", async () => {
     const { id } = await api.createPipeline(runOnly("before"));
-    const updated = await client(server, ["update", id, JSON.stringify(runOnly("after")), "--json"]);
+    const updated = await client(server, ["update", "before", JSON.stringify(runOnly("after")), "--json"]);
     expect(updated.code).toBe(0);
     expect(Pipeline.parse(JSON.parse(updated.stdout))).toMatchObject({ id, name: "after" });
-    const deleted = await client(server, ["delete", id]);
+    const deleted = await client(server, ["delete", "after"]);
     expect(deleted).toMatchObject({ code: 0, stdout: `Pipeline deleted. ID: ${id}\n` });
     await expect(api.getPipeline(id)).rejects.toMatchObject({ problem: { status: 404 } });
+  });
+
+  it("asks before deleting on a terminal; anything but yes deletes nothing, exit 1", async () => {
+    const { id } = await api.createPipeline(runOnly("asked-about"));
+    // script(1) gives the CLI a terminal; the answer is typed once the question is there.
+    const command = [process.execPath, bin, "client", "--url", server.url, "--token", TOKEN, "delete", "asked-about"].join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: cleanEnv() });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    const exited = once(child, "exit");
+    while (!output.includes("[y/N]")) await once(child.stdout, "data");
+    child.stdin.write("n\n");
+    const [code] = await exited;
+    expect(output).toContain(`Delete pipeline asked-about (${id}) and cancel its queued and running runs? [y/N]`);
+    expect(output).toContain("error: not deleted");
+    expect(code).toBe(1);
+    expect((await api.getPipeline(id)).name).toBe("asked-about");
   });
 
   it("prints the server's problem on stderr and exits 1", async () => {

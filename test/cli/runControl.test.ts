@@ -1,6 +1,6 @@
 /**
  * The run-control commands as processes against the emulator: cancel, rerun --wait, logs (--follow,
- * --json), get-run --wait, and the exit status of each outcome.
+ * --json), get-run --wait, pipelines by name, and the exit status of each outcome.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StagerunnerApi } from "../../cli/client/api.ts";
@@ -62,6 +62,32 @@ describe("run control from the CLI", { timeout: 30_000 }, () => {
     expect(lines(json.stdout).map((l) => LogLine.parse(JSON.parse(l))).map((l) => [l.seq, l.stage, l.text])).toEqual([
       [1, "run", "$ make test"],
       [2, "run", "simulated: done in 30 ms"],
+    ]);
+  });
+
+  it("takes a pipeline's name for its id: refuses an unknown or shared name, exit 1", async () => {
+    const one = await fastApi.createPipeline(runOnly("named-once"));
+    const twins = [await fastApi.createPipeline(runOnly("named-twice")), await fastApi.createPipeline(runOnly("named-twice"))];
+    const [byName, unknown, shared] = await Promise.all([
+      client(fast, ["trigger", "named-once", "v1", "--wait"]),
+      client(fast, ["get", "no-such-pipeline"]),
+      client(fast, ["list-runs", "--pipeline", "named-twice"]),
+    ]);
+    expect(byName).toMatchObject({ code: 0, stderr: "" });
+    expect((await fastApi.listRuns({ pipeline_id: one.id })).items.map((r) => r.git_ref)).toEqual(["v1"]);
+    expect(unknown).toMatchObject({ code: 1, stdout: "", stderr: "error: no pipeline named no-such-pipeline\n" });
+    expect(shared).toMatchObject({ code: 1, stdout: "", stderr: `error: 2 pipelines are named named-twice; give one of their ids: ${twins.map((p) => p.id).join(", ")}\n` });
+  });
+
+  it("lists runs under a header with pipeline name, ref, status and duration", async () => {
+    const { id } = await fastApi.createPipeline(runOnly("listed"));
+    const done = await fastApi.triggerPipeline(id, "feature/x");
+    await expect.poll(async () => (await fastApi.getRun(done.id)).status).toBe("success");
+    const result = await client(fast, ["list-runs", "--pipeline", "listed"]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(lines(result.stdout)).toEqual([
+      `ID${" ".repeat(36)}PIPELINE  REF        STATUS   DURATION  CREATED`,
+      expect.stringMatching(new RegExp(`^${done.id}  listed    feature/x  success  \\d+\\.\\ds {2,}\\S+Z$`)),
     ]);
   });
 

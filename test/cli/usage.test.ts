@@ -22,7 +22,7 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
   it.each([
     [["-h"], /Usage: stagerunner \[options\] \[command\]/],
     [["client", "-h"], /Usage: stagerunner client \[options\] \[command\][\s\S]*--url <url>[\s\S]*STAGERUNNER_URL[\s\S]*trigger/],
-    [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <id> \[git_ref\][\s\S]*--wait[\s\S]*--retry-s <seconds>/],
+    [["client", "trigger", "-h"], /Usage: stagerunner client trigger \[options\] <pipeline> \[git_ref\][\s\S]*--wait[\s\S]*--retry-s <seconds>/],
     [["client", "logs", "-h"], /Usage: stagerunner client logs \[options\] <run>[\s\S]*-f, --follow/],
     [["--version"], new RegExp(`^${pkg.version.replaceAll(".", "\\.")}\n$`)],
   ])("%j prints its text and exits 0", async (args, usage) => {
