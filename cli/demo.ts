@@ -8,6 +8,7 @@ import type { Run } from "../lib/api/schemas.ts";
 import { ApiError, ConnectionError, StagerunnerApi } from "./client/api.ts";
 import { runLines, runOutcome } from "./client/format.ts";
 import { followRun, Interrupted, untilInterrupted } from "./client/follow.ts";
+import { StageProgress } from "./client/progress.ts";
 import { DEFAULT_URL } from "./client/index.ts";
 
 const REFS = ["main", "feature/login", "v1.2.0"];
@@ -44,16 +45,18 @@ async function demo({ url, token }: DemoOptions): Promise<void> {
   console.log("\nFollowing the runs (one at a time: runs of a pipeline never overlap)...");
   const finished = await untilInterrupted((signal) =>
     Promise.all(
-      queued.map((run) =>
-        followRun(api, run, { intervalMs: 200, signal, print: console.log, prefix: `[${run.git_ref}]`.padEnd(width + 1) }),
-      ),
+      queued.map((run) => {
+        // Each line says which run it is about, since the three are followed at once.
+        const print = (line: string) => console.log(`${`[${run.git_ref}]`.padEnd(width + 1)}${line}`);
+        return followRun(api, run, { view: new StageProgress(print), retryMs: 30_000, notify: print, signal });
+      }),
     ),
   );
   for (const run of finished) console.log(runOutcome(run));
 
   console.log(`\nRuns of pipeline ${pipeline.id}, newest first:`);
   const runs = await api.listRuns({ pipeline_id: pipeline.id });
-  for (const line of runLines(runs.items)) console.log(line);
+  for (const line of runLines(runs.items, new Map([[pipeline.id, pipeline.name]]))) console.log(line);
   console.log(`\nMore: npx stagerunner client --url ${url} get-run ${finished[0]!.id}`);
 }
 

@@ -5,11 +5,23 @@
 import { Command } from "commander";
 import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config/settings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
-import { addSettings } from "./settings.ts";
+import { addSettings, type HelpOverrides } from "./settings.ts";
+
+/**
+ * The settings as they apply to a worker process: it needs PostgreSQL (there is no memory default), at
+ * least one worker, and on shutdown it hands unfinished runs back to the queue instead of cancelling them.
+ */
+const WORKER_HELP: HelpOverrides<typeof workerSettings> = {
+  store: { description: "the PostgreSQL database the API uses: a postgres:// URL (required)", default: undefined },
+  dbPoolWaitMs: { description: "PostgreSQL: how long a query waits for a busy pool's connection" },
+  retainRuns: { description: "finished runs to keep, the oldest dropped first (every run when not set)" },
+  workers: { description: "runs this process executes at once, at least 1" },
+  shutdownGraceMs: { description: "on SIGINT/SIGTERM, how long running runs may go on before they are handed back to the queue" },
+};
 
 export function workerCommand(): Command {
   const command = new Command("worker").description("execute runs from a shared PostgreSQL store; run as many as you like").exitOverride();
-  return addSettings(command, workerSettings).action(async (flags: Record<string, string | undefined>) =>
+  return addSettings(command, workerSettings, WORKER_HELP).action(async (flags: Record<string, string | undefined>) =>
     work(loadConfig(workerSettings, flags)),
   );
 }

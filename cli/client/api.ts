@@ -4,7 +4,7 @@
  * gives one clear error instead of a crash somewhere in the formatting.
  */
 import type * as z from "zod/mini";
-import { Pipeline, Problem, Run, type RunStatus } from "../../lib/api/schemas.ts";
+import { LogsPage, Pipeline, Problem, Run, type RunStatus } from "../../lib/api/schemas.ts";
 import type { Page } from "../../lib/store/store.ts";
 import { ApiError, ConnectionError, fetchFailure } from "./errors.ts";
 
@@ -22,6 +22,13 @@ export interface RunsQuery extends ListQuery {
   status?: RunStatus;
 }
 
+export interface LogsQuery {
+  /** The last line's `seq` already seen: 0 for the first line. */
+  after: number;
+  /** Up to 25000: the server answers once a line after `after` exists or the run has finished. */
+  wait_ms?: number;
+}
+
 export interface ApiOptions {
   token?: string;
   /** Per-request timeout; a stuck server should not hang the CLI forever. */
@@ -34,6 +41,8 @@ interface Call {
   query?: object;
   body?: unknown;
   signal?: AbortSignal;
+  /** Overrides the client's timeout (a long-poll takes its wait time). */
+  timeoutMs?: number;
 }
 
 /** Reads the cursor out of `Link: <...?cursor=...>; rel="next"`. */
@@ -90,6 +99,19 @@ export class StagerunnerApi {
   async getRun(id: string, signal?: AbortSignal): Promise<Run> {
     return parse(Run, await this.call({ path: `/runs/${encodeURIComponent(id)}`, signal }));
   }
+  /** Without `reason` the server's default ("by request") applies. */
+  async cancelRun(id: string, reason?: string, signal?: AbortSignal): Promise<Run> {
+    const body = reason === undefined ? {} : { reason };
+    return parse(Run, await this.call({ method: "POST", path: `/runs/${encodeURIComponent(id)}/cancel`, body, signal }));
+  }
+  async rerunRun(id: string, signal?: AbortSignal): Promise<Run> {
+    return parse(Run, await this.call({ method: "POST", path: `/runs/${encodeURIComponent(id)}/rerun`, signal }));
+  }
+  async getRunLogs(id: string, query: LogsQuery, signal?: AbortSignal): Promise<LogsPage> {
+    // The request may take the whole wait: the timeout counts from after it.
+    const timeoutMs = this.timeoutMs + (query.wait_ms ?? 0);
+    return parse(LogsPage, await this.call({ path: `/runs/${encodeURIComponent(id)}/logs`, query, signal, timeoutMs }));
+  }
 
   /** Where a request for `path` goes: the base URL's path, then `path`. */
   urlFor(path: string, query: object = {}): URL {
@@ -103,12 +125,12 @@ export class StagerunnerApi {
     return (await this.send(call)).body;
   }
 
-  private async send({ method = "GET", path, query, body, signal }: Call): Promise<{ body: unknown; headers: Headers }> {
+  private async send({ method = "GET", path, query, body, signal, timeoutMs = this.timeoutMs }: Call): Promise<{ body: unknown; headers: Headers }> {
     const url = this.urlFor(path, query);
     const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     let response: Response;
     let text: string;
     try {

@@ -1,17 +1,23 @@
 /**
  * What every client subcommand shares: the API client built from the global options, output in human
- * or JSON form, and one place that turns failures into exit codes (1 for the API or the network,
- * 2 for what the user typed, 130 for Ctrl-C), so no stack trace reaches the user.
+ * or JSON form, and one place that turns failures into exit codes (errors.ts EXIT), so no stack trace
+ * reaches the user.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { ApiError, ConnectionError, StagerunnerApi } from "./api.ts";
+import { CommandError, EXIT, isUnreachable } from "./errors.ts";
 import { problemLines } from "./format.ts";
 import { Interrupted } from "./follow.ts";
 import { InputError } from "./input.ts";
+import { PipelineNames } from "./pipelineNames.ts";
 
 export interface ClientContext {
   api: StagerunnerApi;
+  /** Pipeline names to ids and back, fetched at most once. */
+  pipelines: PipelineNames;
   json: boolean;
+  /** The global options given on the command line, as flags to repeat in a suggested command. */
+  globalFlags: string[];
   /** Prints human lines (ignored with --json). */
   say(lines: string | string[]): void;
   /** Prints a response body as JSON (with --json only). */
@@ -42,12 +48,14 @@ export function action<A extends unknown[]>(fn: (ctx: ClientContext, ...args: A)
       const token = opts.token?.split(",")[0]?.trim();
       api = new StagerunnerApi(opts.url, token ? { token } : {});
     } catch {
-      return command.error(`error: --url: not an http(s) URL: ${opts.url}`, { exitCode: 2, code: "stagerunner.url" });
+      return command.error(`error: --url: not an http(s) URL: ${opts.url}`, { exitCode: EXIT.usage, code: "stagerunner.url" });
     }
     const json = opts.json === true;
     const ctx: ClientContext = {
       api,
+      pipelines: new PipelineNames(api),
       json,
+      globalFlags: givenFlags(command, ["url", "token", "json"]),
       say: (lines) => {
         if (!json) for (const line of [lines].flat()) console.log(line);
       },
@@ -58,7 +66,7 @@ export function action<A extends unknown[]>(fn: (ctx: ClientContext, ...args: A)
     try {
       await fn(ctx, ...positional);
     } catch (error) {
-      if (error instanceof InputError) return command.error(`error: ${error.message}`, { exitCode: 2, code: "stagerunner.input" });
+      if (error instanceof InputError) return command.error(`error: ${error.message}`, { exitCode: EXIT.usage, code: "stagerunner.input" });
       report(error, opts.token);
     }
   };
@@ -79,16 +87,16 @@ function report(error: unknown, token: string | undefined): void {
   if (error instanceof ApiError) {
     for (const line of problemLines(error.problem)) console.error(line);
     if (error.problem.status === 401 && !token) console.error("  (no token given: use --token or STAGERUNNER_TOKEN)");
-    process.exitCode = 1;
-  } else if (error instanceof ConnectionError) {
+  } else if (error instanceof ConnectionError || error instanceof CommandError) {
     console.error(`error: ${error.message}`);
-    process.exitCode = 1;
   } else if (error instanceof Interrupted) {
     console.error("interrupted");
-    process.exitCode = 130;
+    process.exitCode = EXIT.interrupted;
+    return;
   } else {
     throw error;
   }
+  process.exitCode = isUnreachable(error) ? EXIT.unreachable : EXIT.failed;
 }
 
 /** Parser for options that take a whole number >= 1. */
@@ -98,13 +106,25 @@ export function positiveInt(value: string): number {
 }
 
 /**
- * The command for the next page of a list: the same subcommand with the same filters and limit, and
- * the cursor the server returned. Printed on stdout, or on stderr with --json so that stdout stays one
- * JSON document.
+ * The command for the next page of a list, on stderr (stdout stays the list, or one JSON document):
+ * the same global flags the user gave, the same subcommand, filters and limit, and the server's cursor.
  */
-export function printNextPage(ctx: { json: boolean }, what: string, command: string, options: Record<string, string | number | undefined>, cursor: string): void {
+export function printNextPage(ctx: ClientContext, what: string, command: string, options: Record<string, string | number | undefined>, cursor: string): void {
   const flags = Object.entries({ ...options, cursor })
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `--${name} ${value}`);
-  (ctx.json ? console.error : console.log)(`More ${what}: stagerunner client ${command} ${flags.join(" ")}`);
+    .map(([name, value]) => `--${name} ${shellWord(String(value))}`);
+  console.error(`More ${what}: stagerunner client ${[...ctx.globalFlags, command, ...flags].join(" ")}`);
+}
+
+/** `--name value` for each of `names` that the user gave on the command line (not from the environment or a default). */
+function givenFlags(command: Command, names: string[]): string[] {
+  const values = command.optsWithGlobals<Record<string, unknown>>();
+  return names
+    .filter((name) => command.getOptionValueSourceWithGlobals(name) === "cli")
+    .map((name) => (values[name] === true ? `--${name}` : `--${name} ${shellWord(String(values[name]))}`));
+}
+
+/** `value` as one shell word: as it is when it is plain, in single quotes otherwise. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }

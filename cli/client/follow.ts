@@ -1,51 +1,62 @@
 /**
- * Following a run to its end: poll GET /runs/{id}, print each stage as its status changes and each new
- * log line, stop when the run is terminal or when the user presses Ctrl-C.
+ * Following a run to its end through GET /runs/{id}/logs long-polls, which every deployment serves
+ * (SSE needs a connection a Lambda cannot hold): each line is shown once, in order, and a reconnect
+ * resumes after the last line shown. Stops when the run has finished or the user presses Ctrl-C.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Run } from "../../lib/api/schemas.ts";
+import type { LogsPage, Run } from "../../lib/api/schemas.ts";
 import type { StagerunnerApi } from "./api.ts";
-import { stageProgress } from "./format.ts";
+import { queuedLine } from "./format.ts";
+import type { RunView } from "./progress.ts";
+import { Reconnect } from "./reconnect.ts";
 
 export const TERMINAL: ReadonlySet<Run["status"]> = new Set(["success", "failed", "cancelled"]);
 
+/** How long one long-poll waits for a line; under the server's 25 s limit and most gateways' 29-30 s. */
+export const LONG_POLL_MS = 20_000;
+
+/** How long a queued run may take to start before the follower says what it waits for. */
+export const QUEUE_NOTICE_MS = 1000;
+
 export interface FollowOptions {
-  intervalMs: number;
-  /** Aborting stops the loop at once, even in the middle of a request. */
+  view: RunView;
+  /** How long to go on reconnecting after the last answer (--retry-s); 0 gives up at the first failure. */
+  retryMs: number;
+  /** Lines about the following itself (the queue, a lost connection), for stderr. */
+  notify: (line: string) => void;
+  /** Aborting stops at once, even in the middle of a request. */
   signal?: AbortSignal;
-  print: (line: string) => void;
-  /** Put before every line, so that several runs followed at once can be told apart. */
-  prefix?: string;
+  /** false: show the lines there are now and return (`logs` without --follow). */
+  follow?: boolean;
 }
 
-/** Polls until `run` is terminal; resolves with its last state. Rejects with the abort reason if aborted. */
+/** Shows `run`'s lines through `opts.view` until it has finished; resolves with its last state. */
 export async function followRun(api: StagerunnerApi, run: Run, opts: FollowOptions): Promise<Run> {
-  const seen = new Map<string, { status: string; logs: number }>();
-  const print = (line: string) => opts.print(`${opts.prefix ?? ""}${line}`);
+  const follow = opts.follow ?? true;
+  const reconnect = new Reconnect({ retryMs: opts.retryMs, notify: opts.notify, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const request = <T>(call: (signal?: AbortSignal) => Promise<T>): Promise<T> => reconnect.call(() => call(opts.signal));
+  // A queued run that has not started after a first short wait: say once what it waits for.
+  let noticeDue = follow && run.status === "queued";
+  let after = 0;
   for (;;) {
-    report(run, seen, print);
-    if (TERMINAL.has(run.status)) return run;
-    try {
-      await sleep(opts.intervalMs, undefined, { signal: opts.signal });
-      run = await api.getRun(run.id, opts.signal);
-    } catch (error) {
-      // timers/promises rejects with its own AbortError; the caller wants to know why it was aborted.
-      throw opts.signal?.aborted ? opts.signal.reason : error;
+    const wait_ms = !follow ? 0 : noticeDue ? QUEUE_NOTICE_MS : LONG_POLL_MS;
+    const page: LogsPage = await request((signal) => api.getRunLogs(run.id, { after, wait_ms }, signal));
+    if (noticeDue && page.status === "queued") {
+      run = await request((signal) => api.getRun(run.id, signal));
+      if (run.status === "queued") opts.notify(queuedLine(run));
     }
-  }
-}
-
-function report(run: Run, seen: Map<string, { status: string; logs: number }>, print: (line: string) => void): void {
-  for (const stage of run.stages) {
-    const before = seen.get(stage.name) ?? { status: "pending", logs: 0 };
-    const changed = stage.status !== before.status;
-    const logs = stage.logs.slice(before.logs).map((line) => `      ${line}`);
-    // A stage's closing log line ("done in ...") belongs before its final status, its opening line after `running`.
-    const finished = stage.finished_at !== null;
-    if (changed && !finished) print(stageProgress(stage));
-    logs.forEach(print);
-    if (changed && finished) print(stageProgress(stage));
-    seen.set(stage.name, { status: stage.status, logs: stage.logs.length });
+    noticeDue = false;
+    // `done` says that the run has finished, not that this page has its last lines (a page holds up
+    // to 1000): the end is a finished run's empty page.
+    const end = page.done && page.lines.length === 0;
+    // The run is fetched after the page, so that it is at least as new as every line on it.
+    if (end || opts.view.needsRun(page.lines)) run = await request((signal) => api.getRun(run.id, signal));
+    opts.view.lines(page.lines, run);
+    after = page.next_after;
+    if (end && TERMINAL.has(run.status)) {
+      opts.view.end(run);
+      return run;
+    }
+    if (!follow && page.lines.length === 0) return run;
   }
 }
 

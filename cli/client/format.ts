@@ -11,9 +11,7 @@ export function stageKinds(pipeline: Pipeline): string[] {
 
 export function pipelineLines(pipelines: Pipeline[]): string[] {
   if (pipelines.length === 0) return ["No pipelines."];
-  const name = width(pipelines.map((p) => p.name));
-  const repository = width(pipelines.map((p) => p.repository));
-  return pipelines.map((p) => `${p.id}  ${p.name.padEnd(name)}  ${p.repository.padEnd(repository)}  ${stageKinds(p).join(",")}`);
+  return columns(pipelines.map((p) => [p.id, p.name, p.repository, stageKinds(p).join(",")]));
 }
 
 export function pipelineDetail(p: Pipeline): string[] {
@@ -28,10 +26,36 @@ export function pipelineDetail(p: Pipeline): string[] {
   return lines;
 }
 
-export function runLines(runs: Run[]): string[] {
+/**
+ * `list-runs`: a header line, then a run a line with its pipeline's name (`names`; "-" for a deleted
+ * pipeline), ref, status, and how long it ran (so far, when running; `now` for that).
+ */
+export function runLines(runs: Run[], names: ReadonlyMap<string, string>, now = Date.now()): string[] {
   if (runs.length === 0) return ["No runs."];
-  const ref = width(runs.map((r) => r.git_ref));
-  return runs.map((r) => `${r.id}  ${r.pipeline_id}  ${r.git_ref.padEnd(ref)}  ${r.status.padEnd(9)}  ${r.created_at}`);
+  const rows = runs.map((r) => [r.id, names.get(r.pipeline_id) ?? "-", r.git_ref, r.status, runDuration(r, now), r.created_at]);
+  return columns([["ID", "PIPELINE", "REF", "STATUS", "DURATION", "CREATED"], ...rows]);
+}
+
+/** Rows as columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function columns(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => width(rows.map((row) => row[i]!)));
+  return rows.map((row) => row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i]!) : cell)).join("  "));
+}
+
+/** `1.2s`, `3m05s`, `2h04m`; "-" before the run has started. */
+export function runDuration(run: Run, now: number): string {
+  if (!run.started_at) return "-";
+  const ms = (run.finished_at ? Date.parse(run.finished_at) : now) - Date.parse(run.started_at);
+  const s = Math.max(0, ms) / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const two = (n: number) => String(Math.floor(n)).padStart(2, "0");
+  return s < 3600 ? `${Math.floor(s / 60)}m${two(s % 60)}s` : `${Math.floor(s / 3600)}h${two((s % 3600) / 60)}m`;
+}
+
+/** What a queued run waits for, said once when following starts. */
+export function queuedLine(run: Run): string {
+  const place = run.queue_position ? ` (position ${run.queue_position} in its pipeline's queue)` : "";
+  return `Run ${run.id} is queued, waiting for ${run.waiting_for ?? "its turn"}${place}`;
 }
 
 /** The seed's `get-run` layout. */

@@ -3,6 +3,7 @@
  * behind a base path, ...) by URL. Global options may come before or after the subcommand.
  */
 import { Command, Option } from "commander";
+import { followCommands } from "./followCommands.ts";
 import { pipelineCommands } from "./pipelineCommands.ts";
 import { runCommands } from "./runCommands.ts";
 
@@ -15,7 +16,12 @@ export function clientCommand(): Command {
     .addOption(new Option("--token <token>", "API token, sent as Authorization: Bearer <token>").env("STAGERUNNER_TOKEN"))
     .option("--json", "print the JSON response instead of human output")
     .exitOverride()
-    .showHelpAfterError("(add --help for usage)");
-  for (const command of [...pipelineCommands(), ...runCommands()]) client.addCommand(command);
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText(
+      "after",
+      "\nA pipeline is named by its id or its name. Exit status: 0 success; 1 the run failed or was cancelled, or the API\n" +
+        "refused; 2 usage; 3 the API could not be reached (after --retry-s of reconnecting while waiting); 130 Ctrl-C.",
+    );
+  for (const command of [...pipelineCommands(), ...followCommands(), ...runCommands()]) client.addCommand(command);
   return client;
 }

@@ -1,71 +1,64 @@
-/** `trigger`, `list-runs`, `get-run`: the run subcommands. */
+/** `list-runs`, `get-run`, `cancel`: the run subcommands that do not start a run. */
 import { Option, type Command } from "commander";
-import { RUN_STATUSES } from "../../lib/api/schemas.ts";
-import type { RunsQuery } from "./api.ts";
-import { runDetail, runLines, runOutcome } from "./format.ts";
-import { followRun, Interrupted, untilInterrupted } from "./follow.ts";
-import { action, positiveInt, printNextPage, subcommand, type ClientContext } from "./context.ts";
+import { RUN_STATUSES, type RunStatus } from "../../lib/api/schemas.ts";
+import { runDetail, runLines } from "./format.ts";
+import { normalId } from "./ids.ts";
+import { quiet } from "./progress.ts";
+import { RESULT_HELP, waitForRun, withRetryOption, type WaitOptions } from "./watch.ts";
+import { action, positiveInt, printNextPage, subcommand } from "./context.ts";
 
-interface TriggerOptions {
-  wait?: boolean;
-  intervalMs: number;
+interface ListRunsOptions {
+  pipeline?: string;
+  status?: RunStatus;
+  limit?: number;
+  cursor?: string;
 }
 
 export function runCommands(): Command[] {
-  const trigger = subcommand("trigger", "queue a run of a pipeline")
-    .argument("<id>", "pipeline id")
-    .argument("[git_ref]", "branch, tag or commit to run", "main")
-    .option("--wait", "follow the run to its end; exit 0 on success, 1 on failed or cancelled")
-    .addOption(new Option("--interval-ms <ms>", "how often to poll with --wait").argParser(positiveInt).default(200))
-    .action(action(triggerAction));
-
   const listRuns = subcommand("list-runs", "list runs, newest first")
-    .option("--pipeline <id>", "only this pipeline's runs")
+    .option("--pipeline <id | name>", "only this pipeline's runs")
     .addOption(new Option("--status <status>", "only runs in this status").choices(RUN_STATUSES))
     .addOption(new Option("--limit <n>", "at most this many (server default 100, at most 1000)").argParser(positiveInt))
     .option("--cursor <cursor>", "continue from where a previous page ended")
     .action(
-      action(async (ctx, opts: { pipeline?: string } & Omit<RunsQuery, "pipeline_id">) => {
-        const { pipeline, ...rest } = opts;
-        const page = await ctx.api.listRuns({ ...rest, pipeline_id: pipeline });
+      action(async (ctx, opts: ListRunsOptions) => {
+        const { pipeline, ...query } = opts;
+        const pipelineId = pipeline === undefined ? undefined : await ctx.pipelines.resolve(pipeline);
+        const page = await ctx.api.listRuns({ ...query, pipeline_id: pipelineId });
         ctx.raw(page.items);
-        ctx.say(runLines(page.items));
-        if (page.next) printNextPage(ctx, "runs", "list-runs", { pipeline, status: rest.status, limit: rest.limit }, page.next);
+        if (!ctx.json) ctx.say(runLines(page.items, await ctx.pipelines.byId()));
+        if (page.next) printNextPage(ctx, "runs", "list-runs", { pipeline, status: query.status, limit: query.limit }, page.next);
       }),
     );
 
-  const getRun = subcommand("get-run", "show a run with its stages and logs")
-    .argument("<id>", "run id")
+  const getRun = withRetryOption(
+    subcommand("get-run", "show a run with its stages and logs")
+      .argument("<run>", "run id")
+      .option("--wait", `first wait for the run to finish; ${RESULT_HELP}`),
+  ).action(
+    action(async (ctx, id: string, opts: WaitOptions & { wait?: boolean }) => {
+      let run = await ctx.api.getRun(normalId(id));
+      if (opts.wait) {
+        const last = await waitForRun(ctx, run, opts, quiet);
+        if (!last) return;
+        run = last;
+      }
+      ctx.raw(run);
+      ctx.say(runDetail(run));
+    }),
+  );
+
+  const cancel = subcommand("cancel", "cancel a queued or running run")
+    .argument("<run>", "run id")
+    .option("--reason <text>", "why, kept in the run's error (server default: by request)")
     .action(
-      action(async (ctx, id: string) => {
-        const run = await ctx.api.getRun(id);
+      action(async (ctx, id: string, opts: { reason?: string }) => {
+        const run = await ctx.api.cancelRun(normalId(id), opts.reason);
         ctx.raw(run);
-        ctx.say(runDetail(run));
+        // A running run ends once its worker has stopped the stage; a queued one is cancelled at once.
+        ctx.say(run.status === "cancelled" ? `Run ${run.id} cancelled.` : `Cancel requested for run ${run.id}; it ends once its worker has stopped it.`);
       }),
     );
 
-  return [trigger, listRuns, getRun];
-}
-
-async function triggerAction(ctx: ClientContext, id: string, gitRef: string, opts: TriggerOptions): Promise<void> {
-  const queued = await ctx.api.triggerPipeline(id, gitRef);
-  if (!opts.wait) {
-    ctx.raw(queued);
-    ctx.say(`Pipeline triggered. Run ID: ${queued.id}`);
-    return;
-  }
-  ctx.say(`Pipeline triggered. Run ID: ${queued.id}`);
-  try {
-    const run = await untilInterrupted((signal) =>
-      followRun(ctx.api, queued, { intervalMs: opts.intervalMs, signal, print: ctx.json ? () => {} : console.log }),
-    );
-    ctx.raw(run);
-    ctx.say(runOutcome(run));
-    process.exitCode = run.status === "success" ? 0 : 1;
-  } catch (error) {
-    if (!(error instanceof Interrupted)) throw error;
-    // Stopping the poll does not stop the run; say where to look for it.
-    console.error(`stopped following run ${queued.id}; it goes on on the server (stagerunner client get-run ${queued.id})`);
-    process.exitCode = 130;
-  }
+  return [listRuns, getRun, cancel];
 }

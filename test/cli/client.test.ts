@@ -3,6 +3,8 @@
  * 20 ms stages). Setup that is not under test goes through the API client directly, to keep spawns few.
  */
 import * as z from "zod/mini";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,7 +15,7 @@ import { StagerunnerApi } from "../../cli/client/api.ts";
 import { Pipeline, Run } from "../../lib/api/schemas.ts";
 import type { RunningServer } from "../../local/server.ts";
 import { runOnly, seedPipeline } from "../support/fixtures.ts";
-import { cli, client, lastId, startTestServer, TOKEN } from "./harness.ts";
+import { bin, cleanEnv, cli, client, lastId, startTestServer, TOKEN } from "./harness.ts";
 
 let server: RunningServer;
 let api: StagerunnerApi;
@@ -32,16 +34,16 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(created.stdout).toMatch(/^Pipeline created\. ID: [0-9a-f-]{36}\n$/);
     const id = lastId(created.stdout);
 
-    const triggered = await client(server, ["trigger", id, "--wait", "--interval-ms", "10"]);
+    const triggered = await client(server, ["trigger", id, "--wait"]);
     expect(triggered).toMatchObject({ code: 0, stderr: "" });
     const lines = triggered.stdout.trimEnd().split("\n");
     const runId = lastId(lines[0]!);
     expect(lines[0]).toBe(`Pipeline triggered. Run ID: ${runId}`);
-    // Each stage in order, success with its duration. (A 20 ms stage may start and end between two
-    // polls, so its `running` line is not guaranteed.)
-    const done = lines.filter((l) => /^ {2}\S+ +success/.test(l));
-    expect(done.map((l) => l.replace(/ \(\d+\.\d s\)$/, ""))).toEqual(["run", "build", "deploy"].map((s) => `  ${s.padEnd(8)} success`));
-    expect(lines).toContain("      $ some command");
+    // Each stage running, its log lines, its end with its duration, in order.
+    expect(lines.slice(1, 5).map((l) => l.replace(/\d+\.\d s/, "N s"))).toEqual(["  run      running", "      $ some command", "      simulated: done in 20 ms", "  run      success (N s)"]);
+    expect(lines.filter((l) => /^ {2}\S/.test(l)).map((l) => l.replace(/ \(\d+\.\d s\)$/, ""))).toEqual(
+      ["run", "build", "deploy"].flatMap((s) => [`  ${s.padEnd(8)} running`, `  ${s.padEnd(8)} success`]),
+    );
     expect(lines).toContain("      $ kubectl --context staging_eks_cluster apply -f k8s/");
     expect(lines.at(-1)).toMatch(new RegExp(`^Run ${runId} success in \\d+\\.\\d s$`));
 
@@ -86,14 +88,31 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(await api.getPipeline(lastId(fromStdin.stdout))).toMatchObject(runOnly("from-stdin"));
   });
 
-  it("updates and deletes a pipeline; --json goes after the subcommand too", async () => {
+  it("updates and deletes a pipeline by name, without asking when stdin is not a terminal", async () => {
     const { id } = await api.createPipeline(runOnly("before"));
-    const updated = await client(server, ["update", id, JSON.stringify(runOnly("after")), "--json"]);
+    const updated = await client(server, ["update", "before", JSON.stringify(runOnly("after")), "--json"]);
     expect(updated.code).toBe(0);
     expect(Pipeline.parse(JSON.parse(updated.stdout))).toMatchObject({ id, name: "after" });
-    const deleted = await client(server, ["delete", id]);
+    const deleted = await client(server, ["delete", "after"]);
     expect(deleted).toMatchObject({ code: 0, stdout: `Pipeline deleted. ID: ${id}\n` });
     await expect(api.getPipeline(id)).rejects.toMatchObject({ problem: { status: 404 } });
+  });
+
+  it("asks before deleting on a terminal; anything but yes deletes nothing, exit 1", async () => {
+    const { id } = await api.createPipeline(runOnly("asked-about"));
+    // script(1) gives the CLI a terminal; the answer is typed once the question is there.
+    const command = [process.execPath, bin, "client", "--url", server.url, "--token", TOKEN, "delete", "asked-about"].join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: cleanEnv() });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    const exited = once(child, "exit");
+    while (!output.includes("[y/N]")) await once(child.stdout, "data");
+    child.stdin.write("n\n");
+    const [code] = await exited;
+    expect(output).toContain(`Delete pipeline asked-about (${id}) and cancel its queued and running runs? [y/N]`);
+    expect(output).toContain("error: not deleted");
+    expect(code).toBe(1);
+    expect((await api.getPipeline(id)).name).toBe("asked-about");
   });
 
   it("prints the server's problem on stderr and exits 1", async () => {
@@ -113,18 +132,26 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(wrongToken).toMatchObject({ code: 1, stdout: "", stderr: "error: 401 Unauthorized: missing or invalid token\n" });
   });
 
-  it("list --limit prints a hint whose cursor gives the next page", async () => {
+  it("list --limit hints on stderr at the next page, repeating every flag given", async () => {
     await api.createPipeline(runOnly("page-a"));
     await api.createPipeline(runOnly("page-b"));
-    const first = await client(server, ["list", "--limit", "1"]);
+    const [first, json] = await Promise.all([
+      client(server, ["list", "--limit", "1"]),
+      // A token from the environment was not given as a flag: the hint leaves it there.
+      cli(["client", "--url", server.url, "list", "--json", "--limit", "1"], { env: { STAGERUNNER_TOKEN: TOKEN } }),
+    ]);
     expect(first.code).toBe(0);
-    const [line, hint] = first.stdout.trimEnd().split("\n");
+    const [line, ...more] = first.stdout.trimEnd().split("\n");
     expect(line).toMatch(/^[0-9a-f-]{36}  \S+  \S+  [a-z,]+$/);
-    // The hint repeats the limit, so that following it gives the next page of the same size.
-    const cursor = /^More pipelines: stagerunner client list --limit 1 --cursor (\S+)$/.exec(hint!)?.[1];
+    expect(more).toEqual([]);
+    // The hint repeats the flags and the limit, so that running it gives the next page of the same size.
+    const given = `--url ${server.url} --token ${TOKEN}`;
+    const cursor = new RegExp(`^More pipelines: stagerunner client ${given} list --limit 1 --cursor (\\S+)\n$`).exec(first.stderr)?.[1];
     expect(cursor).toBeDefined();
     const next = await api.listPipelines({ limit: 1, cursor: cursor! });
     expect(next.items[0]?.id).not.toBe(lastId(line!.split(" ")[0]!));
+    expect(JSON.parse(json.stdout)).toHaveLength(1);
+    expect(json.stderr).toMatch(new RegExp(`^More pipelines: stagerunner client --url ${server.url} --json list --limit 1 --cursor \\S+\n$`));
   });
 
   it("keeps the base path of --url (https://host/prod)", async () => {

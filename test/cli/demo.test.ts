@@ -19,7 +19,7 @@ describe.concurrent("demo", { timeout: 30_000 }, () => {
     expect(result.stdout.match(/^Pipeline triggered\. Run ID: /gm)).toHaveLength(3);
     for (const ref of ["main", "feature/login", "v1.2.0"]) {
       expect(result.stdout).toMatch(new RegExp(`^\\[${ref}\\] +deploy +success`, "m"));
-      expect(result.stdout).toMatch(new RegExp(`^\\S{36}  \\S{36}  ${ref} +success `, "m"));
+      expect(result.stdout).toMatch(new RegExp(`^\\S{36}  demo-\\S+  ${ref} +success `, "m"));
     }
     expect(result.stdout.match(/^Run \S+ success in /gm)).toHaveLength(3);
   });

@@ -1,6 +1,6 @@
 /** Human output, pinned on fixed values: the seed's `get-run` layout, progress lines and problems. */
 import { describe, expect, it } from "vitest";
-import { pipelineLines, problemLines, runDetail, runOutcome, stageProgress } from "../../cli/client/format.ts";
+import { pipelineLines, problemLines, queuedLine, runDetail, runDuration, runLines, runOutcome, stageProgress } from "../../cli/client/format.ts";
 import type { Pipeline, Run } from "../../lib/api/schemas.ts";
 
 const t = (s: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, s)).toISOString();
@@ -49,6 +49,25 @@ describe("format", () => {
   it("prints progress and the outcome with durations", () => {
     expect(run.stages.map(stageProgress)).toEqual(["  run      success (1.0 s)", "  build    failed (2.0 s)", "  deploy   skipped"]);
     expect(runOutcome(run)).toBe(`Run ${run.id} failed in 3.0 s: build stage failed`);
+  });
+
+  it("lists runs under a header, with the pipeline's name and how long each ran", () => {
+    const queued: Run = { ...run, id: "q", git_ref: "feature/long-name", status: "queued", started_at: null, finished_at: null };
+    const orphan: Run = { ...run, id: "o", pipeline_id: "gone", status: "running", finished_at: null };
+    expect(runLines([run, queued, orphan], new Map([[run.pipeline_id, "shop"]]), Date.parse(t(76)))).toEqual([
+      "ID                                    PIPELINE  REF                STATUS   DURATION  CREATED",
+      `${run.id}  shop      main               failed   3.0s      ${t(0)}`,
+      `q                                     shop      feature/long-name  queued   -         ${t(0)}`,
+      `o                                     -         main               running  1m15s     ${t(0)}`,
+    ]);
+    expect(runLines([], new Map())).toEqual(["No runs."]);
+    expect(runDuration({ ...run, finished_at: new Date(Date.parse(t(1)) + 7_384_000).toISOString() }, 0)).toBe("2h03m");
+  });
+
+  it("says what a queued run waits for", () => {
+    const queued: Run = { ...run, status: "queued", started_at: null, finished_at: null, queue_position: 2, waiting_for: `run ${run.pipeline_id}` };
+    expect(queuedLine(queued)).toBe(`Run ${run.id} is queued, waiting for run ${run.pipeline_id} (position 2 in its pipeline's queue)`);
+    expect(queuedLine({ ...queued, queue_position: undefined, waiting_for: "a free worker" })).toBe(`Run ${run.id} is queued, waiting for a free worker`);
   });
 
   it("lines pipelines up in columns with their stage kinds", () => {

@@ -25,6 +25,7 @@ afterAll(() => Promise.all([failing.close(0), slow.close(0)]));
 describe("stagerunner client trigger --wait", { timeout: 30_000 }, () => {
   it("exits 1 and shows the error when the run fails", async () => {
     const { id } = await new StagerunnerApi(failing.url, { token: TOKEN }).createPipeline(seedPipeline);
+    // --interval-ms is from the polling days: still accepted, so that scripts that pass it keep working.
     const result = await client(failing, ["trigger", id, "feature/x", "--wait", "--interval-ms", "10"]);
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split("\n");
@@ -36,7 +37,7 @@ describe("stagerunner client trigger --wait", { timeout: 30_000 }, () => {
   it("stops on SIGINT with exit 130 and leaves the run going", async () => {
     const api = new StagerunnerApi(slow.url, { token: TOKEN });
     const { id } = await api.createPipeline(seedPipeline);
-    const args = ["client", "--url", slow.url, "--token", TOKEN, "trigger", id, "--wait", "--interval-ms", "20"];
+    const args = ["client", "--url", slow.url, "--token", TOKEN, "trigger", id, "--wait"];
     const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv() });
     let stdout = "";
     let stderr = "";
