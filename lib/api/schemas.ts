@@ -136,7 +136,7 @@ export type Run = z.infer<typeof Run>;
 export const LogLine = z.strictObject({ seq: z.int(), stage: z.enum(STAGE_KINDS), time: timestamp, text: z.string() });
 export type LogLine = z.infer<typeof LogLine>;
 
-/** GET /runs/{id}/logs: the lines after `after`, where to go on from, and whether the run has finished. */
+/** GET /runs/{id}/logs: the lines after `after`, where to go on from, and `done` once the run has finished and no line is left after next_after. */
 export const LogsPage = z.strictObject({ lines: z.array(LogLine), next_after: z.int(), status: RunStatus, done: z.boolean() });
 export type LogsPage = z.infer<typeof LogsPage>;
 

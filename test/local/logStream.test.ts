@@ -82,6 +82,15 @@ describe("GET /runs/{id}/logs", () => {
     expect(empty).toMatchObject({ lines: [], next_after: 1, done: false });
   });
 
+  it("says done only on the page that holds a finished run's last lines", async () => {
+    const { id, claim } = await runningRun();
+    await server.store.finishRun(claim, "success", null, { index: 0, status: "success", logs: Array.from({ length: 1500 }, (_, i) => `line ${i + 1}`) });
+    const first = LogsPage.parse(await (await get(`/runs/${id}/logs`)).json());
+    expect([first.lines.length, first.next_after, first.done]).toEqual([1000, 1000, false]);
+    const last = LogsPage.parse(await (await get(`/runs/${id}/logs?after=1000`)).json());
+    expect([last.lines.length, last.next_after, last.done]).toEqual([500, 1500, true]);
+  });
+
   it("refuses a bad `after` or wait_ms with 400, and an unknown run with 404", async () => {
     const { id } = await runningRun();
     for (const query of ["after=1e2", "after=-1", "wait_ms=25001", "after=%205"]) expect((await get(`/runs/${id}/logs?${query}`)).status).toBe(400);

@@ -119,12 +119,11 @@ export function readRun(record: RunRecord, extra?: Pick<Run, "queue_position" | 
 
 /** Up to `limit` lines numbered after `after`, in order. */
 export function logsAfter(record: RunRecord, after: number, limit: number): LogsPage {
-  const lines = record.lines
-    .flatMap((stage) => stage.slice(firstAfter(stage, after)))
-    .sort((a, b) => a.seq - b.seq)
-    .slice(0, limit);
+  const rest = record.lines.flatMap((stage) => stage.slice(firstAfter(stage, after))).sort((a, b) => a.seq - b.seq);
+  const lines = rest.slice(0, limit);
   const { status } = record.run;
-  return { lines, next_after: lines.at(-1)?.seq ?? after, status, done: isTerminal(status) };
+  // Done: the run has finished and this page holds its last lines.
+  return { lines, next_after: lines.at(-1)?.seq ?? after, status, done: isTerminal(status) && rest.length <= limit };
 }
 
 function firstAfter(lines: LogLine[], after: number): number {
