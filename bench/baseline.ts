@@ -1,11 +1,28 @@
 /**
- * The smallest honest implementation of the same rule, measured in the same run as the engine:
- * per-pipeline FIFO arrays, a busy set, a list of ready pipelines, W async workers that wait on a
- * promise when idle, three awaited no-op stages per run. No store, no logs, no timestamps.
+ * The baseline loop, and the engine against it at 0-ms stages (reported, no target).
+ *
+ * The loop is the smallest honest implementation of the same rule: per-pipeline FIFO arrays, a busy
+ * set, a list of ready pipelines, W async workers that wait on a promise when idle, three awaited
+ * no-op stages per run. No store, no logs, no timestamps.
  * (A single array scanned for the first run of a non-busy pipeline would be O(N) per claim with one
  * pipeline, so the baseline keeps one FIFO per pipeline, as the engine does.)
  */
 import { performance } from "node:perf_hooks";
+import { measureEngineRate } from "./engine.ts";
+import { median, pairedRatio } from "./stats.ts";
+
+/** The engine (unrecorded) against the baseline loop at 0-ms stages, over alternating rounds. */
+export interface BaselinePoint {
+  workers: number;
+  pipelines: number;
+  runs: number;
+  rounds: number;
+  /** Medians over the rounds. */
+  baselineRunsPerSecond: number;
+  engineRunsPerSecond: number;
+  /** Median of the rounds' engine/baseline. */
+  ratio: number;
+}
 
 const noopStage = async (): Promise<void> => {};
 
@@ -59,4 +76,32 @@ export async function measureBaseline(workers: number, pipelines: number, runs: 
   const seconds = (performance.now() - started) / 1000;
   if (maxBusy > Math.min(workers, pipelines)) throw new Error("baseline broke its own rule");
   return runs / seconds;
+}
+
+/**
+ * The engine and the baseline in alternating rounds, each first in every other round so that neither
+ * always inherits the other's heap; the ratio is the median of the rounds' pairs, so that the machine's
+ * drift between measurements cancels out rather than landing on one side.
+ */
+export async function versusBaseline(workers: number, pipelines: number, runs: number, rounds: number): Promise<BaselinePoint> {
+  const engine: number[] = [];
+  const baseline: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      engine.push(await measureEngineRate(workers, pipelines, runs));
+      baseline.push(await measureBaseline(workers, pipelines, runs));
+    } else {
+      baseline.push(await measureBaseline(workers, pipelines, runs));
+      engine.push(await measureEngineRate(workers, pipelines, runs));
+    }
+  }
+  return {
+    workers,
+    pipelines,
+    runs,
+    rounds,
+    engineRunsPerSecond: median(engine),
+    baselineRunsPerSecond: median(baseline),
+    ratio: pairedRatio(engine, baseline),
+  };
 }

@@ -15,7 +15,7 @@ async function render(spec: vl.TopLevelSpec, path: string): Promise<void> {
 const series = (p: { pipelines: number; stageMs: number }) => `P=${p.pipelines}, D=${p.stageMs} ms`;
 const logX = { field: "workers", type: "quantitative", title: "workers (W)", scale: { type: "log", base: 2 } } as const;
 
-/** Writes throughput.svg, wait-vs-workers.svg and wait-vs-load.svg into `dir`; returns their paths. */
+/** Writes throughput.svg, wait-vs-workers.svg, wait-vs-load.svg and rss.svg into `dir`; returns their paths. */
 export async function drawCharts(results: Results, dir: string): Promise<string[]> {
   const sweep = results.queue?.sweep ?? [];
   const throughput = sweep.flatMap((p) => [
@@ -25,7 +25,7 @@ export async function drawCharts(results: Results, dir: string): Promise<string[
   const waits = sweep.flatMap((p) =>
     (["p50", "p99"] as const).map((q) => ({ workers: p.workers, ms: Math.max(p.wait[q], 1e-3), series: `${series(p)} ${q}` })),
   );
-  const load = (results.latency?.points ?? []).flatMap((p) =>
+  const load = (results.latency?.load.points ?? []).flatMap((p) =>
     (["p50", "p95", "p99"] as const).map((q) => ({ load: p.load, ms: Math.max(p.wait[q], 1e-3), percentile: q })),
   );
   const paths: string[] = [];
@@ -56,6 +56,20 @@ export async function drawCharts(results: Results, dir: string): Promise<string[
       { field: "load", type: "quantitative", title: "load (fraction of measured capacity)", axis: { format: "%" } },
       logMs,
       { color: { field: "percentile", type: "nominal", title: null } },
+    );
+  }
+  const memory = (results.retention?.samples ?? []).flatMap((p) => [
+    { runs: p.runs, mb: p.rssBytes / 2 ** 20, series: "RSS" },
+    { runs: p.runs, mb: p.heapUsedBytes / 2 ** 20, series: "heap used" },
+  ]);
+  if (memory.length) {
+    await chart(
+      "rss.svg",
+      `Memory under retention (${results.retention!.retainRuns} finished runs kept), after a full collection`,
+      memory,
+      { field: "runs", type: "quantitative", title: "runs finished" },
+      { field: "mb", type: "quantitative", title: "MB" },
+      { color: { field: "series", type: "nominal", title: null } },
     );
   }
   return paths;

@@ -32,11 +32,12 @@ export interface Engine {
 /** A started engine with `pipelines` pipelines; `trigger(i)` queues a run on pipeline i mod P. */
 export async function startEngine(workers: number, pipelines: number, stageMs: number): Promise<Engine> {
   const { store, recording } = recordingStore(new MemoryStore());
-  const { pool, trigger } = await started(store, workers, pipelines, stageMs);
+  const { pool, trigger } = await startPool(store, workers, pipelines, stageMs);
   return { recording, trigger, stop: async () => void (await pool.stop(0)) };
 }
 
-async function started(store: Store, workers: number, pipelines: number, stageMs: number) {
+/** `pipelines` pipelines on `store` and a started pool of simulated stages; `trigger(i)` as startEngine's. */
+export async function startPool(store: Store, workers: number, pipelines: number, stageMs: number) {
   const ids: string[] = [];
   for (let i = 0; i < pipelines; i++) ids.push((await store.createPipeline(benchPipeline)).id);
   const runner = simulateRunner({ clock: systemClock, durationMs: stageMs, failureProbability: 0 });
@@ -46,28 +47,18 @@ async function started(store: Store, workers: number, pipelines: number, stageMs
 }
 
 /**
- * The engine's runs/s with 0-ms stages and nothing measuring it but the clock: the emulator's
- * MemoryStore and WorkerPool, as the baseline loop is measured (the recording costs about a tenth).
+ * The engine's runs/s with 0-ms stages and nothing measuring it but the clock, as the baseline loop is
+ * measured: the emulator's MemoryStore and WorkerPool, no recording decorator.
  */
-export function measureEngineRate(workers: number, pipelines: number, runs: number): Promise<number> {
-  return runAtZero(new MemoryStore(), workers, pipelines, runs);
-}
-
-/** `runs` runs of 0-ms stages on `store` (which keeps them), measured as measureEngineRate's: runs/s. */
-export async function runAtZero(store: Store, workers: number, pipelines: number, runs: number): Promise<number> {
-  const { pool, trigger } = await started(store, workers, pipelines, 0);
+export async function measureEngineRate(workers: number, pipelines: number, runs: number): Promise<number> {
+  const { pool, trigger } = await startPool(new MemoryStore(), workers, pipelines, 0);
   const began = performance.now();
-  // Triggered as the baseline queues its runs: one after another, each awaited, with no turn of the
-  // event loop between them. (No stage sleeps here, so no timer waits on one; the sweep gives one
-  // every 64 triggers.)
+  // Triggered as the baseline queues its runs: one after another, each awaited.
   for (let i = 0; i < runs; i++) await trigger(i);
   await pool.whenIdle();
   const seconds = (performance.now() - began) / 1000;
   await pool.stop(0);
-  // One turn of the event loop, untimed, for what the round left to it (its pool's log flush), as any
-  // process's loop turns: rounds chained on microtasks alone kept every earlier round's store alive
-  // through that pending flush, and each round then ran in a heap that the last ones had grown (8
-  // rounds held 27 MB, one holds 2), at 1,600 machine instructions a run of marking it.
+  // One turn of the event loop, untimed, so that what the round left to it does not land in the next.
   await new Promise<void>((resolve) => setImmediate(resolve));
   if (pool.counts.success !== runs) throw new Error(`engine: ${pool.counts.success} of ${runs} runs succeeded`);
   return runs / seconds;
@@ -138,7 +129,8 @@ export async function measurePoint(workers: number, pipelines: number, stageMs: 
   };
 }
 
-async function triggerAll(trigger: (index: number) => Promise<unknown>, runs: number): Promise<void> {
+/** `trigger(0)` to `trigger(runs - 1)`, each awaited, in turns of TRIGGERS_PER_TURN. */
+export async function triggerAll(trigger: (index: number) => Promise<unknown>, runs: number): Promise<void> {
   for (let i = 0; i < runs; i++) {
     await trigger(i);
     if (i % TRIGGERS_PER_TURN === TRIGGERS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));

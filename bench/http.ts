@@ -5,7 +5,8 @@
  * The two run at once and are loaded in alternating rounds (express, emulator, then emulator,
  * express, ...), and each round's ratio is taken from the pair measured back to back: on a shared
  * machine the load drifts over a minute, which measuring one target after the other would count
- * as a difference between them (five runs of the sequential version ranged 0.47 to 0.93).
+ * as a difference between them. Each round also reads the server process's CPU time before and after,
+ * so CPU per request pairs up by round as requests/s does.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -18,8 +19,10 @@ export interface HttpPoint {
   requestsPerSecond: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
-  /** Server CPU time (user + system) per request, microseconds. */
+  /** Server CPU time (user + system) per request over all rounds, microseconds. */
   cpuMicrosPerRequest: number;
+  /** CPU µs per request of each round, paired as `rounds` is. */
+  cpuRounds: number[];
   requests: number;
   errors: number;
   non2xx: number;
@@ -93,7 +96,7 @@ export async function measureHttp(opts: HttpOptions, progress: (line: string) =>
       { name: "POST /pipelines/{id}/trigger", method: "POST" as const, path: `/pipelines/${target.pipelineId}/trigger`, body: '{"git_ref":"main"}' },
     ];
     for (let r = 0; r < requestsFor(targets[0]!).length; r++) {
-      const runs = targets.map(() => ({ loads: [] as Load[], cpu: 0 }));
+      const runs = targets.map(() => ({ loads: [] as Load[], cpu: [] as number[] }));
       for (const [i, target] of targets.entries()) {
         if (!opts.warmupSeconds) break;
         progress(`http: ${modes[i]} ${requestsFor(target)[r]!.name} (warm-up)`);
@@ -108,7 +111,7 @@ export async function measureHttp(opts: HttpOptions, progress: (line: string) =>
           const before = await cpuMicros(target.child);
           const length = opts.requests ? { amount: opts.requests, sampleInt: 10 } : { duration: opts.seconds / opts.rounds };
           runs[i]!.loads.push(await load(target, request, length, opts.connections));
-          runs[i]!.cpu += (await cpuMicros(target.child)) - before;
+          runs[i]!.cpu.push((await cpuMicros(target.child)) - before);
         }
       }
       for (const [i, run] of runs.entries()) points.push(summarise(modes[i]!, requestsFor(targets[i]!)[r]!.name, run.loads, run.cpu));
@@ -120,7 +123,7 @@ export async function measureHttp(opts: HttpOptions, progress: (line: string) =>
 }
 
 /** One target's rounds for one request as a point: totals over the rounds, latency as their medians. */
-function summarise(target: HttpPoint["target"], request: string, loads: Load[], cpu: number): HttpPoint {
+function summarise(target: HttpPoint["target"], request: string, loads: Load[], cpu: number[]): HttpPoint {
   // From the counts, not autocannon's per-second histogram, which is empty for sub-second runs.
   const counts = loads.map((l) => l["2xx"] + l.non2xx);
   const requests = counts.reduce((a, b) => a + b, 0);
@@ -131,7 +134,8 @@ function summarise(target: HttpPoint["target"], request: string, loads: Load[], 
     requestsPerSecond: requests / seconds,
     latencyP50Ms: median(loads.map((l) => l.latency.p50)),
     latencyP99Ms: median(loads.map((l) => l.latency.p99)),
-    cpuMicrosPerRequest: requests ? cpu / requests : NaN,
+    cpuMicrosPerRequest: requests ? cpu.reduce((a, b) => a + b, 0) / requests : NaN,
+    cpuRounds: cpu.map((micros, i) => micros / counts[i]!),
     requests,
     errors: loads.reduce((a, l) => a + l.errors, 0),
     non2xx: loads.reduce((a, l) => a + l.non2xx, 0),

@@ -1,48 +1,78 @@
 /**
- * `npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [kept] [--out file]`
- * (postgres: STAGERUNNER_BENCH_DATABASE_URL, else STAGERUNNER_TEST_DATABASE_URL, else the local server)
+ * `npm run bench [-- --quick | --tiny] [part ...] [--out file]`, parts: queue latency http handlers
+ * postgres retention coldstart (postgres: STAGERUNNER_BENCH_DATABASE_URL, else
+ * STAGERUNNER_TEST_DATABASE_URL, else the local server)
  *
  * Runs the parts asked for (all by default), shows progress on stderr, writes every figure to a
  * results file, prints tables and the target checks, and (for a full run) draws the charts. Exits 1 if
- * two runs of one pipeline were ever seen running at once.
+ * two runs of one pipeline were ever seen running at once, or a pipeline's runs started out of order.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { redactUrl } from "../lib/config/settings.ts";
+import { measureBaseline, versusBaseline } from "./baseline.ts";
 import { drawCharts } from "./charts.ts";
-import { measureBaseline } from "./baseline.ts";
+import { measureFreshBuild } from "./coldStart.ts";
 import { measureEngineRate, measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
 import { measureHttp, type HttpOptions } from "./http.ts";
-import { measureKeptRuns } from "./keptRuns.ts";
-import { measureLoad } from "./openLoop.ts";
+import { measureIdle, measureLoad } from "./latency.ts";
 import { measurePostgres } from "./postgres.ts";
-import { redactUrl } from "../lib/config/settings.ts";
 import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
-import { versusBaseline } from "./versusBaseline.ts";
+import { measureRetention } from "./retention.ts";
 
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
 const PROFILES = {
-  full: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, baselineRounds: 5, rounds: 40, loadSeconds: 3, http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 }, keptRuns: 500_000, pg: { ...PG, processes: [1, 2, 4], jobs: 4000, rounds: 4, latencyJobs: 200 } },
-  quick: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, baselineRounds: 3, rounds: 6, loadSeconds: 0.5, http: { connections: 50, seconds: 0, requests: 500, rounds: 2, warmupSeconds: 0 }, keptRuns: 50_000, pg: { ...PG, processes: [1], jobs: 500, rounds: 2, latencyJobs: 25 } },
-  tiny: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, baselineRounds: 1, rounds: 3, loadSeconds: 0.1, http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 }, keptRuns: 2_000, pg: { ...PG, processes: [1], jobs: 100, rounds: 2, latencyJobs: 10 } },
+  full: {
+    sweep: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 20_000, rounds: 40 },
+    baseline: { workers: [1, 8, 64], rounds: 5 },
+    latency: { idleRuns: 2_000, loadSeconds: 3 },
+    http: { connections: 50, seconds: 10, rounds: 5, warmupSeconds: 2 },
+    pg: { ...PG, processes: [1, 2, 4], jobs: 4000, rounds: 4, latencyJobs: 200 },
+    retention: { runs: 1_000_000, every: 25_000 },
+    handlers: {},
+    coldstartSamples: 11,
+  },
+  quick: {
+    sweep: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6 },
+    baseline: { workers: [1, 8, 64], rounds: 3 },
+    latency: { idleRuns: 500, loadSeconds: 0.5 },
+    http: { connections: 50, seconds: 0, requests: 500, rounds: 2, warmupSeconds: 0 },
+    pg: { ...PG, processes: [1], jobs: 500, rounds: 2, latencyJobs: 25 },
+    retention: { runs: 100_000, every: 10_000 },
+    // mitata times a fast function in batches of 4,096 calls by default, 12 batches at the least.
+    handlers: { min_cpu_time: 50e6, batch_samples: 256 },
+    coldstartSamples: 3,
+  },
+  tiny: {
+    sweep: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3 },
+    baseline: { workers: [1, 4], rounds: 1 },
+    latency: { idleRuns: 100, loadSeconds: 0.1 },
+    http: { connections: 4, seconds: 0, requests: 50, rounds: 1, warmupSeconds: 0 },
+    pg: { ...PG, processes: [1], jobs: 100, rounds: 2, latencyJobs: 10 },
+    retention: { runs: 14_000, every: 2_000 },
+    handlers: { min_cpu_time: 1e6, min_samples: 4, batch_samples: 16 },
+    coldstartSamples: 1,
+  },
 };
-const PARTS = ["queue", "latency", "http", "handlers", "postgres", "kept"] as const;
+const PARTS = ["queue", "latency", "http", "handlers", "postgres", "retention", "coldstart"] as const;
 type Part = (typeof PARTS)[number];
+const USAGE = `usage: npm run bench [-- --quick | --tiny] [${PARTS.join("] [")}] [--out file]`;
 
 const { values, positionals } = parseArgs({
   options: { quick: { type: "boolean" }, tiny: { type: "boolean" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
   allowPositionals: true,
 });
 if (values.help) {
-  console.log("usage: npm run bench [-- --quick | --tiny] [queue] [latency] [http] [handlers] [postgres] [kept] [--out file]");
+  console.log(USAGE);
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !PARTS.includes(p as Part));
 if (unknown.length) {
-  console.error(`bench: unknown part ${unknown.join(", ")}; parts are ${PARTS.join(", ")}`);
+  console.error(`bench: unknown part ${unknown.join(", ")}; ${USAGE}`);
   process.exit(2);
 }
 const parts = new Set<Part>(positionals.length ? (positionals as Part[]) : PARTS);
@@ -53,50 +83,47 @@ const progress = (line: string) => process.stderr.write(`\r\x1b[K${line}`);
 
 const results: Results = { ...machine(), profile: profileName, parameters: { ...profile, parts: [...parts] } };
 
-const baseline = [];
 if (parts.has("queue")) {
-  // The engine against the baseline first, before the sweep's recording store has run in this process.
-  // The emulator runs one kind of store; once the pool's calls had gone to the recording decorator as
-  // well, their sites were polymorphic, and the engine, measured after, ran 15-20% slower (W = 8, P = 64:
-  // 570-610 thousand runs/s against 650-710 thousand in a process that never recorded).
-  await measureEngineRate(4, 4, profile.runsAtZero);
-  await measureBaseline(4, 4, profile.runsAtZero);
-  for (const pipelines of profile.pipelines)
-    for (const workers of profile.workers) {
+  const { sweep: s, baseline: b } = profile;
+  // The engine against the baseline first, before the recording decorator has run in this process:
+  // the emulator runs one kind of store, and calls that have also gone to the decorator are polymorphic.
+  await measureEngineRate(4, 4, s.runsAtZero);
+  await measureBaseline(4, 4, s.runsAtZero);
+  const baseline = [];
+  for (const pipelines of s.pipelines)
+    for (const workers of b.workers) {
       progress(`queue: engine against baseline, W=${workers} P=${pipelines}`);
-      baseline.push(await versusBaseline(workers, pipelines, profile.runsAtZero, profile.baselineRounds));
+      baseline.push(await versusBaseline(workers, pipelines, s.runsAtZero, b.rounds));
     }
-}
-// The latency part needs the capacity of its configuration, measured by the sweep or alone.
-const LOAD = { workers: 8, pipelines: 64, stageMs: 5 };
-if (parts.has("queue") || parts.has("latency")) {
-  // Warm-up of the JIT and allocation paths, with stages that finish at once and with stages that sleep.
-  await measurePoint(4, 4, 0, profile.runsAtZero);
-  await measurePoint(8, 8, 1, 8 * profile.rounds);
-}
-if (parts.has("queue")) {
+  // Warm-up of the recorded engine, with stages that finish at once and with stages that sleep.
+  await measurePoint(4, 4, 0, s.runsAtZero);
+  await measurePoint(8, 8, 1, 8 * s.rounds);
   const sweep = [];
-  for (const stageMs of profile.stageMs)
-    for (const pipelines of profile.pipelines)
-      for (const workers of profile.workers) {
+  for (const stageMs of s.stageMs)
+    for (const pipelines of s.pipelines)
+      for (const workers of s.workers) {
         progress(`queue: W=${workers} P=${pipelines} D=${stageMs} ms`);
-        const runs = stageMs === 0 ? profile.runsAtZero : Math.min(workers, pipelines) * profile.rounds;
+        const runs = stageMs === 0 ? s.runsAtZero : Math.min(workers, pipelines) * s.rounds;
         sweep.push(await measurePoint(workers, pipelines, stageMs, runs));
       }
   results.queue = { sweep, baseline };
 }
 if (parts.has("latency")) {
-  const { workers, pipelines } = LOAD;
-  const stageMs = profileName === "tiny" ? 1 : LOAD.stageMs;
+  const workers = 8;
+  const pipelines = 64;
+  const stageMs = profileName === "tiny" ? 1 : 5;
+  progress("latency: idle workers");
+  const idle = await measureIdle(workers, pipelines, profile.latency.idleRuns);
+  // The open-loop rates are fractions of the capacity of their configuration, measured by the sweep or here.
   const known = results.queue?.sweep.find((p) => p.workers === workers && p.pipelines === pipelines && p.stageMs === stageMs);
   progress("latency: measuring capacity");
-  const capacity = known?.runsPerSecond ?? (await measurePoint(workers, pipelines, stageMs, Math.min(workers, pipelines) * profile.rounds)).runsPerSecond;
+  const capacity = known?.runsPerSecond ?? (await measurePoint(workers, pipelines, stageMs, workers * profile.sweep.rounds)).runsPerSecond;
   const points = [];
   for (const load of [0.25, 0.5, 0.9]) {
     progress(`latency: ${Math.round(load * 100)}% of ${Math.round(capacity)} runs/s`);
-    points.push(await measureLoad(workers, pipelines, stageMs, load, capacity, profile.loadSeconds));
+    points.push(await measureLoad(workers, pipelines, stageMs, load, capacity, profile.latency.loadSeconds));
   }
-  results.latency = { workers, pipelines, stageMs, capacity, points };
+  results.latency = { idle, load: { workers, pipelines, stageMs, capacity, points } };
 }
 if (parts.has("http")) {
   const { connections, seconds, requests }: HttpOptions = profile.http;
@@ -111,13 +138,18 @@ if (parts.has("postgres")) {
     console.error(`\npostgres: skipped, ${redactUrl(pgAdminUrl)} is not reachable (${error.message}); set STAGERUNNER_BENCH_DATABASE_URL`);
   }
 }
-if (parts.has("kept")) {
-  progress(`kept: ${profile.keptRuns} runs in one store`);
-  results.kept = await measureKeptRuns(profile.keptRuns);
+if (parts.has("retention")) {
+  const { runs, every } = profile.retention;
+  progress(`retention: ${runs} runs through one store`);
+  results.retention = await measureRetention(runs, every, 8, 64);
 }
 if (parts.has("handlers")) {
   progress("handlers: mitata");
-  results.handlers = await measureHandlers(profileName !== "full");
+  results.handlers = await measureHandlers(profile.handlers);
+}
+if (parts.has("coldstart")) {
+  progress("coldstart: building and starting every bundle");
+  results.coldstart = await measureFreshBuild(profile.coldstartSamples);
 }
 progress("");
 results.targets = checkTargets(results);
@@ -131,7 +163,7 @@ if (profileName === "full" && !values.out) {
   console.log(`charts: ${charts.join(", ")}`);
 }
 
-const measured = [...(results.queue?.sweep ?? []), ...(results.latency?.points ?? [])];
+const measured = [...(results.queue?.sweep ?? []), ...(results.latency?.load.points ?? []), ...(results.latency ? [results.latency.idle] : [])];
 const overlaps = measured.filter((p) => p.maxConcurrentPerPipeline > 1).length;
 const disordered = measured.filter((p) => p.outOfOrder > 0).length;
 if (overlaps) console.error(`FAILED: two runs of one pipeline ran at once in ${overlaps} measurement(s)`);

@@ -10,7 +10,7 @@ import { systemClock } from "../lib/clock.ts";
 import { PgStore } from "../lib/store/pg/pgStore.ts";
 import { simulateRunner } from "../lib/worker/stageRunner.ts";
 import { WorkerPool } from "../lib/worker/pool.ts";
-import { withOverrides } from "./storeOverrides.ts";
+import { wrapStore } from "../test/support/storeWrappers.ts";
 
 const [kind, url, concurrencyArg] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
@@ -23,8 +23,8 @@ if (kind === "stagerunner") {
   // connection beside them: both engines' processes are up at once, within the server's 100 connections.
   const inner = await PgStore.connect(url!, { poolSize: concurrency });
   // Records the moment a claim returns: that is when the run starts.
-  const store = withOverrides(inner, {
-    claimRun: async (workerId: string) => {
+  const store = wrapStore(inner, {
+    claimRun: async (workerId) => {
       const claim = await inner.claimRun(workerId);
       if (claim) started.set(claim.run.id, epochNow());
       return claim;

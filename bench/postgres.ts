@@ -5,8 +5,8 @@
  *
  * Both are set up at once (a database and worker processes each) and their throughput is measured in
  * alternating rounds, each round's ratio from the pair measured back to back, as the HTTP part does:
- * measured one after the other, the machine's drift over a minute showed up as a difference between them
- * (one process: 1.09, 1.89 and 0.95 in three runs of the same code).
+ * measured one after the other, the machine's drift over a minute would count as a difference between
+ * them (one process: 0.95 to 1.89 over three runs of the same code).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";

@@ -13,7 +13,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Claim, Store } from "../lib/store/store.ts";
-import { withOverrides } from "./storeOverrides.ts";
+import { wrapStore } from "../test/support/storeWrappers.ts";
 
 export interface Recording {
   /** By run, in trigger order: trigger, start and finish times; NaN where none. */
@@ -76,26 +76,26 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     p.running--;
     if (++recording.finishedCount === waiting?.count) waiting.resolve();
   };
-  const overrides: { -readonly [K in keyof Store]?: Store[K] } = {};
-  overrides.triggerRun = (pipelineId, gitRef) => {
-    const p = runsOf(pipelineId);
-    const at = p.ids.length;
-    p.runs.push(recording.triggered.length);
-    p.ids.push(undefined);
-    recording.triggered.push(performance.now());
-    recording.started.push(NaN);
-    recording.finished.push(NaN);
-    return inner.triggerRun(pipelineId, gitRef).then((run) => {
-      p.ids[at] = run?.id;
-      return run;
-    });
-  };
-  overrides.claimRun = async (workerId) => started(await inner.claimRun(workerId));
-  overrides.finishRun = (claim: Claim, status, error, last) => {
-    const result = inner.finishRun(claim, status, error, last);
-    finished(claim);
-    return result;
-  };
-  const store = withOverrides(inner, overrides);
+  const store = wrapStore(inner, {
+    triggerRun: (pipelineId, gitRef) => {
+      const p = runsOf(pipelineId);
+      const at = p.ids.length;
+      p.runs.push(recording.triggered.length);
+      p.ids.push(undefined);
+      recording.triggered.push(performance.now());
+      recording.started.push(NaN);
+      recording.finished.push(NaN);
+      return inner.triggerRun(pipelineId, gitRef).then((run) => {
+        p.ids[at] = run?.id;
+        return run;
+      });
+    },
+    claimRun: async (workerId) => started(await inner.claimRun(workerId)),
+    finishRun: (claim, status, error, last) => {
+      const result = inner.finishRun(claim, status, error, last);
+      finished(claim);
+      return result;
+    },
+  });
   return { store, recording };
 }

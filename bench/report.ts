@@ -1,5 +1,6 @@
 /** Plain-text tables of a results file. */
-import { httpRatio, pgRatio, type Results } from "./results.ts";
+import { rssFlatness } from "./retention.ts";
+import { httpCpuRatio, httpRateRatio, pgRatio, type Results } from "./results.ts";
 import { round } from "./stats.ts";
 
 function table(title: string, rows: Record<string, string | number>[]): void {
@@ -33,20 +34,28 @@ export function printResults(r: Results): void {
     })),
   );
   table(
-    "Engine against the baseline loop, 0-ms stages",
+    "Engine against the baseline loop, 0-ms stages (reported, no target)",
     (r.queue?.baseline ?? []).map((b) => ({ W: b.workers, P: b.pipelines, "engine runs/s": Math.round(b.engineRunsPerSecond), "baseline runs/s": Math.round(b.baselineRunsPerSecond), ratio: n(b.ratio, 3) })),
   );
-  if (r.latency)
+  const idle = r.latency?.idle;
+  if (idle)
+    table(`Trigger-to-start with idle workers (W=${idle.workers}, P=${idle.pipelines}, one trigger ${idle.gapMs} ms after the last run ended), ms`, [
+      { runs: idle.runs, p50: n(idle.wait.p50, 3), p95: n(idle.wait.p95, 3), p99: n(idle.wait.p99, 3), "finish p99": n(idle.total.p99, 3) },
+    ]);
+  const load = r.latency?.load;
+  if (load)
     table(
-      `Open-loop latency (W=${r.latency.workers}, P=${r.latency.pipelines}, D=${r.latency.stageMs} ms, capacity ${Math.round(r.latency.capacity)} runs/s)`,
-      r.latency.points.map((p) => ({ load: `${p.load * 100}%`, "runs/s": Math.round(p.ratePerSecond), runs: p.runs, "wait p50 ms": n(p.wait.p50, 3), "wait p99 ms": n(p.wait.p99, 3), "finish p99 ms": n(p.total.p99, 3) })),
+      `Open-loop latency (W=${load.workers}, P=${load.pipelines}, D=${load.stageMs} ms, capacity ${Math.round(load.capacity)} runs/s)`,
+      load.points.map((p) => ({ load: `${p.load * 100}%`, "runs/s": Math.round(p.ratePerSecond), runs: p.runs, "wait p50 ms": n(p.wait.p50, 3), "wait p99 ms": n(p.wait.p99, 3), "finish p99 ms": n(p.total.p99, 3) })),
     );
   const http = r.http?.points ?? [];
   table(
-    `HTTP (autocannon, ${r.http?.connections} connections, ${r.http?.requests ? `${r.http.requests} requests a round` : `${r.http?.seconds} s`})`,
+    `HTTP (autocannon, ${r.http?.connections} connections, ${r.http?.requests ? `${r.http.requests} requests a round` : `${r.http?.seconds} s`}; vs bare: medians of the paired rounds)`,
     http.map((p) => {
-      const ratio = p.target === "express" ? 1 : httpRatio(http, p.request);
-      return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "vs bare (median of rounds)": ratio === undefined ? "-" : n(ratio, 3), errors: p.errors + p.non2xx };
+      const bare = p.target === "express";
+      const rate = bare ? 1 : httpRateRatio(http, p.request);
+      const cpu = bare ? 1 : httpCpuRatio(http, p.request);
+      return { target: p.target, request: p.request, "req/s": Math.round(p.requestsPerSecond), "p50 ms": n(p.latencyP50Ms), "p99 ms": n(p.latencyP99Ms), "CPU µs/req": n(p.cpuMicrosPerRequest, 1), "req/s vs bare": n(rate, 3), "bare CPU / CPU": n(cpu, 3), errors: p.errors + p.non2xx };
     }),
   );
   const pgPoints = r.postgres?.points ?? [];
@@ -57,11 +66,30 @@ export function printResults(r: Results): void {
       return { engine: p.engine, processes: p.processes, concurrency: p.concurrency, queues: p.queues, jobs: p.jobs, "jobs/s": Math.round(p.jobsPerSecond), "start p50": n(p.latency.p50, 3), "start p99": n(p.latency.p99, 3), "vs graphile": other ? n(pgRatio(p, other), 3) : "-" };
     }),
   );
-  const k = r.kept;
-  if (k)
-    table("Kept runs (one in-memory store filled with finished runs; full GC = median of five, ms)", [
-      { runs: k.runs, "fill runs/s": Math.round(k.fillRunsPerSecond), "heap B/run": Math.round(k.heapBytesPerRun), "buffers B/run": Math.round(k.arrayBufferBytesPerRun), "full GC empty": n(k.fullGcEmptyMs, 1), "full GC kept": n(k.fullGcKeptMs, 1) },
+  const ret = r.retention;
+  const flat = ret && rssFlatness(ret);
+  const mb = (bytes: number | undefined) => (bytes === undefined ? "-" : n(bytes / 2 ** 20, 1));
+  if (ret)
+    table(`Retention (W=${ret.workers}, P=${ret.pipelines}, 0-ms runs, ${ret.retainRuns} kept; RSS after a full collection, MB, from the first sample after ${flat?.warmupRuns ?? "-"} runs)`, [
+      {
+        runs: ret.runs,
+        "runs/s": Math.round(ret.runsPerSecond),
+        kept: ret.kept,
+        "RSS first": mb(flat?.first.rssBytes),
+        "RSS last": mb(flat?.last.rssBytes),
+        "RSS max": mb(flat?.max.rssBytes),
+        "max/first": n(flat?.growth, 3),
+        "since full": n(flat?.growthSinceFull, 3),
+        "store heap MB": mb(ret.storeHeapBytesAtEnd),
+        "heap B/kept run": Math.round(ret.heapBytesPerKeptRun),
+      },
     ]);
+  const cold = r.coldstart;
+  if (cold)
+    table(
+      `Handler bundles (cold start = spawn to handler ready, median of ${cold.samples}; empty module ${n(cold.baselineMs, 1)} ms)`,
+      cold.bundles.map((b) => ({ bundle: b.name, KB: n(b.bytes / 1024, 1), "median ms": n(b.medianMs, 1), "over empty ms": n(b.overheadMs, 1) })),
+    );
   table("Handler cost (mitata)", (r.handlers ?? []).map((h) => ({ case: h.name, "p50 µs": n(h.p50Ns / 1000, 2), "avg µs": n(h.avgNs / 1000, 2) })));
   table("Targets", (r.targets ?? []).map((t) => ({ target: t.name, value: n(t.value, 3), goal: t.goal, met: t.met ? "yes" : "MISSED" })));
 }

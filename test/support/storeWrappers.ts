@@ -1,12 +1,16 @@
 /**
- * A Store that forwards every call to another one, with hooks, so that tests can make the store
- * fail or record what happened without knowing which implementation sits underneath.
+ * A Store that forwards every call to another one, with some methods replaced, so that tests and the
+ * bench can make a store fail or record what happened without knowing which implementation sits
+ * underneath. Every method is listed, so a method added to Store fails to compile here until forwarded.
  */
 import type { Claim, Store } from "../../lib/store/store.ts";
 
 export type StoreOverrides = Partial<Omit<Store, "durable">>;
 
-/** `inner` with some methods replaced; the replacements may call `inner` themselves. */
+/**
+ * `inner` with some methods replaced; the replacements may call `inner` themselves. The forwarding
+ * functions are made once here, not per call (the bench calls them on its hot path).
+ */
 export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
   return {
     get durable() {
