@@ -98,7 +98,12 @@ export const DEFAULT_MEMORY_RETAIN_RUNS = 10_000;
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
 /** The PostgreSQL store's options that the store settings name. */
-export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({ poolSize: config.dbPoolSize, poolWaitMs: config.dbPoolWaitMs, leaseMs: config.leaseMs });
+export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({
+  poolSize: config.dbPoolSize,
+  poolWaitMs: config.dbPoolWaitMs,
+  leaseMs: config.leaseMs,
+  retainRuns: config.retainRuns,
+});
 
 export const serverSettings = {
   host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),

@@ -95,7 +95,7 @@ describe.skipIf(!pgTestUrl)("appendLinesSql on PostgreSQL", () => {
             expect(bySql[a.stage]).toEqual(byTs[a.stage]);
           }
         }),
-        { numRuns: 60, examples: [[crossings]] },
+        { numRuns: 40, examples: [[crossings]] },
       ),
     );
   }, 60_000);
