@@ -95,7 +95,12 @@ export const storeSettings = {
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
 /** The PostgreSQL store's options that the store settings name. */
-export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({ poolSize: config.dbPoolSize, poolWaitMs: config.dbPoolWaitMs, leaseMs: config.leaseMs });
+export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({
+  poolSize: config.dbPoolSize,
+  poolWaitMs: config.dbPoolWaitMs,
+  leaseMs: config.leaseMs,
+  retainRuns: config.retainRuns,
+});
 
 /** What every process running workers reads: `stagerunner worker` and the worker function. */
 export const workerSettings = {

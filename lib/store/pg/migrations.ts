@@ -74,6 +74,44 @@ CREATE INDEX runs_by_status ON runs (status, seq);
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
 `,
   },
+  {
+    version: 2,
+    name: "the stage log cap",
+    sql: String.raw`
+-- appendLines of lib/store/stages.ts: 'added' after 'logs', at most max_lines lines: the first
+-- first_lines, then '[... N lines dropped ...]' counting every line dropped so far (a marker at index
+-- first_lines of a full log is read and added to), then the latest lines. The statements that append
+-- call it only past the cap (lib/store/pg/stagesSql.ts appendLinesSql): inline, the expression is
+-- compiled with every execution of those statements, under the cap or not (1.5 times the run time of
+-- a stage update, measured).
+CREATE FUNCTION stagerunner_append_lines(logs jsonb, added jsonb, max_lines int, first_lines int) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+  kept       int := jsonb_array_length(logs);
+  total      int := kept + jsonb_array_length(added);
+  last_lines int := max_lines - first_lines - 1;
+  -- Where the lines after the first ones start in logs || added: after the marker, if there is one.
+  rest       int := least(kept, first_lines);
+  dropped    numeric := 0; -- numeric: a forged marker with a huge count cannot make a write fail
+  marker     text;
+BEGIN
+  IF total <= max_lines THEN
+    RETURN logs || added;
+  END IF;
+  IF kept = max_lines THEN
+    marker := substring(logs ->> first_lines FROM '^\[\.\.\. ([0-9]+) lines dropped \.\.\.\]$');
+    IF marker IS NOT NULL THEN
+      dropped := marker::numeric;
+      rest := first_lines + 1;
+    END IF;
+  END IF;
+  RETURN jsonb_path_query_array(logs, '$[0 to $last]', jsonb_build_object('last', first_lines - 1))
+    || jsonb_build_array('[... ' || (dropped + total - rest - last_lines) || ' lines dropped ...]')
+    || jsonb_path_query_array(logs || added, '$[$from to last]', jsonb_build_object('from', greatest(rest, total - last_lines)));
+END
+$fn$;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -15,31 +15,17 @@ import { pendingStages, releasedStages } from "../stages.ts";
 import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../../api/schemas.ts";
 import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
 import { assertCurrent, claimIds, hasStage, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
-import { channelName, checkConnection, clientConfig, poolConfig, positive, type ConnectionOptions } from "./connection.ts";
+import { channelName, checkConnection, clientConfig, poolConfig, positive } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
+import type { PgStoreOptions } from "./options.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
 import { isRowId, logsJson, page, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { pruneFinished, pruning, retainedRuns } from "./retention.ts";
 import { Signals } from "./signals.ts";
 
-export interface PgStoreOptions extends ConnectionOptions {
-  clock?: Clock;
-  ids?: IdGenerator;
-  /** How long a claim holds without renewal; watched claims are renewed every third of it. Default 30 s. */
-  leaseMs?: number;
-  /**
-   * How often a store with onClaimable listeners recovers expired leases. Default leaseMs / 2, at most
-   * 5 s, so that a killed worker's run is recovered within the lease plus 5 s.
-   */
-  sweepIntervalMs?: number;
-  /** How often listeners are called anyway, in case a notification was missed. Default 2 s. */
-  pollIntervalMs?: number;
-  /** Connections in the pool. Default 10. */
-  poolSize?: number;
-  /** Where the store reports what it does on its own: each run it fails by lease recovery. */
-  log?: (line: string) => void;
-}
+export type { PgStoreOptions };
 
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";
@@ -55,6 +41,7 @@ export class PgStore implements Store {
   private readonly clock: Clock;
   private readonly ids: IdGenerator;
   private readonly leaseMs: number;
+  private readonly retainRuns: number | undefined;
   private readonly signals: Signals;
   private closing: Promise<void> | undefined;
 
@@ -80,6 +67,7 @@ export class PgStore implements Store {
     this.clock = opts.clock ?? systemClock;
     this.ids = opts.ids ?? timeOrderedId;
     this.leaseMs = positive("leaseMs", opts.leaseMs ?? 30_000);
+    this.retainRuns = opts.retainRuns === undefined ? undefined : retainedRuns(opts.retainRuns);
     this.pool = new pg.Pool(poolConfig(url, opts, positive("poolSize", opts.poolSize ?? 10)));
     // An idle connection's error (the server restarted): the pool drops it, the next query reports.
     this.pool.on("error", () => {});
@@ -88,13 +76,18 @@ export class PgStore implements Store {
       claimableChannel: channelName("stagerunner_claimable", opts.schema),
       cancelChannel: channelName("stagerunner_cancel", opts.schema),
       leaseMs: this.leaseMs,
-      sweepIntervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(this.leaseMs / 2, 5000)),
       pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
       renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
       isLost: async (claim) => (await staleReason(this.pool, claim)) !== undefined,
-      sweep: async () => {
-        for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
-      },
+      periodic: [
+        {
+          intervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(this.leaseMs / 2, 5000)),
+          run: async () => {
+            for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
+          },
+        },
+        ...(this.retainRuns === undefined ? [] : [pruning(this.pool, this.retainRuns, opts)]),
+      ],
     });
   }
 
@@ -252,6 +245,15 @@ export class PgStore implements Store {
       if (rows.some((r) => r.became_ready)) this.signals.claimable();
       if (rows.length < RECOVER_BATCH) return recovered;
     }
+  }
+
+  /**
+   * Deletes the finished runs beyond the newest retainRuns, in batches (lib/store/pg/retention.ts);
+   * resolves to how many. Without retainRuns it deletes nothing. Runs periodically in every store
+   * with onClaimable listeners; safe to run in several processes at once.
+   */
+  pruneFinished(): Promise<number> {
+    return this.retainRuns === undefined ? Promise.resolve(0) : pruneFinished(this.pool, this.retainRuns);
   }
 
   async cancelQueued(reason: string): Promise<Run[]> {

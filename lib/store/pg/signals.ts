@@ -1,6 +1,7 @@
 /**
  * A PgStore's traffic with other processes besides its queries: wake-ups (onClaimable), cancel notices
- * and lease renewals (watchClaim), and the periodic recovery of expired leases.
+ * and lease renewals (watchClaim), and the periodic work of a store with workers (lease recovery,
+ * retention).
  *
  * - Writes that make work claimable NOTIFY the claimable channel with this store's instance id; every
  *   other store's listeners are called when it arrives, and this store calls its own directly (its
@@ -10,10 +11,10 @@
  * - Watched claims are renewed every leaseMs / 3, all in one statement; a claim the renewal no longer
  *   finds is lost. Delete and recovery NOTIFY the cancel channel with the lost claim's token, so a
  *   watcher in any process hears within milliseconds rather than at its next renewal.
- * - Stores with onClaimable listeners (those running workers) sweep for expired leases every
- *   sweepIntervalMs.
+ * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
+ *   sweep for expired leases and, with --retain-runs, the deletion of old finished runs.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
- * PgStore.recoverExpired, and the clock only stamps times.
+ * PgStore.recoverExpired (and retention by PgStore.pruneFinished), and the clock only stamps times.
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
@@ -26,13 +27,19 @@ export interface SignalsOptions {
   claimableChannel: string;
   cancelChannel: string;
   leaseMs: number;
-  sweepIntervalMs: number;
   pollIntervalMs: number;
   /** Extends the leases of `held`; resolves to the tokens still held. */
   renew: (held: { runId: string; token: string }[]) => Promise<Set<string>>;
   /** Whether a claim is no longer current (a read: cheaper than a renewal's commit). */
   isLost: (claim: Claim) => Promise<boolean>;
-  sweep: () => Promise<unknown>;
+  /** Work done every `intervalMs` while there are onClaimable listeners. */
+  periodic: Periodic[];
+}
+
+export interface Periodic {
+  intervalMs: number;
+  /** A failure (the database unreachable) waits for the next time; a run still going skips it. */
+  run: () => Promise<unknown>;
 }
 
 const LOST = "the run is no longer claimed by this worker";
@@ -46,9 +53,8 @@ export class Signals {
   private readonly listeners = new Set<() => void>();
   private readonly connection: ListenConnection;
   private pollTimer: NodeJS.Timeout | undefined;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private periodicTimers: NodeJS.Timeout[] = [];
   private renewTimer: NodeJS.Timeout | undefined;
-  private sweeping = false;
   private closed = false;
 
   constructor(private readonly opts: SignalsOptions) {
@@ -79,14 +85,14 @@ export class Signals {
     if (this.closed) return () => {};
     this.listeners.add(listener);
     void this.listen();
-    this.pollTimer ??= repeat(this.opts.pollIntervalMs, () => this.claimable());
-    this.sweepTimer ??= repeat(this.opts.sweepIntervalMs, () => void this.sweepOnce());
+    if (!this.pollTimer) {
+      this.pollTimer = repeat(this.opts.pollIntervalMs, () => this.claimable());
+      this.periodicTimers = this.opts.periodic.map((work) => this.repeatWork(work));
+    }
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size > 0) return;
-      clearInterval(this.pollTimer);
-      clearInterval(this.sweepTimer);
-      this.pollTimer = this.sweepTimer = undefined;
+      this.stopTimers();
     };
   }
 
@@ -110,8 +116,9 @@ export class Signals {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of [this.pollTimer, this.sweepTimer, this.renewTimer]) clearInterval(timer);
-    this.pollTimer = this.sweepTimer = this.renewTimer = undefined;
+    this.stopTimers();
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     this.listeners.clear();
     this.watches.clear();
     await this.connection.close();
@@ -151,16 +158,23 @@ export class Signals {
     this.renewTimer = undefined;
   }
 
-  private async sweepOnce(): Promise<void> {
-    if (this.sweeping || this.closed) return;
-    this.sweeping = true;
-    try {
-      await this.opts.sweep();
-    } catch {
-      // The database is unreachable: the next sweep tries again.
-    } finally {
-      this.sweeping = false;
-    }
+  /** The poll and the periodic work, which run while there are listeners. */
+  private stopTimers(): void {
+    for (const timer of [this.pollTimer, ...this.periodicTimers]) clearInterval(timer);
+    this.pollTimer = undefined;
+    this.periodicTimers = [];
+  }
+
+  private repeatWork(work: Periodic): NodeJS.Timeout {
+    let running = false;
+    return repeat(work.intervalMs, () => {
+      if (running || this.closed) return;
+      running = true;
+      work
+        .run()
+        .catch(() => {}) // the database is unreachable: the next time tries again
+        .finally(() => (running = false));
+    });
   }
 }
 
