@@ -18,10 +18,11 @@ import { measureEngineRate, measurePoint } from "./engine.ts";
 import { measureHandlers } from "./handlers.ts";
 import { measureHttp, type HttpOptions } from "./http.ts";
 import { measureIdle, measureLoad } from "./latency.ts";
-import { measurePostgres } from "./postgres.ts";
+import { measurePostgres, withDatabase } from "./postgres.ts";
 import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
 import { measureRetention } from "./retention.ts";
+import { measureRunControl } from "./runControl.ts";
 
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
@@ -35,6 +36,7 @@ const PROFILES = {
     retention: { runs: 1_000_000, every: 25_000 },
     handlers: {},
     coldstartSamples: 11,
+    runControl: { cancels: 200, lines: 1000 },
   },
   quick: {
     sweep: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6 },
@@ -46,6 +48,7 @@ const PROFILES = {
     // mitata times a fast function in batches of 4,096 calls by default, 12 batches at the least.
     handlers: { min_cpu_time: 50e6, batch_samples: 256 },
     coldstartSamples: 3,
+    runControl: { cancels: 40, lines: 200 },
   },
   tiny: {
     sweep: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3 },
@@ -56,9 +59,10 @@ const PROFILES = {
     retention: { runs: 14_000, every: 2_000 },
     handlers: { min_cpu_time: 1e6, min_samples: 4, batch_samples: 16 },
     coldstartSamples: 1,
+    runControl: { cancels: 5, lines: 20 },
   },
 };
-const PARTS = ["queue", "latency", "http", "handlers", "postgres", "retention", "coldstart"] as const;
+const PARTS = ["queue", "latency", "http", "handlers", "postgres", "retention", "coldstart", "runcontrol"] as const;
 type Part = (typeof PARTS)[number];
 const USAGE = `usage: npm run bench [-- --quick | --tiny] [${PARTS.join("] [")}] [--out file]`;
 
@@ -142,6 +146,17 @@ if (parts.has("retention")) {
   const { runs, every } = profile.retention;
   progress(`retention: ${runs} runs through one store`);
   results.retention = await measureRetention(runs, every, 8, 64);
+}
+if (parts.has("runcontrol")) {
+  progress("runcontrol: in memory");
+  results.runControl = [await measureRunControl(profile.runControl)];
+  try {
+    progress("runcontrol: PostgreSQL, a worker in another process");
+    results.runControl.push(await withDatabase(pgAdminUrl, (pgUrl) => measureRunControl({ ...profile.runControl, pgUrl })));
+  } catch (error) {
+    if (positionals.includes("runcontrol") || !(error instanceof Error && /ECONNREFUSED|does not exist|password/.test(error.message))) throw error;
+    console.error(`\nruncontrol: PostgreSQL skipped, ${redactUrl(pgAdminUrl)} is not reachable (${error.message})`);
+  }
 }
 if (parts.has("handlers")) {
   progress("handlers: mitata");

@@ -51,7 +51,7 @@ const WARM_UP_JOBS = 128;
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
-async function withDatabase<T>(adminUrl: string, fn: (url: string) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(adminUrl: string, fn: (url: string) => Promise<T>): Promise<T> {
   const name = `sr_bench_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -84,6 +84,20 @@ export function printResults(r: Results): void {
         "heap B/kept run": Math.round(ret.heapBytesPerKeptRun),
       },
     ]);
+  table(
+    "Run control through the emulator's API (ms): cancel = request to a client seeing `cancelled`; lines = logged to received",
+    (r.runControl ?? []).map((p) => ({
+      store: p.store,
+      cancels: p.cancels,
+      "cancel p50": n(p.cancel.p50, 1),
+      "cancel p99": n(p.cancel.p99, 1),
+      lines: p.lines,
+      "SSE p50": n(p.sse.p50, 1),
+      "SSE p99": n(p.sse.p99, 1),
+      "long-poll p50": n(p.longPoll.p50, 1),
+      "long-poll p99": n(p.longPoll.p99, 1),
+    })),
+  );
   const cold = r.coldstart;
   if (cold)
     table(

@@ -11,6 +11,7 @@ import type { HttpPoint } from "./http.ts";
 import type { IdlePoint, LoadPoint } from "./latency.ts";
 import type { PgPoint } from "./postgres.ts";
 import { rssFlatness, type RetentionRun } from "./retention.ts";
+import type { RunControlPoint } from "./runControl.ts";
 import { pairedRatio } from "./stats.ts";
 
 export interface Results {
@@ -28,6 +29,7 @@ export interface Results {
   postgres?: { adminUrl: string; points: PgPoint[] };
   retention?: RetentionRun;
   coldstart?: ColdStarts;
+  runControl?: RunControlPoint[];
   targets?: Target[];
 }
 
@@ -81,6 +83,13 @@ export function checkTargets(r: Results): Target[] {
   if (idle) check("trigger-to-start p99 with idle workers, in memory (ms)", idle.wait.p99, "< 1", idle.wait.p99 < 1);
   const flat = r.retention && rssFlatness(r.retention);
   if (flat) check("RSS under retention: highest / first sample after warm-up", flat.growth, "<= 1.1", flat.growth <= 1.1);
+  for (const point of r.runControl ?? []) {
+    // What a person waits for: within 100 ms in memory; within 1 s when it crosses PostgreSQL.
+    const limit = point.store === "memory" ? 100 : 1000;
+    check(`cancel, request to cancelled, p99, ${point.store} (ms)`, point.cancel.p99, `< ${limit}`, point.cancel.p99 < limit);
+    check(`log line to SSE client, p99, ${point.store} (ms)`, point.sse.p99, `< ${limit}`, point.sse.p99 < limit);
+    check(`log line to long-poll client, p99, ${point.store} (ms)`, point.longPoll.p99, `< ${limit}`, point.longPoll.p99 < limit);
+  }
   const bundles = r.coldstart?.bundles ?? [];
   if (bundles.length) {
     const largest = Math.max(...bundles.map((b) => b.bytes)) / 1024;

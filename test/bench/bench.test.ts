@@ -45,6 +45,11 @@ it("runs every bench part on tiny sizes, holds the queue's rules and checks ever
     expect(r.coldstart!.bundles.length).toBeGreaterThan(5);
     expect(r.coldstart!.bundles.every((b) => b.bytes > 0 && b.medianMs > 0)).toBe(true);
 
+    // Run control: every cancel and line measured, in memory at least (PostgreSQL when it is reachable).
+    const memory = r.runControl!.find((p) => p.store === "memory")!;
+    expect(memory).toMatchObject({ cancels: 5, lines: 20 });
+    expect([memory.cancel.p99, memory.sse.p99, memory.longPoll.p99].every((ms) => ms > 0)).toBe(true);
+
     const names = r.targets!.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining([
       "CPU per request, GET /pipelines/{id}: bare Express / emulator",
@@ -52,6 +57,8 @@ it("runs every bench part on tiny sizes, holds the queue's rules and checks ever
       "RSS under retention: highest / first sample after warm-up",
       "largest handler bundle (KB)",
       "slowest handler cold start over an empty module (ms)",
+      "cancel, request to cancelled, p99, memory (ms)",
+      "log line to SSE client, p99, memory (ms)",
     ]));
     expect(r.targets!.every((t) => Number.isFinite(t.value))).toBe(true);
     if (r.postgres) {
