@@ -6,7 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "a
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { routes, type Route } from "../handlers/routes.ts";
 import { HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../lib/api/errors.ts";
-import { MAX_BODY_BYTES } from "../lib/http/endpoint.ts";
+import { MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { problemResult } from "../lib/http/problem.ts";
 import type { HandlerContext, Services } from "../lib/http/services.ts";
 import { expressRequestToEvent, resultToExpressResponse } from "./adapter.ts";

@@ -13,12 +13,19 @@ export class HttpError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly errors: FieldError[] | undefined;
+  /** Meant for the client, 5xx included (the `cause` is not): what @middy/http-error-handler reads. */
+  readonly expose = true;
   constructor(status: number, message: string, opts: { headers?: Record<string, string>; errors?: FieldError[]; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = new.target.name;
     this.status = status;
     this.headers = opts.headers ?? {};
     this.errors = opts.errors;
+  }
+
+  /** The status under the name @middy/http-error-handler reads. */
+  get statusCode(): number {
+    return this.status;
   }
 }
 
