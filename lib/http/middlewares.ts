@@ -15,7 +15,8 @@ type Step = middy.MiddlewareObj<ApiEvent, ApiResult, Error, HandlerContext>;
 
 /**
  * The event, translated once, as `context.apiRequest`: header names lower-cased and v1/ALB multi-value
- * maps merged (what @middy/http-header-normalizer would do, for every event kind).
+ * maps merged (what @middy/http-header-normalizer would do, for every event kind); a repeated query
+ * parameter is a 400 here.
  */
 export const normaliseEvent = (route: PathTemplate | undefined): Step => ({
   before: ({ event, context }) => {
@@ -41,7 +42,7 @@ export const requireToken: Step = {
 export const parseBody: Step = {
   before: ({ context }) => {
     const apiRequest = context.apiRequest!;
-    apiRequest.body = parseJsonBody(apiRequest.body);
+    apiRequest.body = parseJsonBody(apiRequest.body, apiRequest.headers["content-encoding"]);
   },
 };
 

@@ -1,10 +1,10 @@
-/** The body step's checks, in the order it makes them: size, then JSON. */
+/** The body step's checks, in the order it makes them: encoding, size, UTF-8, JSON. */
 import { describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES, parseJsonBody } from "../../../lib/http/body.ts";
 
-const refusal = (body: unknown) => {
+const refusal = (body: unknown, encoding?: string) => {
   try {
-    parseJsonBody(body);
+    parseJsonBody(body, encoding);
   } catch (error) {
     const { status, message } = error as { status: number; message: string };
     return [status, message];
@@ -13,13 +13,17 @@ const refusal = (body: unknown) => {
 };
 
 describe("parseJsonBody", () => {
-  it("parses the text, and takes no body as undefined", () => {
-    expect(parseJsonBody('{"a":"é"}')).toEqual({ a: "é" });
-    expect(parseJsonBody(undefined)).toBeUndefined();
+  it("parses text and UTF-8 bytes alike, and takes no body as undefined", () => {
+    expect(parseJsonBody('{"a":"é"}', undefined)).toEqual({ a: "é" });
+    expect(parseJsonBody(Buffer.from('{"a":"é"}'), " Identity ")).toEqual({ a: "é" });
+    expect(parseJsonBody(undefined, "gzip")).toBeUndefined();
   });
 
-  it("refuses a body over 1 MiB, counted in UTF-8 bytes", () => {
+  it("refuses a compressed body before looking at it, then one too large, then bytes that are not UTF-8", () => {
+    expect(refusal("x".repeat(MAX_BODY_BYTES + 1), "deflate")).toEqual([415, "Content-Encoding deflate is not supported: send the body uncompressed"]);
+    expect(refusal(Buffer.alloc(MAX_BODY_BYTES + 1, 0xff))).toEqual([413, `request body is larger than ${MAX_BODY_BYTES} bytes`]);
     expect(refusal("é".repeat(MAX_BODY_BYTES / 2 + 1))).toEqual([413, `request body is larger than ${MAX_BODY_BYTES} bytes`]);
+    expect(refusal(Buffer.from([0x22, 0xc3, 0x22]))).toEqual([400, "request body is not valid UTF-8"]);
   });
 
   it("says where malformed JSON stops, in its own words", () => {
