@@ -2,6 +2,7 @@
  * The one boundary between Express and the handlers: an Express request becomes an API Gateway v2
  * event, a v2 result becomes an Express response. Nothing else in the project sees either side.
  */
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 import type { Request, Response } from "express";
@@ -35,9 +36,11 @@ export function expressRequestToEvent(req: Request, routeKey: string, stage = "$
     const value = params[name]!;
     (pathParameters ??= {})[name] = Array.isArray(value) ? value.join("/") : value;
   }
-  // Only routes that take a body have its parser, which sets it.
+  // Only routes that take a body have its parser, which sets it. Bytes that are not UTF-8 go as
+  // base64, as API Gateway sends a binary body, for the handler to refuse.
   const raw: unknown = Object.hasOwn(req, "body") ? req.body : undefined;
-  const body = Buffer.isBuffer(raw) && raw.length > 0 ? raw.toString("utf8") : undefined;
+  const bytes = Buffer.isBuffer(raw) && raw.length > 0 ? raw : undefined;
+  const text = bytes && isUtf8(bytes);
   const now = Date.now();
   const domainName = hostname(incoming.host);
   const event: APIGatewayProxyEventV2 = {
@@ -64,11 +67,11 @@ export function expressRequestToEvent(req: Request, routeKey: string, stage = "$
       time: iso(now),
       timeEpoch: now,
     },
-    isBase64Encoded: false,
+    isBase64Encoded: bytes !== undefined && !text,
   };
   if (rawQueryString && Object.keys(query).length) event.queryStringParameters = query;
   if (pathParameters) event.pathParameters = pathParameters;
-  if (body !== undefined) event.body = body;
+  if (bytes) event.body = bytes.toString(text ? "utf8" : "base64");
   return event;
 }
 
@@ -94,6 +97,13 @@ export function resultToExpressResponse(result: APIGatewayProxyResultV2, res: Re
   res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies?.length) res.setHeader("Set-Cookie", result.cookies);
-  if (result.body === undefined) res.end();
-  else res.end(result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body);
+  if (result.body === undefined) {
+    res.end();
+    return;
+  }
+  const body = result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body;
+  // Node adds Content-Length itself when it sends the body, which a HEAD answer does not; set for
+  // every answer it cost 1.3% of a GET's instructions.
+  if (res.req.method === "HEAD") res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.end(body);
 }

@@ -5,8 +5,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import { routes, type Route } from "../handlers/routes.ts";
-import { HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../lib/api/errors.ts";
-import { MAX_BODY_BYTES } from "../lib/http/endpoint.ts";
+import { BadRequestError, HttpError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../lib/api/errors.ts";
+import { MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { problemResult } from "../lib/http/problem.ts";
 import type { HandlerContext, Services } from "../lib/http/services.ts";
 import { expressRequestToEvent, resultToExpressResponse } from "./adapter.ts";
@@ -68,14 +68,16 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  // `/PIPELINES` is not `/pipelines`, as API Gateway routes.
+  app.set("case sensitive routing", true);
   const stage = opts.basePath ? opts.basePath.slice(1) : "$default";
   // Routes go on the app itself, under the base path: a router mounted with app.use() costs a path
   // trim and a second dispatch per request (a quarter of the router's time in a profile under load).
   const prefix = opts.basePath ?? "";
   const at = (path: string) => prefix + expressPath(path);
   // Bodies are read raw, whatever their Content-Type (the handlers parse them), and only on routes
-  // that take one, so GETs skip the body parser.
-  const body = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
+  // that take one, so GETs skip the body parser. Compressed ones are refused (415), as the handlers do.
+  const body = express.raw({ type: () => true, limit: MAX_BODY_BYTES, inflate: false });
 
   // One layer per path, its methods dispatched within it and the rest answered 405: the router tries
   // the layers in turn, so nine routes as nine layers (and six 405 layers) made the fourth route's
@@ -99,13 +101,17 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   }
   app.use((req, res) => sendProblem(new NotFoundError(`no route for ${req.method} ${req.path}`), res, services));
 
-  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    // body-parser and the router throw errors carrying a 4xx status (413, 400 for a bad URI, ...).
-    const status = typeof error?.status === "number" ? error.status : 500;
-    if (status === 413) sendProblem(new PayloadTooLargeError(MAX_BODY_BYTES), res, services);
-    else if (status >= 400 && status < 500) sendProblem(new HttpError(status, String(error.message || "bad request")), res, services);
-    else sendProblem(error, res, services);
-  };
+  const onError: ErrorRequestHandler = (error, req, res, _next) => sendProblem(fromExpress(error, req), res, services);
   app.use(onError);
   return app;
+}
+
+/** body-parser's and the router's errors (a 4xx status, their own wording) as the API words them. */
+function fromExpress(error: unknown, req: express.Request): unknown {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status !== "number" || status < 400 || status >= 500) return error;
+  if (status === 413) return new PayloadTooLargeError(MAX_BODY_BYTES);
+  if (status === 415) return new UnsupportedMediaTypeError((req.headers["content-encoding"] ?? "").trim().toLowerCase());
+  if (error instanceof URIError) return new BadRequestError("request path is not valid percent-encoding");
+  return new HttpError(status, "request could not be read");
 }

@@ -1,6 +1,7 @@
 /**
  * The emulator process: in-memory store, worker pool and HTTP server, started and stopped together.
  */
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { generateToken, tokenChecker } from "../lib/http/auth.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
@@ -23,6 +24,26 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** How often an idle log stream gets a comment line (tests shorten it). */
   heartbeatMs?: number;
+  /** Default HTTP_TIMEOUTS (tests shorten them). */
+  timeouts?: HttpTimeouts;
+}
+
+/** How long a client may take to send a request, so that a half-sent one cannot hold a socket for minutes. */
+export interface HttpTimeouts {
+  /** Until the headers are in (Node's default is 60 s). */
+  headersMs: number;
+  /** Until the whole request is in (Node's default is 300 s). */
+  requestMs: number;
+  /** How often Node looks for requests past either (its default, 30 s, would stretch both). */
+  checkEveryMs: number;
+}
+
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, checkEveryMs: 1_000 };
+
+/** The HTTP server for `app`, answering 408 and closing the connection when a request is too slow. */
+export function httpServer(app: RequestListener, timeouts: HttpTimeouts = HTTP_TIMEOUTS): Server {
+  const { headersMs: headersTimeout, requestMs: requestTimeout, checkEveryMs: connectionsCheckingInterval } = timeouts;
+  return createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app);
 }
 
 export interface RunningServer {
@@ -56,7 +77,7 @@ export async function startServer(config: ServerConfig, opts: ServerOptions = {}
     ...(config.from ? { handlerFor: await loadBundles(config, tokens) } : {}),
     ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
   });
-  const server = app.listen(config.port, config.host);
+  const server = httpServer(app, opts.timeouts).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", (error: NodeJS.ErrnoException) =>

@@ -13,12 +13,19 @@ export class HttpError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly errors: FieldError[] | undefined;
+  /** Meant for the client, 5xx included (the `cause` is not): what @middy/http-error-handler reads. */
+  readonly expose = true;
   constructor(status: number, message: string, opts: { headers?: Record<string, string>; errors?: FieldError[]; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = new.target.name;
     this.status = status;
     this.headers = opts.headers ?? {};
     this.errors = opts.errors;
+  }
+
+  /** The status under the name @middy/http-error-handler reads. */
+  get statusCode(): number {
+    return this.status;
   }
 }
 
@@ -31,19 +38,20 @@ export class BadRequestError extends HttpError {
 /** A zod failure as a 400 whose `errors` name each bad field by its dotted path. */
 export class ValidationError extends BadRequestError {
   constructor(what: string, error: z.core.$ZodError) {
-    super(
-      `${what} is invalid`,
-      error.issues.flatMap((issue) =>
-        // One entry per unknown key, each named by its own path.
-        issue.code === "unrecognized_keys"
-          ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "unknown field" }))
-          : [{ path: dotted(issue.path), message: issue.message }],
-      ),
+    const errors = error.issues.flatMap((issue) =>
+      // One entry per unknown key, each named by its own path.
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "unknown field" }))
+        : [{ path: dotted(issue.path), message: issue.message }],
     );
+    // When the input as a whole is wrong (no body at all, an array), that is the detail.
+    const [only] = errors;
+    super(errors.length === 1 && only!.path === ROOT ? only!.message : `${what} is invalid`, errors);
   }
 }
 
-const dotted = (path: PropertyKey[]): string => path.map(String).join(".") || "(root)";
+const ROOT = "(root)";
+const dotted = (path: PropertyKey[]): string => path.map(String).join(".") || ROOT;
 
 export class UnauthorizedError extends HttpError {
   constructor(message = "missing or invalid token") {
@@ -74,6 +82,13 @@ export class ConflictError extends HttpError {
 export class PayloadTooLargeError extends HttpError {
   constructor(limitBytes: number) {
     super(413, `request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** A request body sent with a Content-Encoding other than identity. */
+export class UnsupportedMediaTypeError extends HttpError {
+  constructor(encoding: string) {
+    super(415, `Content-Encoding ${encoding} is not supported: send the body uncompressed`);
   }
 }
 

@@ -5,18 +5,17 @@
  * where classic zod took 21 ms of a cold start (measured here, bundles of each against an empty module).
  */
 import * as z from "zod/mini";
-import en from "zod/v4/locales/en.js";
+import { projectMessage } from "./messages.ts";
 
-// zod/mini ships without messages: every issue would read "Invalid input". The English ones name what
-// was expected ("Invalid input: expected object, received array", the allowed values of an enum).
-// Imported alone: `z.locales.en` would bundle every language.
-z.config(en());
+// zod/mini ships without messages (every issue would read "Invalid input"): the project words them.
+z.config({ customError: projectMessage });
 
+/** A text field: trimmed, not empty; missing, mistyped and too long are worded by projectMessage. */
 const text = (what: string, max = 4096) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) }).check(
+  z.string().check(
     z.trim(),
-    z.minLength(1, `${what} must not be empty`),
-    z.maxLength(max, `${what} must be at most ${max} characters`),
+    z.minLength(1),
+    z.maxLength(max),
     // NUL cannot be stored in PostgreSQL text (it would be a 500 there); tab and newline are fine.
     z.refine((v) => !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v), `${what} must not contain control characters`),
     // Nor can a lone UTF-16 surrogate (invalid JSON for jsonb, silently replaced in text).
@@ -48,14 +47,11 @@ export const STAGE_KINDS = ["run", "build", "deploy"] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 export const StagesSpec = z
-  .strictObject(
-    {
-      run_stage: z.optional(RunStageSpec),
-      build_stage: z.optional(BuildStageSpec),
-      deploy_stage: z.optional(DeployStageSpec),
-    },
-    { error: (issue) => (issue.input === undefined ? "stages is required" : "stages must be an object") },
-  )
+  .strictObject({
+    run_stage: z.optional(RunStageSpec),
+    build_stage: z.optional(BuildStageSpec),
+    deploy_stage: z.optional(DeployStageSpec),
+  })
   .check(
     z.refine((s) => Boolean(s.run_stage ?? s.build_stage ?? s.deploy_stage), {
       message: "at least one of run_stage, build_stage, deploy_stage is required",
@@ -71,13 +67,19 @@ export const CONCURRENCY_POLICIES = ["queue", "supersede", "cancel_in_progress"]
 export const Concurrency = z.enum(CONCURRENCY_POLICIES, { error: `concurrency must be one of ${CONCURRENCY_POLICIES.join(", ")}` });
 export type Concurrency = z.infer<typeof Concurrency>;
 
+/** A request body that must be a JSON object: says so when there is none, or something else. */
+const bodyError = { error: (issue: { input: unknown }) => (issue.input === undefined ? "request body is required" : "request body must be a JSON object") };
+
 /** What a client sends to create or replace a pipeline; `concurrency` defaults to "queue". */
-export const PipelineInput = z.strictObject({
-  name: text("name", 200),
-  repository: text("repository"),
-  stages: StagesSpec,
-  concurrency: z.optional(Concurrency),
-});
+export const PipelineInput = z.strictObject(
+  {
+    name: text("name", 200),
+    repository: text("repository"),
+    stages: StagesSpec,
+    concurrency: z.optional(Concurrency),
+  },
+  bodyError,
+);
 export type PipelineInput = z.infer<typeof PipelineInput>;
 
 const timestamp = z.iso.datetime();
@@ -151,29 +153,37 @@ export function isValidGitRef(ref: string): boolean {
   return ref.split("/").every((part) => !part.startsWith(".") && !part.endsWith(".lock"));
 }
 
-const gitRef = z.string({ error: "git_ref must be a string" }).check(
-  z.minLength(1, "git_ref must not be empty"),
-  z.maxLength(255, "git_ref must be at most 255 characters"),
+const gitRef = z.string().check(
+  z.minLength(1),
+  z.maxLength(255),
   z.refine((ref) => isValidGitRef(ref) && !LONE_SURROGATE.test(ref), "git_ref is not a valid git ref"),
 );
 
-export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") });
+export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") }, bodyError);
 export type TriggerInput = z.infer<typeof TriggerInput>;
 
-export const CancelInput = z.strictObject({ reason: z._default(text("reason", 500), "by request") });
+export const CancelInput = z.strictObject({ reason: z._default(text("reason", 500), "by request") }, bodyError);
 export type CancelInput = z.infer<typeof CancelInput>;
 
-const limit = z._default(
-  z.coerce
-    .number({ error: "limit must be a number" })
-    .check(
-      z.refine(Number.isInteger, "limit must be a whole number"),
-      z.gte(1, "limit must be at least 1"),
-      z.lte(1000, "limit must be at most 1000"),
+/**
+ * A whole number from a query string, digits only (`1e2`, `0x10`, `+5` and ` 5` are not), from `min`
+ * to `max`; `fallback` when absent.
+ */
+const decimal = (what: string, min: number, max: number, fallback: number) =>
+  z.pipe(
+    z.optional(z.string().check(z.regex(/^[0-9]{1,10}$/, `${what} must be a whole number`))),
+    z.pipe(
+      z.transform((v: string | undefined) => (v === undefined ? fallback : Number(v))),
+      z.number().check(z.gte(min, `${what} must be at least ${min}`), z.lte(max, `${what} must be at most ${max}`)),
     ),
-  100,
-);
+  );
+
+/** `?limit=`: default 100, at most 1000. */
+const limit = decimal("limit", 1, 1000, 100);
 const cursor = z.optional(z.string().check(z.minLength(1), z.maxLength(200)));
+
+/** A UUID in either case (RFC 9562 allows upper case), as lower case: the form ids are stored and compared in. */
+const uuid = (what: string) => z.pipe(z.string().check(z.toLowerCase()), z.uuid(`${what} must be a UUID`));
 
 export const ListPipelinesQuery = z.strictObject({ limit, cursor });
 export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
@@ -181,25 +191,15 @@ export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
 export const ListRunsQuery = z.strictObject({
   limit,
   cursor,
-  pipeline_id: z.optional(z.uuid("pipeline_id must be a UUID")),
+  pipeline_id: z.optional(uuid("pipeline_id")),
   status: z.optional(RunStatus),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
-/** A plain decimal whole number from a query string ("1e2", "0x10", "+5" and " 5" are not); `fallback` when absent. */
-const decimal = (what: string, min: number, max: number, fallback: number) =>
-  z.pipe(
-    z.optional(z.string().check(z.regex(/^\d{1,10}$/, `${what} must be a whole number from ${min} to ${max}`))),
-    z.pipe(
-      z.transform((v: string | undefined) => (v === undefined ? fallback : Number(v))),
-      z.number().check(z.gte(min, `${what} must be at least ${min}`), z.lte(max, `${what} must be at most ${max}`)),
-    ),
-  );
-
 export const LogsQuery = z.strictObject({ after: decimal("after", 0, 2_000_000_000, 0), wait_ms: decimal("wait_ms", 0, 25_000, 0) });
 export type LogsQuery = z.infer<typeof LogsQuery>;
 
-export const IdParam = z.uuid("id must be a UUID");
+export const IdParam = uuid("id");
 
 /** RFC 9457 problem details, as every error response carries them. */
 export const Problem = z.object({

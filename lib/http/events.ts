@@ -4,6 +4,7 @@
  * parameters) and ALB target events (headers single- or multi-valued) all become one `ApiRequest`.
  */
 import type { ALBEvent, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from "aws-lambda";
+import { BadRequestError } from "../api/errors.ts";
 
 /** Every event kind a handler accepts. Function URL events have the v2 type (`LambdaFunctionURLEvent`). */
 export type ApiEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2 | ALBEvent;
@@ -23,11 +24,14 @@ export interface ApiRequest {
   /** The path as the client sent it (with any stage prefix), for building links. */
   path: string;
   params: Record<string, string | undefined>;
-  /** Repeated keys joined with commas, as HTTP API delivers them. */
+  /** Each key once: toApiRequest refuses a key the event shows repeated. */
   query: Record<string, string | undefined>;
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Record<string, string | undefined>;
-  /** The body text from the event; the endpoint stack replaces it with the parsed JSON, or undefined when empty. */
+  /**
+   * The event's body: text, or bytes when the event marked it base64 (not yet known to be UTF-8). The
+   * body step replaces it with the parsed JSON; undefined when empty.
+   */
   body: unknown;
 }
 
@@ -68,16 +72,18 @@ export function eventShape(event: ApiEvent): EventShape {
 /**
  * Turns any event kind into an `ApiRequest`. Path parameters come from the event where API Gateway
  * matched a route; ALB and Function URLs have no route templates, so `route` supplies them.
+ * A query parameter the event shows repeated is a 400 naming it: which value was meant is unknown.
  */
 export function toApiRequest(event: ApiEvent, route?: PathTemplate): ApiRequest {
-  const { method, path, routePath, params, query } = isAlb(event) ? fromAlb(event) : isV1(event) ? fromV1(event) : fromV2(event);
+  const { method, path, routePath, params, query, repeated } = isAlb(event) ? fromAlb(event) : isV1(event) ? fromV1(event) : fromV2(event);
+  if (repeated !== undefined) throw new BadRequestError(`query parameter ${repeated} is repeated`, [{ path: repeated, message: `${repeated} must be given once` }]);
   return {
     method,
     path,
     params: params ?? route?.match(routePath) ?? {},
     query,
     headers: headersOf(event),
-    body: bodyText(event),
+    body: bodyOf(event),
   };
 }
 
@@ -88,26 +94,47 @@ interface Parts {
   routePath: string;
   params: Record<string, string | undefined> | null | undefined;
   query: Record<string, string | undefined>;
+  /** A query key the event shows sent more than once. */
+  repeated?: string | undefined;
 }
 
 function fromV1(event: APIGatewayProxyEvent): Parts {
   // `path` is the resource path; `requestContext.path` is what the client asked for, `/prod/...` on a named stage.
-  const query = event.multiValueQueryStringParameters ? joinValues(event.multiValueQueryStringParameters, ",") : event.queryStringParameters;
-  return { method: event.httpMethod, path: event.requestContext?.path ?? event.path, routePath: event.path, params: event.pathParameters, query: query ?? {} };
+  const multi = event.multiValueQueryStringParameters;
+  const query = (multi ? singleValues(multi) : event.queryStringParameters) ?? {};
+  const repeated = multi ? repeatedKey(Object.entries(multi)) : undefined;
+  return { method: event.httpMethod, path: event.requestContext?.path ?? event.path, routePath: event.path, params: event.pathParameters, query, repeated };
 }
 
 function fromV2(event: APIGatewayProxyEventV2): Parts {
-  // rawPath keeps a named stage's prefix; HTTP API already joins repeated query keys with commas.
+  // rawPath keeps a named stage's prefix. HTTP API joins a repeated key's values with commas, so a
+  // repeat shows only in rawQueryString, read when a value has a comma; an event without it cannot show one.
   const path = event.rawPath ?? "/";
-  return { method: event.requestContext?.http?.method ?? "GET", path, routePath: path, params: event.pathParameters, query: event.queryStringParameters ?? {} };
+  const query = event.queryStringParameters ?? {};
+  const joined = event.rawQueryString && Object.values(query).some((value) => value?.includes(","));
+  const repeated = joined ? repeatedKey([...new URLSearchParams(event.rawQueryString)]) : undefined;
+  return { method: event.requestContext?.http?.method ?? "GET", path, routePath: path, params: event.pathParameters, query, repeated };
 }
 
 function fromAlb(event: ALBEvent): Parts {
-  // ALB passes query keys and values percent-encoded; without multi-value headers it keeps only the last repeat.
-  const raw = event.multiValueQueryStringParameters ? joinValues(event.multiValueQueryStringParameters, ",") : event.queryStringParameters ?? {};
-  const query: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(raw)) query[decode(key, true)] = value === undefined ? undefined : decode(value, true);
-  return { method: event.httpMethod, path: event.path, routePath: event.path, params: undefined, query };
+  // ALB passes query keys and values percent-encoded (`%6Cimit` and `limit` are one key); without
+  // multi-value headers it keeps only the last of a repeated key's values, so a repeat cannot show.
+  const raw: Record<string, unknown> = event.multiValueQueryStringParameters ?? event.queryStringParameters ?? {};
+  const pairs = Object.entries(raw).map(([key, value]): [string, unknown] => [decode(key, true), decodeValue(value)]);
+  return { method: event.httpMethod, path: event.path, routePath: event.path, params: undefined, query: singleValues(Object.fromEntries(pairs)), repeated: repeatedKey(pairs) };
+}
+
+const decodeValue = (value: unknown): unknown =>
+  Array.isArray(value) ? value.map(decodeValue) : value === undefined || value === null ? value : decode(String(value), true);
+
+/** The first key that appears twice, or whose value is a list of more than one. */
+function repeatedKey(pairs: Iterable<[string, unknown]>): string | undefined {
+  const seen = new Set<string>();
+  for (const [key, value] of pairs) {
+    if (seen.has(key) || (Array.isArray(value) && value.length > 1)) return key;
+    seen.add(key);
+  }
+  return undefined;
 }
 
 /**
@@ -131,17 +158,19 @@ function headersOf(event: ApiEvent): Record<string, string | undefined> {
   return headers;
 }
 
-function bodyText(event: ApiEvent): string | undefined {
+/** The body as text, or as bytes when the event sent it base64 (the body step checks they are UTF-8). */
+function bodyOf(event: ApiEvent): string | Buffer | undefined {
   const { body, isBase64Encoded } = event as { body?: unknown; isBase64Encoded?: boolean };
   if (body === undefined || body === null || body === "") return undefined;
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  return isBase64Encoded ? Buffer.from(text, "base64").toString("utf8") : text;
+  return isBase64Encoded ? Buffer.from(text, "base64") : text;
 }
 
-function joinValues(multi: Record<string, unknown>, separator: string): Record<string, string | undefined> {
-  const joined: Record<string, string | undefined> = {};
-  for (const [key, values] of Object.entries(multi)) joined[key] = asText(values, separator);
-  return joined;
+/** A multi-value map with one value a key (a repeat is refused before any value is read). */
+function singleValues(multi: Record<string, unknown>): Record<string, string | undefined> {
+  const single: Record<string, string | undefined> = {};
+  for (const [key, values] of Object.entries(multi)) single[key] = asText(values, ",");
+  return single;
 }
 
 /** Percent-decoding (`+` is a space in a query, not in a path); a malformed escape is kept as sent rather than failing the request. */

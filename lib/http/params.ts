@@ -6,11 +6,12 @@ import { IdParam } from "../api/schemas.ts";
 import type { Page } from "../store/store.ts";
 import type { ApiRequest, Reply } from "./endpoint.ts";
 
-/** The path id, or a 404 when it cannot name anything (not a UUID). */
+/** The path id in lower case (an upper-case UUID names the same thing), or a 404 when it cannot name anything. */
 export function pathId(request: ApiRequest, name: string, what: string): string {
   const value = request.params[name];
-  if (!IdParam.safeParse(value).success) throw new NotFoundError(value ? `${what} ${value} not found` : `${what} not found`);
-  return value!;
+  const id = IdParam.safeParse(value);
+  if (!id.success) throw new NotFoundError(value ? `${what} ${value} not found` : `${what} not found`);
+  return id.data;
 }
 
 /** 200 with the page's items; a `Link: <...>; rel="next"` header when more remain. */

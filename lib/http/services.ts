@@ -5,6 +5,7 @@
 import type { Context } from "aws-lambda";
 import { parseTokens, tokenChecker, type TokenChecker } from "./auth.ts";
 import { ConfigError } from "../api/errors.ts";
+import type { ApiRequest } from "./events.ts";
 import { storeFromEnvironment } from "../config/environment.ts";
 import type { Store } from "../store/store.ts";
 
@@ -15,8 +16,11 @@ export interface Services {
   log: (line: string) => void;
 }
 
-/** A Lambda context that may carry services (the emulator's and the tests' invocations do). */
-export type HandlerContext = Context & { services?: Services };
+/**
+ * A Lambda context, one per invocation as Lambda passes it: it may arrive carrying services (the
+ * emulator's and the tests' invocations do), and the stack adds the normalised request.
+ */
+export type HandlerContext = Context & { services?: Services; apiRequest?: ApiRequest };
 
 let fromEnvironment: Promise<Services> | undefined;
 

@@ -105,18 +105,27 @@ describe.each([
     ["a lone surrogate in a command", { ...seedPipeline, stages: { run_stage: { command: "x\ud800" } } }, "stages.run_stage.command"],
     ["deploy without manifest_path", { ...seedPipeline, stages: { deploy_stage: { cluster_name: "c" } } }, "stages.deploy_stage.manifest_path"],
     ["stages not an object", { ...seedPipeline, stages: [] }, "stages", "stages must be an object"],
-    ["a body that is not an object", [1, 2], "(root)", "expected object, received array"],
-    ["no body", undefined, "(root)", "expected object, received undefined"],
+    ["a body that is not an object", [1, 2], "(root)", "request body must be a JSON object"],
+    ["no body", undefined, "(root)", "request body is required"],
+    ["an empty body", "", "(root)", "request body is required"],
   ])("rejects %s with 400", async (_what, body, path, message?: string) => {
     const problem = expectProblem(await call({ method: "POST", path: "/pipelines", body }), 400);
     expect(problem.errors?.map((e) => e.path)).toContain(path);
     // Each message says what was expected, not only "Invalid input".
     if (message) expect(problem.errors?.find((e) => e.path === path)?.message).toContain(message);
+    // A problem with the body as a whole is the detail.
+    if (path === "(root)") expect(problem.detail).toBe(message);
+  });
+
+  it("says an empty body is missing on PUT too", async () => {
+    const pipeline = await create();
+    const problem = expectProblem(await call({ method: "PUT", path: `/pipelines/${pipeline.id}` }), 400);
+    expect(problem).toMatchObject({ detail: "request body is required", errors: [{ path: "(root)", message: "request body is required" }] });
   });
 
   it("names the allowed values of a bad status filter", async () => {
     const problem = expectProblem(await call({ method: "GET", path: "/runs?status=bogus" }), 400);
-    expect(problem.errors).toEqual([{ path: "status", message: expect.stringContaining('"queued"|"running"|"success"|"failed"|"cancelled"') }]);
+    expect(problem.errors).toEqual([{ path: "status", message: "status must be one of queued, running, success, failed, cancelled" }]);
   });
 
   it("answers 400 for malformed JSON", async () => {
@@ -151,6 +160,16 @@ describe.each([
       expectProblem(await call({ method, path }), 404);
     }
     expectProblem(await call({ method: "PUT", path: "/pipelines/not-a-uuid", body: seedPipeline }), 404);
+  });
+
+  it("takes an upper-case UUID as the lower-case id it names", async () => {
+    const pipeline = await create();
+    const upper = pipeline.id.toUpperCase();
+    expect((await call({ method: "GET", path: `/pipelines/${upper}` })).body).toEqual(pipeline);
+    const run = Run.parse((await call({ method: "POST", path: `/pipelines/${upper}/trigger` })).body);
+    expect((await call({ method: "GET", path: `/runs?pipeline_id=${upper}&limit=10` })).body).toEqual([run]);
+    for (const limit of ["1e2", "0x10", "%2B5", "%205"])
+      expect(expectProblem(await call({ method: "GET", path: `/runs?limit=${limit}` }), 400).errors).toEqual([{ path: "limit", message: "limit must be a whole number" }]);
   });
 
   it("triggers a run: 202, Location, queued with pending stages in order", async () => {

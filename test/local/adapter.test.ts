@@ -35,6 +35,10 @@ describe("expressRequestToEvent", () => {
     const post = Object.assign(request("/pipelines", { host: "h" }), { method: "POST", body: Buffer.from('{"name":"x"}') });
     expect(expressRequestToEvent(post, "POST /pipelines").body).toBe('{"name":"x"}');
     expect(expressRequestToEvent(request("/runs", { host: "h" }), "GET /runs").body).toBeUndefined();
+    // Bytes that are not UTF-8 go base64, as API Gateway sends a binary body, for the handler to refuse.
+    const binary = Object.assign(request("/pipelines", { host: "h" }), { method: "POST", body: Buffer.from([0x7b, 0xff, 0x7d]) });
+    expect(expressRequestToEvent(binary, "POST /pipelines")).toMatchObject({ body: "e/99", isBase64Encoded: true });
+    expect(expressRequestToEvent(post, "POST /pipelines").isBase64Encoded).toBe(false);
     const splat = Object.assign(request("/files/a/b", { host: "h" }), { params: { path: ["a", "b"] } }) as unknown as Request;
     expect(expressRequestToEvent(splat, "GET /files/{path+}").pathParameters).toEqual({ path: "a/b" });
   });

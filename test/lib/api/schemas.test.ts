@@ -127,7 +127,7 @@ describe("TriggerInput", () => {
 });
 
 describe("ListRunsQuery", () => {
-  it("coerces limit from the query string, defaults it to 100, and bounds it to 1..1000", () => {
+  it("reads limit from the query string, defaults it to 100, and bounds it to 1..1000", () => {
     expect(ListRunsQuery.parse({})).toEqual({ limit: 100 });
     expect(ListRunsQuery.parse({ limit: "1000" })).toMatchObject({ limit: 1000 });
     for (const limit of ["0", "1001", "abc", "2.5", "-1"]) expect(paths(ListRunsQuery, { limit }), limit).toEqual(["limit"]);
