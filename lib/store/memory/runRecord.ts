@@ -3,7 +3,7 @@
  * each numbered within the run. Readers get copies, their stages' `logs` made from the lines.
  */
 import type { LogLine, LogsPage, Run, StagesSpec, StageStatus } from "../../api/schemas.ts";
-import { appendCapped, closedStages, isTerminal, MAX_STAGE_LINES, pendingStages, withStatus } from "../stages.ts";
+import { appendCapped, closedStages, droppedLine, isTerminal, MAX_STAGE_LINES, pendingStages, withStatus } from "../stages.ts";
 
 export interface RunRecord {
   /** Trigger order, for listing and for claiming the oldest queued run first. */
@@ -58,7 +58,7 @@ export function appendLogs(record: RunRecord, index: number, texts: readonly str
   const added = texts.map((text) => ({ seq: ++record.lastSeq, stage, time, text }));
   const lines = record.lines[index]!;
   if (lines.length + added.length <= MAX_STAGE_LINES) lines.push(...added);
-  else record.lines[index] = appendCapped(lines, added, (line) => line.text, (count, first) => ({ ...first, time, text: `[... ${count} lines dropped ...]` }));
+  else record.lines[index] = appendCapped(lines, added, (line) => line.text, (count, first) => ({ ...first, time, text: droppedLine(count) }));
 }
 
 /** Stage `index` given a status and lines at `now`. */
