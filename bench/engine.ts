@@ -9,19 +9,12 @@ import type { PipelineInput } from "../lib/api/schemas.ts";
 import type { Store } from "../lib/store/store.ts";
 import { simulateRunner } from "../lib/worker/stageRunner.ts";
 import { WorkerPool } from "../lib/worker/pool.ts";
+import { seedPipeline } from "../test/support/fixtures.ts";
 import { recordingStore, type Recording } from "./recordingStore.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 
-/** Three stages per run, as the sweep's limit min(W, P) / (3 D) assumes. */
-export const benchPipeline: PipelineInput = {
-  name: "bench",
-  repository: "repo",
-  stages: {
-    run_stage: { command: "make test" },
-    build_stage: { dockerfile_path: "Dockerfile" },
-    deploy_stage: { cluster_name: "bench", manifest_path: "k8s/" },
-  },
-};
+/** Three stages per run, as the sweep's limit min(W, P) / (3 D) assumes: the seed's pipeline. */
+export const benchPipeline: PipelineInput = { ...seedPipeline, name: "bench" };
 
 export interface Engine {
   trigger(index: number): Promise<unknown>;
