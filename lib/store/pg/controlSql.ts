@@ -22,61 +22,95 @@ export const queuePlaceSql = (r: string): string => `
     (SELECT 'run ' || q.id FROM runs q WHERE q.status = 'running' AND q.pipeline_id = ${r}.pipeline_id),
     'a free worker') END AS waiting_for`;
 
-/**
- * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload,
- * $8 the run this one reruns (NULL for a trigger: its spec is then the pipeline's stages), $9 cancel channel.
- *
- * The policy reads the lane's queued runs, so, like a claim, it needs a snapshot in which the lane it
- * locked is current (lane_version, see queueSql.ts): when it is not, a `supersede` or
- * `cancel_in_progress` trigger writes nothing (`locked` without a run) and the caller repeats it with
- * the lane locked first. A `queue` trigger writes anyway (it reads nothing to decide); only the run
- * its reply names as ahead of it is as of its snapshot. Notifies the claimable channel whenever the lane is ready
- * afterwards (a claimer may have skipped the locked lane and gone idle), and the cancel channel for a
- * running run asked to cancel.
- */
-export const TRIGGER_RUN = `
+/** A run to queue: the SQL expressions of its spec and rerun_of (over the locked lane `go`) and of the run it reruns. */
+interface Source {
+  spec: string;
+  rerunOf: string;
+}
+
+/** A trigger's run: the pipeline's stages as they are now. */
+const TRIGGERED: Source = { spec: "go.stages", rerunOf: "NULL::uuid" };
+/** A rerun's: the spec of the run `original` (a parameter), or the pipeline's stages if that is gone meanwhile. */
+const rerunOf = (original: string): Source => ({ spec: `coalesce((SELECT o.spec FROM runs o WHERE o.id = ${original}::uuid), go.stages)`, rerunOf: `${original}::uuid` });
+
+/** The lane, locked, and the run inserted into it from `go` (the lane, if the statement writes). */
+const insertSql = (go: string, source: Source): string => `
 WITH lane AS (
   SELECT id, stages, concurrency, running_run_id, head_seq, lane_version FROM pipelines WHERE id = $1 FOR UPDATE
 ), go AS (
-  SELECT lane.* FROM lane
-  WHERE lane.concurrency = 'queue' OR lane.lane_version = (SELECT seen.lane_version FROM pipelines seen WHERE seen.id = lane.id)
-), source AS (
-  SELECT go.id, CASE WHEN $8::uuid IS NULL THEN go.stages ELSE coalesce((SELECT o.spec FROM runs o WHERE o.id = $8::uuid), go.stages) END AS spec
+  ${go}
+), run AS (
+  INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, rerun_of)
+  SELECT $2::uuid, go.id, $3, 'queued', ${pendingStagesSql(source.spec, "$5::text[]")}, ${source.spec}, $4::text::timestamptz, $4::text::timestamptz, ${source.rerunOf}
   FROM go
-), superseded AS (
+  RETURNING *
+)`;
+
+/** The reply: `locked` (0 for no such pipeline), the run (none if nothing was written), its place. */
+const replySql = (extra: string): string => `
+SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("run.")}, lane_after.ready, place.queue_position, place.waiting_for,
+  (SELECT count(*) FROM notified) AS notified${extra}
+FROM (SELECT 1) AS one LEFT JOIN run ON true LEFT JOIN lane_after ON true LEFT JOIN place ON true`;
+
+/**
+ * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload (and
+ * for a rerun $8 the original). Queues a run on a pipeline whose policy is `queue`; on another it
+ * writes nothing and answers `locked` without a run (POLICY_RUN is for those). Notifies whenever the
+ * lane is ready afterwards, not only when it became ready: a claimer that came while this statement
+ * held the lane skipped it (SKIP LOCKED), may have found nothing else and gone idle, and would
+ * otherwise wait for the fallback poll. The run its reply names as ahead of it is as of the
+ * statement's snapshot (one index probe), its place exact (the lane's count).
+ */
+const queueRunSql = (source: Source): string => `${insertSql("SELECT lane.* FROM lane WHERE lane.concurrency = 'queue'", source)}, lane_after AS (
+  UPDATE pipelines p SET head_seq = coalesce(p.head_seq, run.seq), lane_version = p.lane_version + 1, queued_count = p.queued_count + 1
+  FROM run WHERE p.id = run.pipeline_id
+  RETURNING p.running_run_id IS NULL AS ready, p.queued_count
+), place AS (
+  SELECT l.queued_count AS queue_position, coalesce(CASE WHEN l.queued_count > 1 THEN
+      (SELECT 'run ' || q.id FROM runs q WHERE q.status = 'queued' AND q.pipeline_id = go.id ORDER BY q.seq DESC LIMIT 1) END,
+    'run ' || go.running_run_id, 'a free worker') AS waiting_for
+  FROM go, lane_after l
+), notified AS (
+  SELECT pg_notify($6, $7) FROM lane_after WHERE ready
+)${replySql("")}`;
+
+/**
+ * As queueRunSql, for a `supersede` or `cancel_in_progress` pipeline, with $8 the cancel channel (and
+ * for a rerun $9 the original): the pipeline's queued runs end cancelled ("superseded by run <id>"),
+ * and under cancel_in_progress its running run's cancel is recorded and its worker told. Reading the
+ * queued runs needs a snapshot in which the locked lane is current (lane_version, as the claim checks
+ * it: see queueSql.ts); when it is not, the statement writes nothing (`locked` without a run) and the
+ * caller repeats it with the lane locked first.
+ */
+const policyRunSql = (source: Source): string => `${insertSql("SELECT lane.* FROM lane WHERE lane.concurrency <> 'queue' AND lane.lane_version = (SELECT seen.lane_version FROM pipelines seen WHERE seen.id = lane.id)", source)}, superseded AS (
   UPDATE runs r SET status = 'cancelled', error = 'superseded by run ' || $2::uuid::text, stages = ${closeStagesSql("r.stages", "'cancelled'", "$4::text")},
     finished_at = $4::text::timestamptz, updated_at = $4::text::timestamptz
-  FROM go WHERE go.concurrency <> 'queue' AND r.pipeline_id = go.id AND r.status = 'queued'
+  FROM go WHERE r.pipeline_id = go.id AND r.status = 'queued'
   RETURNING r.id
 ), requested AS (
   UPDATE runs r SET cancel_requested_at = $4::text::timestamptz, cancel_error = 'superseded by run ' || $2::uuid::text, updated_at = $4::text::timestamptz
   FROM go WHERE go.concurrency = 'cancel_in_progress' AND r.id = go.running_run_id AND r.status = 'running' AND r.cancel_requested_at IS NULL
   RETURNING r.claim_token
-), run AS (
-  INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, rerun_of)
-  SELECT $2::uuid, source.id, $3, 'queued', ${pendingStagesSql("source.spec", "$5::text[]")}, source.spec, $4::text::timestamptz, $4::text::timestamptz, $8::uuid
-  FROM source
-  RETURNING *
 ), lane_after AS (
-  UPDATE pipelines p SET lane_version = p.lane_version + 1,
-    head_seq = CASE WHEN go.concurrency = 'queue' THEN coalesce(p.head_seq, run.seq) ELSE run.seq END,
-    queued_count = CASE WHEN go.concurrency = 'queue' THEN p.queued_count + 1 ELSE 1 END
-  FROM run, go WHERE p.id = run.pipeline_id
-  RETURNING p.running_run_id IS NULL AS ready, p.queued_count
+  UPDATE pipelines p SET head_seq = run.seq, lane_version = p.lane_version + 1, queued_count = 1
+  FROM run WHERE p.id = run.pipeline_id
+  RETURNING p.running_run_id IS NULL AS ready
 ), place AS (
-  -- Last in the lane; the run ahead is the newest queued one this snapshot sees (one index probe).
-  SELECT l.queued_count AS queue_position, coalesce(CASE WHEN l.queued_count > 1 THEN
-             (SELECT 'run ' || q.id FROM runs q WHERE q.status = 'queued' AND q.pipeline_id = go.id ORDER BY q.seq DESC LIMIT 1) END,
-           'run ' || go.running_run_id, 'a free worker') AS waiting_for
-  FROM go, lane_after l
+  SELECT 1 AS queue_position, coalesce('run ' || go.running_run_id, 'a free worker') AS waiting_for FROM go
 ), notified AS (
   SELECT pg_notify($6, $7) FROM lane_after WHERE ready
 ), told AS (
-  SELECT pg_notify($9, ${cancelNotice("claim_token", "'superseded by run ' || $2::uuid::text")}) FROM requested
-)
-SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("run.")}, lane_after.ready, place.queue_position, place.waiting_for,
-  (SELECT claim_token FROM requested) AS cancel_token, (SELECT count(*) FROM notified) + (SELECT count(*) FROM told) AS notified
-FROM (SELECT 1) AS one LEFT JOIN run ON true LEFT JOIN lane_after ON true LEFT JOIN place ON true`;
+  SELECT pg_notify($8, ${cancelNotice("claim_token", "'superseded by run ' || $2::uuid::text")}) FROM requested
+)${replySql(", (SELECT claim_token FROM requested) AS cancel_token, (SELECT count(*) FROM told) AS told")}`;
+
+/** A trigger on a `queue` pipeline: the hot one (see queueRunSql). */
+export const TRIGGER_RUN = queueRunSql(TRIGGERED);
+/** A rerun, $8 the original (see queueRunSql). */
+export const RERUN_RUN = queueRunSql(rerunOf("$8"));
+/** A trigger on a pipeline with a policy (see policyRunSql). */
+export const POLICY_TRIGGER_RUN = policyRunSql(TRIGGERED);
+/** A rerun on a pipeline with a policy, $9 the original (see policyRunSql). */
+export const POLICY_RERUN_RUN = policyRunSql(rerunOf("$9"));
 
 /** Step 1 of a cancel, or of a trigger repeated: $1 run (or NULL), $2 pipeline (or NULL). Locks the lane. */
 export const LOCK_LANE = "SELECT id FROM pipelines WHERE id = coalesce($2::uuid, (SELECT pipeline_id FROM runs WHERE id = $1::uuid)) FOR UPDATE";

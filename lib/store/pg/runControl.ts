@@ -7,33 +7,42 @@
 import type pg from "pg";
 import { STAGE_KINDS, type Run } from "../../api/schemas.ts";
 import type { CancelResult } from "../store.ts";
-import { CANCEL_RUN, LOCK_LANE, SET_ATTEMPT } from "./controlSql.ts";
+import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./controlSql.ts";
 import { query, transaction } from "./database.ts";
 import { HOT } from "./queueSql.ts";
 import { toRun, type RunRow } from "./rows.ts";
 import type { Signals } from "./signals.ts";
 
-/** TRIGGER_RUN's row: a new run, or (id null) none because the lane's snapshot was stale. */
-type TriggerRow = RunRow & { locked: number; ready: boolean; cancel_token: string | null };
+/** An enqueue statement's row: a new run, or (id null) none written. */
+type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };
 
 type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: string | null };
 
 /**
  * A new queued run `id` of the pipeline (of `rerunOf`'s spec, or the pipeline's stages), its policy
- * applied; undefined when the pipeline does not exist. A policy trigger that met a stale snapshot of
- * its lane is repeated in a transaction that locks the lane first, so that the statement's snapshot is
- * taken while no one else can change the lane: at most two statements.
+ * applied; undefined when the pipeline does not exist. A `queue` pipeline's takes one statement. On a
+ * pipeline with a policy that statement writes nothing and the policy's statement follows; if that
+ * one met a stale snapshot of its lane, it is repeated in a transaction that locks the lane first, so
+ * that its snapshot is taken while no one else can change the lane.
  */
 export async function enqueueRun(pool: pg.Pool, signals: Signals, run: { pipelineId: string; id: string; gitRef: string; now: string; rerunOf: string | null }): Promise<Run | undefined> {
   const { claimableChannel, instance, cancelChannel } = signals;
-  const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance, run.rerunOf, cancelChannel];
-  let [row] = await query<TriggerRow>(pool, HOT.TRIGGER_RUN, values);
+  const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance];
+  const original = run.rerunOf === null ? [] : [run.rerunOf];
+  let [row] = await query<EnqueueRow>(pool, run.rerunOf === null ? HOT.TRIGGER_RUN : RERUN_RUN, [...values, ...original]);
   if (!row || row.locked === 0) return undefined;
   if (row.id === null) {
-    row = await transaction(pool, async (client) => {
-      await client.query(LOCK_LANE, [null, run.pipelineId]);
-      return (await client.query<TriggerRow>({ ...HOT.TRIGGER_RUN, values })).rows[0];
-    });
+    const policy = run.rerunOf === null ? POLICY_TRIGGER_RUN : POLICY_RERUN_RUN;
+    const policyValues = [...values, cancelChannel, ...original];
+    [row] = await query<EnqueueRow>(pool, policy, policyValues);
+    if (row?.locked && row.id === null) {
+      row = await transaction(pool, async (client) => {
+        await client.query(LOCK_LANE, [null, run.pipelineId]);
+        return (await client.query<EnqueueRow>(policy, policyValues)).rows[0];
+      });
+      // Its policy became `queue` meanwhile (an update of the pipeline): as a `queue` pipeline's.
+      if (row?.locked && row.id === null) return enqueueRun(pool, signals, run);
+    }
     if (!row?.id) return undefined;
   }
   if (row.cancel_token) signals.watches.cancel(row.cancel_token, `superseded by run ${run.id}`);
