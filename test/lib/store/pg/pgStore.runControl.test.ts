@@ -7,11 +7,13 @@
 import { describe, expect, it } from "vitest";
 import { iso } from "../../../../lib/clock.ts";
 import { Run } from "../../../../lib/api/schemas.ts";
+import { migrate } from "../../../../lib/store/pg/migrate.ts";
+import { MIGRATIONS } from "../../../../lib/store/pg/migrations.ts";
 import type { PgStore } from "../../../../lib/store/pg/pgStore.ts";
 import type { Claim } from "../../../../lib/store/store.ts";
 import { runOnly, seedPipeline } from "../../../support/fixtures.ts";
-import { EPOCH, ManualClock } from "../../../support/manualClock.ts";
-import { pgTestUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";
+import { EPOCH, ManualClock, uuidFor } from "../../../support/manualClock.ts";
+import { pgTestUrl, requirePgUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";
 import { within } from "../../../support/waitFor.ts";
 
 describe.skipIf(!pgTestUrl)("PgStore run control on PostgreSQL", () => {
@@ -152,5 +154,23 @@ describe.skipIf(!pgTestUrl)("PgStore run control on PostgreSQL", () => {
       expect(await sweeper.recoverExpired()).toHaveLength(1);
       expect(await within(lost, 1000)).toBe("cancelled: gone anyway");
     });
+  });
+
+  it("migration 3 counts the queued runs of existing lanes, and reads older stages' attempts as 0 or 1", async () => {
+    await migrate(requirePgUrl(), { schema: db.schema }, MIGRATIONS.slice(0, 2));
+    const [pipeline, running, queued] = [uuidFor(1), uuidFor(2), uuidFor(3)];
+    const stage = (status: string, startedAt: string | null) => JSON.stringify([{ name: "run", status, started_at: startedAt, finished_at: null, logs: [] }]);
+    await db.sql("INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at) VALUES ($1, 'p', 'r', $2, now(), now())", [pipeline, JSON.stringify(runOnly("p").stages)]);
+    const insertRun = "INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, started_at, claim_token, lease_expires_at) VALUES ($1, $2, 'main', $3, $4, '{}', now(), now(), $5::timestamptz, $6, $7::timestamptz)";
+    await db.sql(insertRun, [running, pipeline, "running", stage("running", iso(EPOCH)), iso(EPOCH), uuidFor(9), iso(EPOCH + 30_000)]);
+    await db.sql(insertRun, [queued, pipeline, "queued", stage("pending", null), null, null, null]);
+    await db.sql("UPDATE pipelines SET running_run_id = $1, head_seq = (SELECT seq FROM runs WHERE id = $2)", [running, queued]);
+
+    const store = await db.open();
+    expect(await db.sql("SELECT concurrency, queued_count FROM pipelines")).toEqual([{ concurrency: "queue", queued_count: 1 }]);
+    expect((await store.getRun(running))?.stages[0]?.attempts).toBe(1);
+    expect(await store.getRun(queued)).toMatchObject({ queue_position: 1, waiting_for: `run ${running}`, rerun_of: null, cancel_requested_at: null });
+    expect((await store.getRun(queued))?.stages[0]?.attempts).toBe(0);
+    expect(await store.triggerRun(pipeline, "main")).toMatchObject({ queue_position: 2, waiting_for: `run ${queued}` });
   });
 });
