@@ -22,6 +22,23 @@ export const queuePlaceSql = (r: string): string => `
     (SELECT 'run ' || q.id FROM runs q WHERE q.status = 'running' AND q.pipeline_id = ${r}.pipeline_id),
     'a free worker') END AS waiting_for`;
 
+/**
+ * The runs of `page` (a SELECT of runColumns(), newest first) with queue_position and waiting_for, as
+ * queuePlaceSql gives them, from one pass over the queued runs of the pipelines it has queued runs
+ * of: counting per row would take 600 ms for a page of 1,000 runs queued in one pipeline (measured).
+ */
+export const withQueuePlacesSql = (page: string): string => `
+WITH page AS (${page}), places AS (
+  SELECT q.id, row_number() OVER w AS queue_position, lag('run ' || q.id) OVER w AS ahead
+  FROM runs q
+  WHERE q.status = 'queued' AND q.pipeline_id IN (SELECT pipeline_id FROM page WHERE status = 'queued')
+  WINDOW w AS (PARTITION BY q.pipeline_id ORDER BY q.seq)
+)
+SELECT page.*, places.queue_position, CASE WHEN page.status = 'queued' THEN coalesce(places.ahead,
+    (SELECT 'run ' || r.id FROM runs r WHERE r.status = 'running' AND r.pipeline_id = page.pipeline_id), 'a free worker') END AS waiting_for
+FROM page LEFT JOIN places ON places.id = page.id
+ORDER BY page.seq DESC`;
+
 /** A run to queue: the SQL expressions of its spec and rerun_of (over the locked lane `go`) and of the run it reruns. */
 interface Source {
   spec: string;

@@ -2,7 +2,7 @@
  * Statements on pipelines and runs that leave the queue as it is: a pipeline's fields (its lane is
  * lib/pg/queueSql.ts's business) and reads of runs.
  */
-import { queuePlaceSql } from "./controlSql.ts";
+import { queuePlaceSql, withQueuePlacesSql } from "./controlSql.ts";
 import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
 
 /** $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 concurrency. */
@@ -41,6 +41,6 @@ export function selectRuns(filter: { pipelineId?: string | undefined; status?: s
   if (filter.pipelineId !== undefined) where.push(`pipeline_id = $${values.push(filter.pipelineId)}`);
   if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
   if (filter.beforeSeq !== undefined) where.push(`seq < $${values.push(filter.beforeSeq)}`);
-  const text = `SELECT ${runColumns("r.")}, ${queuePlaceSql("r")} FROM runs r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`;
+  const text = withQueuePlacesSql(`SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`);
   return { text, values };
 }
