@@ -33,7 +33,7 @@ export interface RunRow {
   updated_at: Date;
   rerun_of: string | null;
   cancel_requested_at: Date | null;
-  /** Only in reads that ask for a queued run's place (lib/store/pg/controlSql.ts queuePlaceSql); null when not queued. */
+  /** Only in reads that ask for a queued run's place (controlSql.ts: queuePlaceSql, withQueuePlacesSql); null when not queued. */
   queue_position?: string | null;
   waiting_for?: string | null;
 }
