@@ -113,6 +113,19 @@ describe.skipIf(!pgTestUrl)("PgStore run control on PostgreSQL", () => {
     });
   });
 
+  it("a run handed back after its cancel was asked for is cancelled by the worker that takes it next", async () => {
+    const [api, worker] = await twoProcesses();
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const run = (await api.triggerRun(pipeline.id, "main"))!;
+    const first = (await worker.claimRun("w1"))!;
+    expect((await api.cancelRun(run.id, "while shutting down"))?.outcome).toBe("requested");
+    await worker.releaseRun(first, "shutting down");
+    const next = (await worker.claimRun("w2"))!;
+    expect(next.run.id).toBe(run.id);
+    const cancelled = new Promise<string>((resolve) => worker.watchClaim(next, () => resolve("lost"), resolve));
+    expect(await within(cancelled, 1000)).toBe("cancelled: while shutting down");
+  });
+
   describe("lease recovery", () => {
     it("ends a run whose cancel was asked for cancelled, with the cancel's error, and tells its watcher", async () => {
       const LEASE = 1000;
