@@ -134,13 +134,15 @@ export const LOCK_LANE = "SELECT id FROM pipelines WHERE id = coalesce($2::uuid,
 
 /**
  * Step 2 of a cancel, its lane locked (so the run's status cannot change under it, and this
- * statement's snapshot sees every run of the lane): $1 run, $2 error, $3 now, $4 cancel channel.
- * A queued run ends cancelled and the lane's head moves past it; a running run's cancel is recorded
- * (the first request's time and error) and its worker told; a finished run is read as it is.
+ * statement's snapshot sees every run of the lane): $1 run, $2 error, $3 now, $4 cancel channel,
+ * $5 claimable channel, $6 payload. A queued run ends cancelled and the lane's head moves past it; a
+ * running run's cancel is recorded (the first request's time and error) and its worker told; a
+ * finished run is read as it is. As a trigger does, it notifies when the lane is ready afterwards: a
+ * claimer may have skipped the locked lane and gone idle.
  */
 export const CANCEL_RUN = `
 WITH target AS (
-  SELECT id, status FROM runs WHERE id = $1 FOR UPDATE
+  SELECT id, pipeline_id, status FROM runs WHERE id = $1 FOR UPDATE
 ), cancelled AS (
   UPDATE runs r SET status = 'cancelled', error = $2::text, stages = ${closeStagesSql("r.stages", "'cancelled'", "$3::text")},
     finished_at = $3::text::timestamptz, updated_at = $3::text::timestamptz
@@ -157,7 +159,13 @@ WITH target AS (
       WHERE q.status = 'queued' AND (q.pipeline_id, q.seq) > (c.pipeline_id, c.seq)
       ORDER BY q.pipeline_id, q.seq LIMIT 1) AS n) ELSE p.head_seq END
   FROM cancelled c WHERE p.id = c.pipeline_id
-  RETURNING p.id
+  RETURNING p.running_run_id IS NULL AND p.head_seq IS NOT NULL AS ready
+), lane_now AS (
+  SELECT ready FROM lane_after
+  UNION ALL SELECT p.running_run_id IS NULL AND p.head_seq IS NOT NULL FROM pipelines p JOIN target t ON p.id = t.pipeline_id
+    WHERE NOT EXISTS (SELECT 1 FROM lane_after)
+), notified AS (
+  SELECT pg_notify($5, $6) FROM lane_now WHERE ready
 ), told AS (
   SELECT pg_notify($4, ${cancelNotice("claim_token", "$2::text")}) FROM requested
 ), outcome AS (
@@ -166,8 +174,8 @@ WITH target AS (
   UNION ALL SELECT ${runColumns("r.")}, CASE WHEN t.status = 'running' THEN 'requested' ELSE 'finished' END FROM runs r JOIN target t ON t.id = r.id
     WHERE NOT EXISTS (SELECT 1 FROM cancelled) AND NOT EXISTS (SELECT 1 FROM requested)
 )
-SELECT outcome.*, (SELECT claim_token FROM requested) AS cancel_token,
-  (SELECT count(*) FROM lane_after) + (SELECT count(*) FROM told) AS changed
+SELECT outcome.*, (SELECT claim_token FROM requested) AS cancel_token, (SELECT count(*) FROM notified) > 0 AS ready,
+  (SELECT count(*) FROM told) AS told
 FROM outcome`;
 
 /** $1 run, $2 token, $3 stage index, $4 attempt, $5 now. Sets a stage's attempt count (a retry starts). */

@@ -16,7 +16,7 @@ import type { Signals } from "./signals.ts";
 /** An enqueue statement's row: a new run, or (id null) none written. */
 type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };
 
-type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: string | null };
+type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: string | null; ready: boolean };
 
 /**
  * A new queued run `id` of the pipeline (of `rerunOf`'s spec, or the pipeline's stages), its policy
@@ -54,10 +54,11 @@ export async function enqueueRun(pool: pg.Pool, signals: Signals, run: { pipelin
 export async function cancelRun(pool: pg.Pool, signals: Signals, id: string, error: string, now: string): Promise<CancelResult | undefined> {
   const row = await transaction(pool, async (client) => {
     await client.query(LOCK_LANE, [id, null]);
-    return (await client.query<CancelRow>(CANCEL_RUN, [id, error, now, signals.cancelChannel])).rows[0];
+    return (await client.query<CancelRow>(CANCEL_RUN, [id, error, now, signals.cancelChannel, signals.claimableChannel, signals.instance])).rows[0];
   });
   if (!row) return undefined;
   if (row.cancel_token) signals.watches.cancel(row.cancel_token, error);
+  if (row.ready) signals.claimable();
   return { outcome: row.outcome, run: toRun(row) };
 }
 

@@ -71,6 +71,17 @@ describe.skipIf(!pgTestUrl)("PgStore run control on PostgreSQL", () => {
     });
   });
 
+  it("a cancel of a queued run wakes other processes' claimers when its lane is ready afterwards (it held the lane)", async () => {
+    const [api, worker] = await twoProcesses();
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const [head, next] = [(await api.triggerRun(pipeline.id, "main"))!, (await api.triggerRun(pipeline.id, "main"))!];
+    await worker.listen();
+    const woken = new Promise<void>((resolve) => worker.onClaimable(resolve));
+    expect((await api.cancelRun(head.id, "not needed"))?.outcome).toBe("cancelled");
+    await within(woken, 1000);
+    expect((await worker.claimRun("w1"))?.run.id).toBe(next.id);
+  });
+
   describe("concurrency policy under concurrent triggers", () => {
     /** Queued runs per pipeline as the runs say, and the lanes as the pipelines say. */
     const lanes = () =>
