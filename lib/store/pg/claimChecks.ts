@@ -8,6 +8,7 @@ import { StaleClaimError } from "../../api/errors.ts";
 import { stageSpecs } from "../stages.ts";
 import type { Claim } from "../store.ts";
 import { query } from "./database.ts";
+import { WATCH_STATE } from "./controlSql.ts";
 import { CLAIM_STATE, RENEW_LEASES } from "./queueSql.ts";
 import { isRowId } from "./rows.ts";
 
@@ -44,10 +45,21 @@ export async function assertCurrent(pool: pg.Pool, claim: Claim): Promise<void> 
 /** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */
 export const hasStage = (claim: Claim, index: number): boolean => Number.isInteger(index) && index >= 0 && index < stageSpecs(claim.spec).length;
 
-/** Moves the leases of the `held` claims that are still current to `expiresAt`; returns their tokens. */
-export async function renewLeases(pool: pg.Pool, held: { runId: string; token: string }[], expiresAt: string): Promise<Set<string>> {
+/**
+ * Moves the leases of the `held` claims that are still current to `expiresAt`; returns their tokens,
+ * each with the error of a cancel asked for its run (null for none).
+ */
+export async function renewLeases(pool: pg.Pool, held: { runId: string; token: string }[], expiresAt: string): Promise<Map<string, string | null>> {
   const valid = held.filter((h) => isRowId(h.runId) && isRowId(h.token));
-  if (valid.length === 0) return new Set();
-  const rows = await query<{ token: string }>(pool, RENEW_LEASES, [valid.map((h) => h.runId), valid.map((h) => h.token), expiresAt]);
-  return new Set(rows.map((r) => r.token));
+  if (valid.length === 0) return new Map();
+  const rows = await query<{ token: string; cancel_error: string | null }>(pool, RENEW_LEASES, [valid.map((h) => h.runId), valid.map((h) => h.token), expiresAt]);
+  return new Map(rows.map((r) => [r.token, r.cancel_error]));
+}
+
+/** What a new watch of `claim` must hear at once: that it is no longer current, or its run's cancel error. */
+export async function watchState(pool: pg.Pool, claim: Claim): Promise<{ lost: boolean; cancelError: string | null }> {
+  const ids = claimIds(claim);
+  const [row] = ids ? await query<{ status: string; claim_token: string | null; cancel_error: string | null }>(pool, WATCH_STATE, [ids.id]) : [];
+  const lost = !row || row.status !== "running" || row.claim_token !== claim.token;
+  return { lost, cancelError: lost ? null : row.cancel_error };
 }

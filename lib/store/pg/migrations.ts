@@ -112,6 +112,24 @@ END
 $fn$;
 `,
   },
+  {
+    version: 3,
+    name: "run control: concurrency policy, reruns, cancel requests",
+    sql: `
+ALTER TABLE pipelines ADD COLUMN concurrency text NOT NULL DEFAULT 'queue'
+  CHECK (concurrency IN ('queue', 'supersede', 'cancel_in_progress'));
+-- The lane's number of queued runs (lib/store/pg/queueSql.ts): a trigger's reply says the new run's
+-- place in the queue without counting the runs ahead of it.
+ALTER TABLE pipelines ADD COLUMN queued_count integer NOT NULL DEFAULT 0;
+UPDATE pipelines p SET queued_count = q.n
+FROM (SELECT pipeline_id, count(*) AS n FROM runs WHERE status = 'queued' GROUP BY pipeline_id) AS q WHERE q.pipeline_id = p.id;
+ALTER TABLE runs ADD COLUMN rerun_of uuid;
+-- A running run's cancel: when it was asked for, and the error the run is to end with (by its worker,
+-- or by lease recovery if the worker is gone). The first request sets both; later ones change nothing.
+ALTER TABLE runs ADD COLUMN cancel_requested_at timestamptz;
+ALTER TABLE runs ADD COLUMN cancel_error text;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

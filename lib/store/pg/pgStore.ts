@@ -12,9 +12,10 @@ import { iso, systemClock, type Clock } from "../../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { decodeCursor } from "../cursor.ts";
 import { pendingStages, releasedStages } from "../stages.ts";
-import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../../api/schemas.ts";
-import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
-import { assertCurrent, claimIds, hasStage, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
+import type { Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
+import type { CancelResult, Claim, DeleteResult, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
+import { assertCurrent, claimIds, hasStage, renewLeases, watchState, type ClaimIds } from "./claimChecks.ts";
+import { RERUN_SOURCE } from "./controlSql.ts";
 import { channelName, checkConnection, clientConfig, poolConfig, positive } from "./connection.ts";
 import { query, transaction } from "./database.ts";
 import { migrate } from "./migrate.ts";
@@ -22,18 +23,20 @@ import type { PgStoreOptions } from "./options.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
 import { isRowId, logsJson, page, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
+import { LEASE_EXPIRED, recoverExpired, sweeping } from "./recovery.ts";
 import { pruneFinished, pruning, retainedRuns } from "./retention.ts";
+import { cancelRun, enqueueRun, patchStage } from "./runControl.ts";
 import { Signals } from "./signals.ts";
 
-export type { PgStoreOptions };
-
-/** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
-export const LEASE_EXPIRED = "worker lost: lease expired";
+export { LEASE_EXPIRED, type PgStoreOptions };
 
 /** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
 const CLAIM_ATTEMPTS = 5;
-/** Runs recovered per statement: keeps each sweep transaction short. */
-const RECOVER_BATCH = 100;
+
+/** What the stand-ins below answer. */
+const notOnPostgresYet = (): never => {
+  throw new Error("not implemented on PostgreSQL yet");
+};
 
 export class PgStore implements Store {
   readonly durable = true;
@@ -78,23 +81,16 @@ export class PgStore implements Store {
       leaseMs: this.leaseMs,
       pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
       renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
-      isLost: async (claim) => (await staleReason(this.pool, claim)) !== undefined,
-      periodic: [
-        {
-          intervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(this.leaseMs / 2, 5000)),
-          run: async () => {
-            for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
-          },
-        },
-        ...(this.retainRuns === undefined ? [] : [pruning(this.pool, this.retainRuns, opts)]),
-      ],
+      check: (claim) => watchState(this.pool, claim),
+      periodic: [sweeping(this.leaseMs, opts, () => this.recoverExpired()), ...(this.retainRuns === undefined ? [] : [pruning(this.pool, this.retainRuns, opts)])],
     });
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const ms = this.clock.now();
     const now = iso(ms);
-    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), now]);
+    const values = [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), now, input.concurrency ?? "queue"];
+    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, values);
     return toPipeline(row!);
   }
 
@@ -113,7 +109,8 @@ export class PgStore implements Store {
   async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
     if (!isRowId(id)) return undefined;
     const now = iso(this.clock.now());
-    const values = [id, input.name, input.repository, JSON.stringify(input.stages), now, this.signals.claimableChannel, this.signals.instance];
+    const { claimableChannel, instance } = this.signals;
+    const values = [id, input.name, input.repository, JSON.stringify(input.stages), now, claimableChannel, instance, input.concurrency ?? "queue"];
     const [row] = await this.query<PipelineRow & { ready: boolean }>(records.REPLACE_PIPELINE, values);
     if (row?.ready) this.signals.claimable();
     return row && toPipeline(row);
@@ -139,15 +136,25 @@ export class PgStore implements Store {
     return result;
   }
 
-  async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
+  triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
+    return this.enqueue(pipelineId, gitRef, null);
+  }
+
+  async rerunRun(id: string): Promise<RerunResult | undefined> {
+    const [original] = isRowId(id) ? await this.query<{ pipeline_id: string; git_ref: string }>(RERUN_SOURCE, [id]) : [];
+    if (!original) return undefined;
+    const run = await this.enqueue(original.pipeline_id, original.git_ref, id);
+    return run ? { run } : { pipelineDeleted: true };
+  }
+
+  private async enqueue(pipelineId: string, gitRef: string, rerunOf: string | null): Promise<Run | undefined> {
     if (!isRowId(pipelineId)) return undefined;
     const ms = this.clock.now();
-    const now = iso(ms);
-    const values = [pipelineId, this.ids(ms), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
-    const [row] = await this.query<RunRow & { ready: boolean }>(sql.HOT.TRIGGER_RUN, values);
-    if (!row) return undefined;
-    if (row.ready) this.signals.claimable();
-    return toRun(row);
+    return enqueueRun(this.pool, this.signals, { pipelineId, id: this.ids(ms), gitRef, now: iso(ms), rerunOf });
+  }
+
+  async cancelRun(id: string, reason: string): Promise<CancelResult | undefined> {
+    return isRowId(id) ? cancelRun(this.pool, this.signals, id, `cancelled: ${reason}`, iso(this.clock.now())) : undefined;
   }
 
   async getRun(id: string): Promise<Run | undefined> {
@@ -187,8 +194,11 @@ export class PgStore implements Store {
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
     const at = Number.isInteger(index) ? index : -1;
     const now = iso(this.clock.now());
-    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true]);
-    if (rows.length === 0) {
+    const ids = claimIds(claim);
+    const attemptOnly = patch.attempt !== undefined && patch.status === undefined && !patch.logs?.length && !patch.startNext;
+    const update = ids && !attemptOnly ? [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true] : undefined;
+    const attempt = ids && patch.attempt !== undefined ? [ids.id, ids.token, at, patch.attempt, now] : undefined;
+    if (!ids || !(await patchStage(this.pool, update, attempt))) {
       await assertCurrent(this.pool, claim);
       throw new RangeError(`run ${claim.run.id} has no stage ${hasStage(claim, index) ? index + 1 : index}`);
     }
@@ -217,34 +227,26 @@ export class PgStore implements Store {
     this.signals.claimable();
   }
 
-  watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
-    return this.signals.watch(claim, onLost);
+  watchClaim(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
+    return this.signals.watch(claim, onLost, onCancel);
   }
+
+  // STAND-INS: log lines and idempotency keys are not on PostgreSQL yet; these keep PgStore a Store.
+  readonly getLogs: Store["getLogs"] = notOnPostgresYet;
+  readonly onRunChange: Store["onRunChange"] = notOnPostgresYet;
+  readonly createPipelineOnce: Store["createPipelineOnce"] = notOnPostgresYet;
+  readonly triggerRunOnce: Store["triggerRunOnce"] = notOnPostgresYet;
 
   onClaimable(listener: () => void): () => void {
     return this.signals.onClaimable(listener);
   }
 
   /**
-   * Fails every running run whose lease expired by the injected clock, as "worker lost: lease expired"
-   * (the policy of Buildkite and GitLab: a run's stages may have had effects, so it is not silently run
-   * again as graphile-worker would retry a job); the stage that was running ends failed and later ones
-   * skipped. Frees each pipeline so its next queued run becomes claimable, and tells the lost claims'
-   * watchers in every process. Runs periodically in every store with onClaimable listeners.
+   * Ends every running run whose lease expired by the injected clock (lib/store/pg/recovery.ts). Runs
+   * periodically in every store with onClaimable listeners.
    */
-  async recoverExpired(): Promise<Run[]> {
-    const recovered: Run[] = [];
-    for (;;) {
-      const { claimableChannel, instance, cancelChannel } = this.signals;
-      const values = [iso(this.clock.now()), RECOVER_BATCH, LEASE_EXPIRED, claimableChannel, instance, cancelChannel];
-      const rows = await this.query<RunRow & { lost_token: string; became_ready: boolean }>(sql.RECOVER_EXPIRED, values);
-      for (const row of rows) {
-        recovered.push(toRun(row));
-        this.signals.watches.lose(row.lost_token, LEASE_EXPIRED);
-      }
-      if (rows.some((r) => r.became_ready)) this.signals.claimable();
-      if (rows.length < RECOVER_BATCH) return recovered;
-    }
+  recoverExpired(): Promise<Run[]> {
+    return recoverExpired(this.pool, this.signals, () => iso(this.clock.now()));
   }
 
   /**

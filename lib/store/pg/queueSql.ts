@@ -5,7 +5,8 @@
  * ## Lanes
  *
  * Every pipeline row carries its queue lane: `running_run_id` (its running run, if any), `head_seq`
- * (the seq of its oldest queued run, if any) and `lane_version` (bumped by every write below that
+ * (the seq of its oldest queued run, if any), `queued_count` (how many are queued: a new run's place
+ * in the queue without counting them) and `lane_version` (bumped by every write below that
  * changes the lane or the queued/running state of its runs). A lane is ready when nothing runs and
  * something is queued; the partial index pipelines_ready holds exactly the ready lanes, by head_seq.
  * A claim locks the first ready lane it can with SKIP LOCKED, marks its head run running and moves the
@@ -16,11 +17,13 @@
  * ## Why this is safe under READ COMMITTED
  *
  * Every write that changes which of a lane's runs are queued or running (trigger, claim, finish,
- * release, recovery, delete, cancelQueued) locks the lane's row first, by primary key or through
+ * release, recovery, delete, cancelQueued, cancel) locks the lane's row first, by primary key or through
  * pipelines_ready, and holds it until it commits: writes to one lane are serialised and each starts
  * from the lane its predecessor left. (Stage updates and lease renewals lock only their run.)
- * - Trigger locks the lane (plain FOR UPDATE: it waits), inserts the run, sets head_seq only if the
- *   lane had none. Its run's seq is drawn after the lock, so per-pipeline seq order is commit order.
+ * - Trigger (controlSql.ts) locks the lane (plain FOR UPDATE: it waits), inserts the run, sets
+ *   head_seq only if the lane had none. Its run's seq is drawn after the lock, so per-pipeline seq
+ *   order is commit order. A policy that cancels queued runs reads them, and so checks its snapshot
+ *   as the claim does (below); when it is stale the trigger is repeated with the lane locked first.
  * - Concurrent claimers skip each other's lanes (SKIP LOCKED), and a lane another claimer just took is
  *   rechecked by FOR UPDATE on its newest version (running_run_id is set: no longer ready, skipped).
  * - The one hazard is the statement snapshot: reads in a statement see the database as of its start,
@@ -33,38 +36,15 @@
  *   test/lib/pgStore.queue.test.ts stages this race, with and without the check.
  * - Finish, release and recovery read nothing but the lane and the run they lock (their SET clauses
  *   see newest versions through PostgreSQL's recheck), so their snapshots cannot mislead them.
- * - Delete and cancelQueued lock lanes in one statement and change runs in a second one, whose fresh
+ * - Delete, cancelQueued and cancel lock lanes in one statement and change runs in a second one, whose fresh
  *   snapshot sees every run committed before the lock; no trigger can add one to a locked lane.
  * Deadlock: lanes are locked before runs, and nothing holding a run waits for a lane; claim and
  * recovery skip locked lanes; the only statement that waits on several lanes (cancelQueued) takes
  * them in id order.
  */
-import { closeStagesSql, isoTextSql, patchRunStageSql, pendingStagesSql } from "./stagesSql.ts";
+import { TRIGGER_RUN } from "./controlSql.ts";
+import { attemptsSql, closeStagesSql, isoTextSql, patchRunStageSql } from "./stagesSql.ts";
 import { runColumns } from "./rows.ts";
-
-/**
- * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload.
- * Notifies whenever the lane is ready afterwards, not only when it became ready: a claimer that came
- * while this statement held the lane skipped it (SKIP LOCKED), may have found nothing else and gone
- * idle, and would otherwise wait for the fallback poll.
- */
-export const TRIGGER_RUN = `
-WITH lane AS (
-  SELECT id, stages FROM pipelines WHERE id = $1 FOR UPDATE
-), run AS (
-  INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at)
-  SELECT $2, lane.id, $3, 'queued', ${pendingStagesSql("lane.stages", "$5::text[]")}, lane.stages, $4::text::timestamptz, $4::text::timestamptz
-  FROM lane
-  RETURNING *
-), lane_after AS (
-  UPDATE pipelines p SET head_seq = coalesce(p.head_seq, run.seq), lane_version = p.lane_version + 1
-  FROM run WHERE p.id = run.pipeline_id
-  RETURNING p.running_run_id IS NULL AS ready
-), notified AS (
-  SELECT pg_notify($6, $7) FROM lane_after WHERE ready
-)
-SELECT ${runColumns("run.")}, lane_after.ready, (SELECT count(*) FROM notified) AS notified
-FROM run, lane_after`;
 
 /** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
 export const CLAIM_RUN = `
@@ -81,7 +61,8 @@ WITH lane AS (
   -- The first stage starts with the run: one write, not two.
   UPDATE runs r SET status = 'running',
     started_at = greatest($1::text::timestamptz, l.freed_at), updated_at = greatest($1::text::timestamptz, l.freed_at),
-    stages = jsonb_set(r.stages, '{0}', (r.stages -> 0) || jsonb_build_object('status', 'running', 'started_at', ${isoTextSql("greatest($1::text::timestamptz, l.freed_at)")})),
+    stages = jsonb_set(r.stages, '{0}', (r.stages -> 0) || jsonb_build_object('status', 'running', 'started_at', ${isoTextSql("greatest($1::text::timestamptz, l.freed_at)")},
+      'attempts', ${attemptsSql("(r.stages -> 0)")} + 1)),
     worker_id = $2, claim_token = $3, lease_expires_at = $4::text::timestamptz
   FROM current_lane l
   WHERE r.seq = l.head_seq AND r.status = 'queued'
@@ -91,7 +72,7 @@ WITH lane AS (
   -- same pipeline. Written as a row comparison so that only runs_queued serves it, one index probe;
   -- "pipeline_id = x AND seq > y ORDER BY seq" lets the planner walk runs_seq_key across every
   -- pipeline's runs instead, which it does when one pipeline dominates the queue.
-  UPDATE pipelines p SET running_run_id = c.id, lane_version = p.lane_version + 1,
+  UPDATE pipelines p SET running_run_id = c.id, lane_version = p.lane_version + 1, queued_count = p.queued_count - 1,
     head_seq = (SELECT CASE WHEN n.pipeline_id = c.pipeline_id THEN n.seq END FROM (
       SELECT q.pipeline_id, q.seq FROM runs q
       WHERE q.status = 'queued' AND (q.pipeline_id, q.seq) > (c.pipeline_id, c.seq)
@@ -149,7 +130,7 @@ WITH lane AS (
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
   RETURNING r.seq, r.pipeline_id
 ), lane_after AS (
-  UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1,
+  UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1, queued_count = p.queued_count + 1,
     freed_at = $3::text::timestamptz
   FROM released WHERE p.id = released.pipeline_id
 ), notified AS (
@@ -157,16 +138,20 @@ WITH lane AS (
 )
 SELECT (SELECT count(*) FROM released)::int AS released, (SELECT count(*) FROM notified) AS notified`;
 
-/** $1 run ids, $2 their tokens, $3 new lease expiry. Returns the tokens still held. */
+/**
+ * $1 run ids, $2 their tokens, $3 new lease expiry. Returns the tokens still held, each with the error
+ * of a cancel asked for (its watchers are told, should the notification have been missed).
+ */
 export const RENEW_LEASES = `
 UPDATE runs r SET lease_expires_at = $3::text::timestamptz
 FROM unnest($1::uuid[], $2::uuid[]) AS held(id, token)
 WHERE r.id = held.id AND r.claim_token = held.token AND r.status = 'running'
-RETURNING r.claim_token AS token`;
+RETURNING r.claim_token AS token, r.cancel_error`;
 
 /**
  * $1 now, $2 batch size, $3 error, $4 claimable channel, $5 payload, $6 cancel channel. Fails running
- * runs whose lease ran out, frees their lanes and tells their watchers. Lanes another write holds are
+ * runs whose lease ran out (a run whose cancel was asked for ends cancelled, with the cancel's error:
+ * what its worker would have done), frees their lanes and tells their watchers. Lanes another write holds are
  * skipped until the next sweep; a lease renewed meanwhile is seen by the recheck of the UPDATE.
  */
 export const RECOVER_EXPIRED = `
@@ -178,7 +163,8 @@ WITH expired AS (
   LIMIT $2
   FOR UPDATE OF p SKIP LOCKED
 ), failed AS (
-  UPDATE runs r SET status = 'failed', error = $3::text, stages = ${closeStagesSql("r.stages", "'failed'", "$1::text")},
+  UPDATE runs r SET status = CASE WHEN r.cancel_error IS NULL THEN 'failed' ELSE 'cancelled' END, error = coalesce(r.cancel_error, $3::text),
+    stages = ${closeStagesSql("r.stages", "CASE WHEN r.cancel_error IS NULL THEN 'failed' ELSE 'cancelled' END", "$1::text")},
     finished_at = $1::text::timestamptz, updated_at = $1::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
   FROM expired e
   WHERE r.id = e.run_id AND r.status = 'running' AND r.lease_expires_at < $1::text::timestamptz
@@ -190,7 +176,7 @@ WITH expired AS (
 ), claimable AS (
   SELECT pg_notify($4, $5) WHERE EXISTS (SELECT 1 FROM lane_after WHERE became_ready)
 ), lost AS (
-  SELECT pg_notify($6, json_build_object('token', lost_token, 'reason', $3::text)::text) FROM failed
+  SELECT pg_notify($6, json_build_object('token', lost_token, 'reason', error)::text) FROM failed
 )
 SELECT failed.*, (SELECT count(*) FROM claimable) > 0 AS became_ready, (SELECT count(*) FROM lost) AS notified
 FROM failed`;
@@ -218,7 +204,7 @@ export const EMPTY_LANES = `
 WITH locked AS (
   SELECT id FROM pipelines WHERE head_seq IS NOT NULL ORDER BY id FOR UPDATE
 )
-UPDATE pipelines p SET head_seq = NULL, lane_version = p.lane_version + 1
+UPDATE pipelines p SET head_seq = NULL, lane_version = p.lane_version + 1, queued_count = 0
 FROM locked WHERE p.id = locked.id
 RETURNING p.id`;
 

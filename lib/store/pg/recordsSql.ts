@@ -2,12 +2,13 @@
  * Statements on pipelines and runs that leave the queue as it is: a pipeline's fields (its lane is
  * lib/pg/queueSql.ts's business) and reads of runs.
  */
+import { queuePlaceSql, withQueuePlacesSql } from "./controlSql.ts";
 import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
 
-/** $1 id, $2 name, $3 repository, $4 stages, $5 now. */
+/** $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 concurrency. */
 export const INSERT_PIPELINE = `
-INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at)
-VALUES ($1, $2, $3, $4::jsonb, $5::text::timestamptz, $5::text::timestamptz)
+INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at, concurrency)
+VALUES ($1, $2, $3, $4::jsonb, $5::text::timestamptz, $5::text::timestamptz, $6)
 RETURNING ${PIPELINE_COLUMNS}`;
 
 /** $1 id. */
@@ -17,12 +18,12 @@ export const SELECT_PIPELINE = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE 
 export const LIST_PIPELINES = `SELECT ${PIPELINE_COLUMNS} FROM pipelines WHERE seq > $1 ORDER BY seq LIMIT $2`;
 
 /**
- * $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 claimable channel, $7 payload. The lane stays
+ * $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 claimable channel, $7 payload, $8 concurrency. The lane stays
  * as it is, but the row was locked: a claimer that skipped it meanwhile is told if the lane is ready.
  */
 export const REPLACE_PIPELINE = `
 WITH replaced AS (
-  UPDATE pipelines SET name = $2, repository = $3, stages = $4::jsonb, updated_at = $5::text::timestamptz
+  UPDATE pipelines SET name = $2, repository = $3, stages = $4::jsonb, updated_at = $5::text::timestamptz, concurrency = $8
   WHERE id = $1
   RETURNING ${PIPELINE_COLUMNS}, running_run_id IS NULL AND head_seq IS NOT NULL AS ready
 ), notified AS (
@@ -31,7 +32,7 @@ WITH replaced AS (
 SELECT *, (SELECT count(*) FROM notified) AS notified FROM replaced`;
 
 /** $1 id. */
-export const SELECT_RUN = `SELECT ${runColumns()} FROM runs WHERE id = $1`;
+export const SELECT_RUN = `SELECT ${runColumns("r.")}, ${queuePlaceSql("r")} FROM runs r WHERE r.id = $1`;
 
 /** Newest first: runs of an optional pipeline and status, before an optional seq; `limit` of them (ask one more than a page to learn if another follows). */
 export function selectRuns(filter: { pipelineId?: string | undefined; status?: string | undefined; beforeSeq?: number | undefined; limit: number }): { text: string; values: unknown[] } {
@@ -40,6 +41,6 @@ export function selectRuns(filter: { pipelineId?: string | undefined; status?: s
   if (filter.pipelineId !== undefined) where.push(`pipeline_id = $${values.push(filter.pipelineId)}`);
   if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
   if (filter.beforeSeq !== undefined) where.push(`seq < $${values.push(filter.beforeSeq)}`);
-  const text = `SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`;
+  const text = withQueuePlacesSql(`SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`);
   return { text, values };
 }

@@ -4,7 +4,7 @@
  * ever writes millisecond values, so nothing is rounded.
  */
 import { encodeCursor } from "../cursor.ts";
-import type { Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
+import type { Concurrency, Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
 
 export interface PipelineRow {
@@ -14,6 +14,7 @@ export interface PipelineRow {
   name: string;
   repository: string;
   stages: StagesSpec;
+  concurrency: Concurrency;
   created_at: Date;
   updated_at: Date;
 }
@@ -30,6 +31,11 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  rerun_of: string | null;
+  cancel_requested_at: Date | null;
+  /** Only in reads that ask for a queued run's place (controlSql.ts: queuePlaceSql, withQueuePlacesSql); null when not queued. */
+  queue_position?: string | null;
+  waiting_for?: string | null;
 }
 
 /** A claimed run's row: its spec comes along. */
@@ -38,11 +44,11 @@ export interface ClaimedRow extends RunRow {
 }
 
 /** Columns of a pipeline as PipelineRow reads them. */
-export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, created_at, updated_at";
+export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, concurrency, created_at, updated_at";
 
 /** Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. */
 export const runColumns = (prefix = ""): string =>
-  ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at"]
+  ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]
     .map((c) => prefix + c)
     .join(", ");
 
@@ -54,6 +60,7 @@ export function toPipeline(row: PipelineRow): Pipeline {
     name: row.name,
     repository: row.repository,
     stages: row.stages,
+    concurrency: row.concurrency,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -65,6 +72,8 @@ const toStage = (s: StageRun): StageRun => ({
   status: s.status,
   started_at: s.started_at,
   finished_at: s.finished_at,
+  // Stages written before schema version 3 have no count: a stage that started ran once.
+  attempts: s.attempts ?? (s.started_at === null ? 0 : 1),
   logs: s.logs,
 });
 
@@ -80,6 +89,9 @@ export function toRun(row: RunRow): Run {
     started_at: isoOrNull(row.started_at),
     finished_at: isoOrNull(row.finished_at),
     updated_at: row.updated_at.toISOString(),
+    rerun_of: row.rerun_of,
+    cancel_requested_at: isoOrNull(row.cancel_requested_at),
+    ...(row.queue_position == null ? {} : { queue_position: Number(row.queue_position), waiting_for: row.waiting_for! }),
   };
 }
 

@@ -9,8 +9,10 @@
  * - A slow poll (pollIntervalMs) calls the listeners anyway, for notifications lost while the LISTEN
  *   connection was down; it is not on the hot path, which is the notification.
  * - Watched claims are renewed every leaseMs / 3, all in one statement; a claim the renewal no longer
- *   finds is lost. Delete and recovery NOTIFY the cancel channel with the lost claim's token, so a
- *   watcher in any process hears within milliseconds rather than at its next renewal.
+ *   finds is lost, and one whose run has a cancel asked for is told so. Delete and recovery NOTIFY the
+ *   cancel channel with the lost claim's token ({token, reason}), a cancel request with the token and
+ *   the error to end with ({kind: "cancel", token, error}), so a watcher in any process hears within
+ *   milliseconds rather than at its next renewal.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
  *   sweep for expired leases and, with --retain-runs, the deletion of old finished runs.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
@@ -28,10 +30,10 @@ export interface SignalsOptions {
   cancelChannel: string;
   leaseMs: number;
   pollIntervalMs: number;
-  /** Extends the leases of `held`; resolves to the tokens still held. */
-  renew: (held: { runId: string; token: string }[]) => Promise<Set<string>>;
-  /** Whether a claim is no longer current (a read: cheaper than a renewal's commit). */
-  isLost: (claim: Claim) => Promise<boolean>;
+  /** Extends the leases of `held`; resolves to the tokens still held, each with its run's cancel error or null. */
+  renew: (held: { runId: string; token: string }[]) => Promise<Map<string, string | null>>;
+  /** Whether a claim is no longer current, and its run's cancel error (a read: cheaper than a renewal's commit). */
+  check: (claim: Claim) => Promise<{ lost: boolean; cancelError: string | null }>;
   /** Work done every `intervalMs` while there are onClaimable listeners. */
   periodic: Periodic[];
 }
@@ -96,16 +98,18 @@ export class Signals {
     };
   }
 
-  watch(claim: Claim, onLost: (reason: string) => void): () => void {
+  watch(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
     if (this.closed) return () => {};
-    const unwatch = this.watches.add(claim, onLost);
+    const unwatch = this.watches.add(claim, onLost, onCancel);
     this.renewTimer ??= repeat(this.opts.leaseMs / 3, () => void this.renewAll());
-    // Once cancel notices are heard, check that the claim was not lost before: a cancel committed
-    // before the LISTEN would go unheard until the next renewal.
+    // Once cancel notices are heard, check that the claim was not lost or asked to cancel before: a
+    // notice committed before the LISTEN would go unheard until the next renewal.
     void this.listen()
-      .then(() => this.opts.isLost(claim))
-      .then((lost) => {
-        if (lost && !this.closed) this.watches.lose(claim.token, LOST);
+      .then(() => this.opts.check(claim))
+      .then(({ lost, cancelError }) => {
+        if (this.closed) return;
+        if (lost) this.watches.lose(claim.token, LOST);
+        else if (cancelError !== null) this.watches.cancel(claim.token, cancelError);
       })
       .catch(() => {}); // unreachable: the renewals will tell
     return () => {
@@ -130,7 +134,8 @@ export class Signals {
       if (payload !== this.instance) this.claimable();
     } else if (channel === this.cancelChannel) {
       const notice = parseNotice(payload);
-      if (notice) this.watches.lose(notice.token, notice.reason);
+      if (notice?.kind === "cancel") this.watches.cancel(notice.token, notice.error);
+      else if (notice) this.watches.lose(notice.token, notice.reason);
     }
   }
 
@@ -141,14 +146,18 @@ export class Signals {
   /** Renews `held`; tells the watchers of those no longer held. A failed renewal is retried next time. */
   private async renew(held: { runId: string; token: string }[]): Promise<void> {
     if (this.closed || held.length === 0) return;
-    let still: Set<string>;
+    let still: Map<string, string | null>;
     try {
       still = await this.opts.renew(held);
     } catch {
       return;
     }
     if (this.closed) return;
-    for (const { token } of held) if (!still.has(token)) this.watches.lose(token, LOST);
+    for (const { token } of held) {
+      const cancelError = still.get(token);
+      if (cancelError === undefined) this.watches.lose(token, LOST);
+      else if (cancelError !== null) this.watches.cancel(token, cancelError);
+    }
     this.stopRenewingWhenIdle();
   }
 
@@ -185,10 +194,15 @@ function repeat(ms: number, tick: () => void): NodeJS.Timeout {
   return timer;
 }
 
-function parseNotice(payload: string): { token: string; reason: string } | undefined {
+type Notice = { kind: "lost"; token: string; reason: string } | { kind: "cancel"; token: string; error: string };
+
+/** A cancel channel payload: a lost claim ({token, reason}) or a cancel request ({kind: "cancel", token, error}). */
+function parseNotice(payload: string): Notice | undefined {
   try {
-    const notice = JSON.parse(payload) as { token?: unknown; reason?: unknown };
-    if (typeof notice.token === "string" && typeof notice.reason === "string") return notice as { token: string; reason: string };
+    const notice = JSON.parse(payload) as { kind?: unknown; token?: unknown; reason?: unknown; error?: unknown };
+    if (typeof notice.token !== "string") return undefined;
+    if (notice.kind === "cancel" && typeof notice.error === "string") return { kind: "cancel", token: notice.token, error: notice.error };
+    if (notice.kind === undefined && typeof notice.reason === "string") return { kind: "lost", token: notice.token, reason: notice.reason };
   } catch {
     // not ours
   }

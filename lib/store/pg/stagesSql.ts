@@ -13,7 +13,7 @@ import { KEPT_FIRST_LINES, MAX_STAGE_LINES } from "../stages.ts";
 /** pendingStages: a pending stage for each kind present in `spec`, in the order of `kinds` (text[]). */
 export const pendingStagesSql = (spec: string, kinds: string): string => `(
   SELECT coalesce(jsonb_agg(jsonb_build_object(
-           'name', k.kind, 'status', 'pending', 'started_at', NULL, 'finished_at', NULL, 'logs', '[]'::jsonb) ORDER BY k.n), '[]'::jsonb)
+           'name', k.kind, 'status', 'pending', 'started_at', NULL, 'finished_at', NULL, 'attempts', 0, 'logs', '[]'::jsonb) ORDER BY k.n), '[]'::jsonb)
   FROM unnest(${kinds}) WITH ORDINALITY AS k(kind, n)
   WHERE ${spec} ? (k.kind || '_stage'))`;
 
@@ -35,16 +35,20 @@ export const appendLinesSql = (logs: string, added: string): string => `
   CASE WHEN jsonb_array_length(${logs}) + jsonb_array_length(${added}) <= ${MAX_STAGE_LINES} THEN ${logs} || ${added}
   ELSE stagerunner_append_lines(${logs}, ${added}, ${MAX_STAGE_LINES}, ${KEPT_FIRST_LINES}) END`;
 
+/** A stage's attempts; stages written before schema version 3 have none, and a started one ran once. */
+export const attemptsSql = (stage: string): string =>
+  `coalesce((${stage} ->> 'attempts')::int, CASE WHEN ${stage} ->> 'started_at' IS NULL THEN 0 ELSE 1 END)`;
+
 /**
  * RunTable.patchStage's change to one stage: `logs` (a jsonb array, or null for none) appended by
- * appendLinesSql; a new `status` (text, or NULL for none) stamps started_at when it is running,
+ * appendLinesSql; a new `status` (text, or NULL for none) stamps started_at and counts an attempt when it is running,
  * finished_at when it is an end state, and nothing when the stage already had that status.
  */
 export const patchStageSql = (stage: string, status: string, logs: string | null, at: string): string => `
   ${stage} ${logs === null ? "" : `|| jsonb_build_object('logs', ${appendLinesSql(`(${stage} -> 'logs')`, logs)})`}
   || CASE
        WHEN ${status} IS NULL OR ${stage} ->> 'status' = ${status} THEN '{}'::jsonb
-       WHEN ${status} = 'running' THEN jsonb_build_object('status', ${status}, 'started_at', ${at})
+       WHEN ${status} = 'running' THEN jsonb_build_object('status', ${status}, 'started_at', ${at}, 'attempts', ${attemptsSql(stage)} + 1)
        WHEN ${status} = 'pending' THEN jsonb_build_object('status', ${status})
        ELSE jsonb_build_object('status', ${status}, 'finished_at', ${at})
      END`;

@@ -1,7 +1,8 @@
 /**
  * Worker pools over PostgreSQL, each on its own store as in its own process: runs driven by
  * notifications alone (the fallback poll is set to a minute), a run handed back at shutdown and
- * finished by another process, and a dead worker's run recovered and its pipeline moving on.
+ * finished by another process, a run cancelled from another process, and a dead worker's run
+ * recovered and its pipeline moving on.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../../../lib/clock.ts";
@@ -65,6 +66,21 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     taking.running[0]!.succeed();
     await until(async () => (await api.getRun(run.id))!.status === "success", 2000);
     expect((await api.getRun(run.id))!.stages[0]!.logs[0]).toMatch(/^previous attempt handed back to the queue: /);
+  });
+
+  it("a cancel asked in the API process stops the run in a worker process within a second, and the run ends cancelled", async () => {
+    const api = await db.open({ pollIntervalMs: 60_000 });
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const run = (await api.triggerRun(pipeline.id, "main"))!;
+    const runner = new ScriptedRunner();
+    pool(await db.open({ pollIntervalMs: 60_000 }), runner, 1, "a");
+    await until(async () => runner.running.length === 1, 2000);
+    const asked = Date.now();
+    expect((await api.cancelRun(run.id, "not wanted"))?.outcome).toBe("requested");
+    await until(async () => (await api.getRun(run.id))!.status === "cancelled", 1000);
+    expect(Date.now() - asked).toBeLessThan(1000);
+    expect(runner.calls[0]!.state).toBe("aborted");
+    expect(await api.getRun(run.id)).toMatchObject({ status: "cancelled", error: "cancelled: not wanted", stages: [{ status: "cancelled", attempts: 1 }] });
   });
 
   it("a dead worker's run is failed once its lease expires, the recovering process logs it, and its pipeline's next run then runs", async () => {

@@ -1,0 +1,75 @@
+/**
+ * PgStore's run control over its pool: triggers and reruns under the pipeline's concurrency policy,
+ * cancels, and stage patches that set an attempt count (the statements are in controlSql.ts). A cancel
+ * asked of a running run is told to this process's watchers at once, and to other processes' by the
+ * notice its statement sends.
+ */
+import type pg from "pg";
+import { STAGE_KINDS, type Run } from "../../api/schemas.ts";
+import type { CancelResult } from "../store.ts";
+import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./controlSql.ts";
+import { query, transaction } from "./database.ts";
+import { HOT } from "./queueSql.ts";
+import { toRun, type RunRow } from "./rows.ts";
+import type { Signals } from "./signals.ts";
+
+/** An enqueue statement's row: a new run, or (id null) none written. */
+type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };
+
+type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: string | null; ready: boolean };
+
+/**
+ * A new queued run `id` of the pipeline (of `rerunOf`'s spec, or the pipeline's stages), its policy
+ * applied; undefined when the pipeline does not exist. A `queue` pipeline's takes one statement. On a
+ * pipeline with a policy that statement writes nothing and the policy's statement follows; if that
+ * one met a stale snapshot of its lane, it is repeated in a transaction that locks the lane first, so
+ * that its snapshot is taken while no one else can change the lane.
+ */
+export async function enqueueRun(pool: pg.Pool, signals: Signals, run: { pipelineId: string; id: string; gitRef: string; now: string; rerunOf: string | null }): Promise<Run | undefined> {
+  const { claimableChannel, instance, cancelChannel } = signals;
+  const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance];
+  const original = run.rerunOf === null ? [] : [run.rerunOf];
+  let [row] = await query<EnqueueRow>(pool, run.rerunOf === null ? HOT.TRIGGER_RUN : RERUN_RUN, [...values, ...original]);
+  if (!row || row.locked === 0) return undefined;
+  if (row.id === null) {
+    const policy = run.rerunOf === null ? POLICY_TRIGGER_RUN : POLICY_RERUN_RUN;
+    const policyValues = [...values, cancelChannel, ...original];
+    [row] = await query<EnqueueRow>(pool, policy, policyValues);
+    if (row?.locked && row.id === null) {
+      row = await transaction(pool, async (client) => {
+        await client.query(LOCK_LANE, [null, run.pipelineId]);
+        return (await client.query<EnqueueRow>(policy, policyValues)).rows[0];
+      });
+      // Its policy became `queue` meanwhile (an update of the pipeline): as a `queue` pipeline's.
+      if (row?.locked && row.id === null) return enqueueRun(pool, signals, run);
+    }
+    if (!row?.id) return undefined;
+  }
+  if (row.cancel_token) signals.watches.cancel(row.cancel_token, `superseded by run ${run.id}`);
+  if (row.ready) signals.claimable();
+  return toRun(row);
+}
+
+/** Cancels run `id` (CANCEL_RUN) with its lane locked first, in one transaction; undefined when there is no such run. */
+export async function cancelRun(pool: pg.Pool, signals: Signals, id: string, error: string, now: string): Promise<CancelResult | undefined> {
+  const row = await transaction(pool, async (client) => {
+    await client.query(LOCK_LANE, [id, null]);
+    return (await client.query<CancelRow>(CANCEL_RUN, [id, error, now, signals.cancelChannel, signals.claimableChannel, signals.instance])).rows[0];
+  });
+  if (!row) return undefined;
+  if (row.cancel_token) signals.watches.cancel(row.cancel_token, error);
+  if (row.ready) signals.claimable();
+  return { outcome: row.outcome, run: toRun(row) };
+}
+
+/**
+ * A stage patch: `update` (UPDATE_STAGE's values, undefined for a patch of the attempt count alone),
+ * then `attempt` (SET_ATTEMPT's values, undefined for none), both in one transaction when there are
+ * both; false when the run has no such stage or the claim is not current.
+ */
+export async function patchStage(pool: pg.Pool, update: unknown[] | undefined, attempt: unknown[] | undefined): Promise<boolean> {
+  if (!attempt) return (await query(pool, HOT.UPDATE_STAGE, update)).length > 0;
+  if (!update) return (await query(pool, SET_ATTEMPT, attempt)).length > 0;
+  const changed = (result: pg.QueryResult) => (result.rowCount ?? 0) > 0;
+  return transaction(pool, async (client) => changed(await client.query({ ...HOT.UPDATE_STAGE, values: update })) && changed(await client.query(SET_ATTEMPT, attempt)));
+}
