@@ -1,9 +1,14 @@
 /**
  * What a PgStore can be given besides its connection string; defaults as each option says.
  */
-import type { Clock } from "../../clock.ts";
+import type pg from "pg";
+import { iso, type Clock } from "../../clock.ts";
 import type { IdGenerator } from "../../ids.ts";
-import type { ConnectionOptions } from "./connection.ts";
+import { renewLeases, staleReason } from "./claimChecks.ts";
+import { channelName, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
+import { keySweep } from "./idempotency.ts";
+import { pruning } from "./retention.ts";
+import type { SignalsOptions } from "./signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
   clock?: Clock;
@@ -25,4 +30,37 @@ export interface PgStoreOptions extends ConnectionOptions {
   pruneIntervalMs?: number;
   /** Where the store reports what it does on its own: the runs it fails by lease recovery, and deletes. */
   log?: (line: string) => void;
+}
+
+/** What the store's Signals need of it (lib/store/pg/signals.ts). */
+export interface SignalsDeps {
+  pool: pg.Pool;
+  clock: Clock;
+  leaseMs: number;
+  retainRuns: number | undefined;
+  /** One pass of lease recovery, logged. */
+  recover: () => Promise<void>;
+}
+
+/** How often a store with workers deletes expired Idempotency-Keys. */
+const KEY_SWEEP_MS = 60_000;
+
+/** The store's channels, cadences and periodic work, from its options and their defaults. */
+export function signalsOptions(url: string, opts: PgStoreOptions, deps: SignalsDeps): SignalsOptions {
+  const { pool, clock, leaseMs, retainRuns } = deps;
+  return {
+    listen: clientConfig(url, opts, "stagerunner-listen"),
+    claimableChannel: channelName("stagerunner_claimable", opts.schema),
+    cancelChannel: channelName("stagerunner_cancel", opts.schema),
+    runChannel: channelName("stagerunner_run", opts.schema),
+    leaseMs,
+    pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
+    renew: (held) => renewLeases(pool, held, iso(clock.now() + leaseMs)),
+    isLost: async (claim) => (await staleReason(pool, claim)) !== undefined,
+    periodic: [
+      { intervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(leaseMs / 2, 5000)), run: deps.recover },
+      keySweep(pool, () => clock.now(), KEY_SWEEP_MS),
+      ...(retainRuns === undefined ? [] : [pruning(pool, retainRuns, opts)]),
+    ],
+  };
 }

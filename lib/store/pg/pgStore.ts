@@ -9,29 +9,30 @@
  */
 import pg from "pg";
 import { iso, systemClock, type Clock } from "../../clock.ts";
-import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
-import { decodeCursor } from "../cursor.ts";
-import { pendingStages, releasedStages } from "../stages.ts";
-import { STAGE_KINDS, type Pipeline, type PipelineInput, type Run } from "../../api/schemas.ts";
-import type { Claim, DeleteResult, LastStage, ListRunsFilter, Page, StagePatch, Store } from "../store.ts";
-import { assertCurrent, claimIds, hasStage, renewLeases, staleReason, type ClaimIds } from "./claimChecks.ts";
-import { channelName, checkConnection, clientConfig, poolConfig, positive } from "./connection.ts";
+import { timeOrderedId, type IdGenerator } from "../../ids.ts";
+import { pendingStages } from "../stages.ts";
+import { STAGE_KINDS, type LogsPage, type Pipeline, type PipelineInput, type Run } from "../../api/schemas.ts";
+import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
+import { assertCurrent, assertLaneAgrees, claimIds, claimNext, hasStage, type ClaimIds } from "./claimChecks.ts";
+import { checkConnection, poolConfig, positive } from "./connection.ts";
 import { query, transaction } from "./database.ts";
+import { once } from "./idempotency.ts";
+import { readLogs } from "./logsSql.ts";
 import { migrate } from "./migrate.ts";
-import type { PgStoreOptions } from "./options.ts";
+import { signalsOptions, type PgStoreOptions } from "./options.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
-import { isRowId, logsJson, page, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
-import { pruneFinished, pruning, retainedRuns } from "./retention.ts";
+import { isRowId, logTexts, withoutNul, toPipeline, toRun, type PipelineRow, type RunRow } from "./rows.ts";
+import { pruneFinished, retainedRuns } from "./retention.ts";
 import { Signals } from "./signals.ts";
 
 export type { PgStoreOptions };
 
+type TriggeredRow = RunRow & { ready: boolean };
+
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";
 
-/** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
-const CLAIM_ATTEMPTS = 5;
 /** Runs recovered per statement: keeps each sweep transaction short. */
 const RECOVER_BATCH = 100;
 
@@ -71,43 +72,32 @@ export class PgStore implements Store {
     this.pool = new pg.Pool(poolConfig(url, opts, positive("poolSize", opts.poolSize ?? 10)));
     // An idle connection's error (the server restarted): the pool drops it, the next query reports.
     this.pool.on("error", () => {});
-    this.signals = new Signals({
-      listen: clientConfig(url, opts, "stagerunner-listen"),
-      claimableChannel: channelName("stagerunner_claimable", opts.schema),
-      cancelChannel: channelName("stagerunner_cancel", opts.schema),
-      leaseMs: this.leaseMs,
-      pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
-      renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
-      isLost: async (claim) => (await staleReason(this.pool, claim)) !== undefined,
-      periodic: [
-        {
-          intervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(this.leaseMs / 2, 5000)),
-          run: async () => {
-            for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
-          },
-        },
-        ...(this.retainRuns === undefined ? [] : [pruning(this.pool, this.retainRuns, opts)]),
-      ],
-    });
+    const recover = async () => {
+      for (const run of await this.recoverExpired()) opts.log?.(`run ${run.id} failed: ${LEASE_EXPIRED} (pipeline ${run.pipeline_id})`);
+    };
+    this.signals = new Signals(signalsOptions(url, opts, { pool: this.pool, clock: this.clock, leaseMs: this.leaseMs, retainRuns: this.retainRuns, recover }));
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const ms = this.clock.now();
-    const now = iso(ms);
-    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), now]);
+    const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), iso(ms)]);
     return toPipeline(row!);
   }
 
-  async getPipeline(id: string): Promise<Pipeline | undefined> {
-    if (!isRowId(id)) return undefined;
-    const [row] = await this.query<PipelineRow>(records.SELECT_PIPELINE, [id]);
-    return row && toPipeline(row);
+  async createPipelineOnce(input: PipelineInput, key: IdempotencyKey): Promise<Idempotent<Pipeline>> {
+    const ms = this.clock.now();
+    const id = this.ids(ms);
+    const values = [id, input.name, input.repository, JSON.stringify(input.stages), iso(ms)];
+    const make = async (client: pg.PoolClient) => toPipeline((await client.query<PipelineRow>(records.INSERT_PIPELINE, values)).rows[0]!);
+    return (await once(this.pool, "create", key, ms, id, make, (made) => this.getPipeline(made)))!;
   }
 
-  async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
-    const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
-    const rows = await this.query<PipelineRow>(records.LIST_PIPELINES, [after, opts.limit + 1]);
-    return page(rows, opts.limit, toPipeline);
+  getPipeline(id: string): Promise<Pipeline | undefined> {
+    return records.readPipeline(this.pool, id);
+  }
+
+  listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
+    return records.readPipelines(this.pool, opts);
   }
 
   async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
@@ -142,52 +132,67 @@ export class PgStore implements Store {
   async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
     if (!isRowId(pipelineId)) return undefined;
     const ms = this.clock.now();
-    const now = iso(ms);
-    const values = [pipelineId, this.ids(ms), gitRef, now, STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
-    const [row] = await this.query<RunRow & { ready: boolean }>(sql.HOT.TRIGGER_RUN, values);
-    if (!row) return undefined;
+    const row = await this.insertRun(this.pool, pipelineId, this.ids(ms), gitRef, ms);
+    return row && this.triggered(row);
+  }
+
+  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined> {
+    if (!isRowId(pipelineId)) return undefined;
+    const ms = this.clock.now();
+    const id = this.ids(ms);
+    let row: TriggeredRow | undefined;
+    const make = async (client: pg.PoolClient) => (row = await this.insertRun(client, pipelineId, id, gitRef, ms)) && toRun(row);
+    const result = await once(this.pool, `trigger ${pipelineId}`, key, ms, id, make, (made) => this.getRun(made));
+    if (row && result && "value" in result && !result.replayed) this.triggered(row); // committed: tell this process
+    return result;
+  }
+
+  /** TRIGGER_RUN, on the pool or in a transaction. */
+  private async insertRun(db: pg.Pool | pg.PoolClient, pipelineId: string, id: string, gitRef: string, ms: number): Promise<TriggeredRow | undefined> {
+    const values = [pipelineId, id, gitRef, iso(ms), STAGE_KINDS, this.signals.claimableChannel, this.signals.instance];
+    return (await query<TriggeredRow>(db, sql.HOT.TRIGGER_RUN, values))[0];
+  }
+
+  /** A committed trigger's run, this process's workers told when its lane is ready. */
+  private triggered(row: TriggeredRow): Run {
     if (row.ready) this.signals.claimable();
     return toRun(row);
   }
 
-  async getRun(id: string): Promise<Run | undefined> {
-    if (!isRowId(id)) return undefined;
-    const [row] = await this.query<RunRow>(records.SELECT_RUN, [id]);
-    return row && toRun(row);
+  /** Stand-in until the run-control half of the PostgreSQL spec (branch wip-pg17a) lands. */
+  async rerunRun(_id: string): Promise<RerunResult | undefined> {
+    throw new Error("not implemented on PostgreSQL yet");
   }
 
-  async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
-    if (filter.pipeline_id !== undefined && !isRowId(filter.pipeline_id)) return { items: [] };
-    const beforeSeq = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-    const { text, values } = records.selectRuns({ pipelineId: filter.pipeline_id, status: filter.status, beforeSeq, limit: filter.limit + 1 });
-    return page(await this.query<RunRow>(text, values), filter.limit, toRun);
+  /** Stand-in until the run-control half of the PostgreSQL spec (branch wip-pg17a) lands. */
+  async cancelRun(_id: string, _reason: string): Promise<CancelResult | undefined> {
+    throw new Error("not implemented on PostgreSQL yet");
   }
 
-  async claimRun(workerId: string): Promise<Claim | undefined> {
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const now = this.clock.now();
-      const token = randomId();
-      let row: (ClaimedRow & { locked: number }) | undefined;
-      try {
-        [row] = await this.query<ClaimedRow & { locked: number }>(sql.HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
-      } catch (thrown) {
-        // The unique index refused a second running run: the lanes disagree with the runs. Not the
-        // caller's problem; nothing was claimed this time.
-        if ((thrown as { code?: string }).code === "23505") continue;
-        throw thrown;
-      }
-      if (!row || row.locked === 0) return undefined;
-      // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
-      if (row.id === null) continue;
-      return { run: { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref }, spec: row.spec, workerId, token };
-    }
-    return undefined;
+  getRun(id: string): Promise<Run | undefined> {
+    return records.readRun(this.pool, id);
+  }
+
+  listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
+    return records.readRuns(this.pool, filter);
+  }
+
+  getLogs(runId: string, after: number, limit: number): Promise<LogsPage | undefined> {
+    return isRowId(runId) ? readLogs(this.pool, runId, after, limit) : Promise.resolve(undefined);
+  }
+
+  onRunChange(runId: string, listener: () => void): () => void {
+    return this.signals.onRunChange(runId, listener);
+  }
+
+  claimRun(workerId: string): Promise<Claim | undefined> {
+    return claimNext(this.pool, workerId, this.clock, this.leaseMs);
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
     const at = Number.isInteger(index) ? index : -1;
     const now = iso(this.clock.now());
-    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true]);
+    const rows = await this.ownedQuery(claim, sql.HOT.UPDATE_STAGE, (ids) => [ids.id, ids.token, at, patch.status ?? null, logTexts(patch), now, patch.startNext === true, this.signals.runChannel]);
     if (rows.length === 0) {
       await assertCurrent(this.pool, claim);
       throw new RangeError(`run ${claim.run.id} has no stage ${hasStage(claim, index) ? index + 1 : index}`);
@@ -198,25 +203,28 @@ export class PgStore implements Store {
     if (last && !hasStage(claim, last.index)) throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
-    const lastValues = last ? [last.index, last.status ?? null, logsJson(last)] : [null, null, "[]"];
+    const lastValues = last ? [last.index, last.status ?? null, logTexts(last)] : [null, null, []];
     // The watch (the lease's renewal) stays until the run has ended, through a failed finish's retries.
-    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues]);
-    if (!row) return this.laneDisagrees(claim);
+    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues, this.signals.runChannel]);
+    if (!row) return assertLaneAgrees(this.pool, claim);
     this.signals.watches.drop(claim.token); // the owner ended its own run: nobody to tell
     if (row.became_ready) this.signals.claimable();
     return toRun(row);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
-    const stages = JSON.stringify(releasedStages(pendingStages(claim.spec), reason));
+    const stages = JSON.stringify(pendingStages(claim.spec));
     const now = iso(this.clock.now());
-    const { claimableChannel, instance } = this.signals;
-    const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, (ids) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId]);
-    if (!row?.released) await this.laneDisagrees(claim);
+    const { claimableChannel, instance, runChannel } = this.signals;
+    const line = withoutNul(`previous attempt handed back to the queue: ${reason}`);
+    const values = (ids: ClaimIds) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId, line, runChannel];
+    const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, values);
+    if (!row?.released) await assertLaneAgrees(this.pool, claim);
     this.signals.watches.drop(claim.token);
     this.signals.claimable();
   }
 
+  /** Calls only onLost: onCancel is the run-control half of the spec (branch wip-pg17a). */
   watchClaim(claim: Claim, onLost: (reason: string) => void): () => void {
     return this.signals.watch(claim, onLost);
   }
@@ -284,12 +292,6 @@ export class PgStore implements Store {
   private ownedQuery<R extends pg.QueryResultRow>(claim: Claim, text: string | pg.QueryConfig, values: (ids: ClaimIds) => unknown[]): Promise<R[]> {
     const ids = claimIds(claim);
     return ids ? this.query<R>(text, values(ids)) : Promise.resolve([]);
-  }
-
-  /** After a finish or release matched no row: StaleClaimError, or (a bug) a lane that lost track of its run. */
-  private async laneDisagrees(claim: Claim): Promise<never> {
-    await assertCurrent(this.pool, claim);
-    throw new Error(`run ${claim.run.id} is running under this claim but its pipeline's lane does not name it`);
   }
 
   private query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {

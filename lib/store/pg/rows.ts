@@ -6,6 +6,7 @@
 import { encodeCursor } from "../cursor.ts";
 import type { Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
+import { runLinesSql } from "./logsSql.ts";
 
 export interface PipelineRow {
   id: string;
@@ -30,6 +31,8 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  /** [stage index, text] in seq order (lib/store/pg/logsSql.ts runLinesSql); null for none. */
+  lines: [number, string][] | null;
 }
 
 /** A claimed run's row: its spec comes along. */
@@ -40,10 +43,14 @@ export interface ClaimedRow extends RunRow {
 /** Columns of a pipeline as PipelineRow reads them. */
 export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, created_at, updated_at";
 
-/** Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. */
-export const runColumns = (prefix = ""): string =>
+/**
+ * Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. `lines` is the
+ * expression of its lines when a statement changes them (lib/store/pg/logsSql.ts).
+ */
+export const runColumns = (prefix = "", lines = runLinesSql(`${prefix || "runs."}id`)): string =>
   ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at"]
     .map((c) => prefix + c)
+    .concat(lines)
     .join(", ");
 
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -54,32 +61,45 @@ export function toPipeline(row: PipelineRow): Pipeline {
     name: row.name,
     repository: row.repository,
     stages: row.stages,
+    concurrency: "queue", // the run-control half of the spec (branch wip-pg17a) stores it
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
 }
 
-/** jsonb keeps object keys sorted by length, not as written: rebuild each stage in the wire order. */
-const toStage = (s: StageRun): StageRun => ({
+/** jsonb keeps object keys sorted by length, not as written: rebuild each stage in the wire order, its logs from `lines`. */
+const toStage = (s: StageRun, logs: string[]): StageRun => ({
   name: s.name,
   status: s.status,
   started_at: s.started_at,
   finished_at: s.finished_at,
-  logs: s.logs,
+  attempts: s.attempts ?? 0, // stand-in: the run-control half (branch wip-pg17a) counts attempts
+  logs,
 });
 
+/** The texts of RunRow.lines by stage. */
+function stageLogs(row: RunRow): string[][] {
+  const logs: string[][] = row.stages.map(() => []);
+  for (const [stage, text] of row.lines ?? []) logs[stage]?.push(text);
+  return logs;
+}
+
 export function toRun(row: RunRow): Run {
+  const logs = stageLogs(row);
   return {
     id: row.id,
     pipeline_id: row.pipeline_id,
     git_ref: row.git_ref,
     status: row.status,
-    stages: row.stages.map(toStage),
+    stages: row.stages.map((s, i) => toStage(s, logs[i]!)),
     error: row.error,
     created_at: row.created_at.toISOString(),
     started_at: isoOrNull(row.started_at),
     finished_at: isoOrNull(row.finished_at),
     updated_at: row.updated_at.toISOString(),
+    // Stand-ins: the run-control half of the spec (branch wip-pg17a) stores them.
+    rerun_of: null,
+    cancel_requested_at: null,
   };
 }
 
@@ -100,8 +120,8 @@ export function page<R extends { seq: string }, T>(rows: R[], limit: number, map
   return rows.length > limit && last ? { items: items.map(map), next: encodeCursor(Number(last.seq)) } : { items: items.map(map) };
 }
 
-/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
-/** A patch's log lines as the jsonb text the stage statements append. */
-export const logsJson = (patch: { logs?: string[] | undefined }): string => JSON.stringify((patch.logs ?? []).map(withoutNul));
+/** A patch's log lines as the text[] the stage statements append. */
+export const logTexts = (patch: { logs?: string[] | undefined }): string[] => (patch.logs ?? []).map(withoutNul);
 
+/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
 export const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);

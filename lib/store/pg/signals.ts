@@ -11,8 +11,12 @@
  * - Watched claims are renewed every leaseMs / 3, all in one statement; a claim the renewal no longer
  *   finds is lost. Delete and recovery NOTIFY the cancel channel with the lost claim's token, so a
  *   watcher in any process hears within milliseconds rather than at its next renewal.
+ * - Statements that append a run's lines or change its state NOTIFY the run channel with the run's id.
+ *   A store LISTENs to it only while it has onRunChange listeners, and calls those of that run: one
+ *   channel for every run, filtered here, rather than a channel per run, whose name would not fit
+ *   PostgreSQL's 63 bytes with the schema suffix and which would cost a LISTEN round trip per follower.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
- *   sweep for expired leases and, with --retain-runs, the deletion of old finished runs.
+ *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
  * PgStore.recoverExpired (and retention by PgStore.pruneFinished), and the clock only stamps times.
  */
@@ -26,6 +30,7 @@ export interface SignalsOptions {
   listen: pg.ClientConfig;
   claimableChannel: string;
   cancelChannel: string;
+  runChannel: string;
   leaseMs: number;
   pollIntervalMs: number;
   /** Extends the leases of `held`; resolves to the tokens still held. */
@@ -49,8 +54,11 @@ export class Signals {
   readonly instance = randomUUID();
   readonly claimableChannel: string;
   readonly cancelChannel: string;
+  readonly runChannel: string;
   readonly watches = new ClaimWatches();
   private readonly listeners = new Set<() => void>();
+  /** onRunChange listeners by run id. */
+  private readonly runListeners = new Map<string, Set<() => void>>();
   private readonly connection: ListenConnection;
   private pollTimer: NodeJS.Timeout | undefined;
   private periodicTimers: NodeJS.Timeout[] = [];
@@ -60,12 +68,14 @@ export class Signals {
   constructor(private readonly opts: SignalsOptions) {
     this.claimableChannel = opts.claimableChannel;
     this.cancelChannel = opts.cancelChannel;
+    this.runChannel = opts.runChannel;
     this.connection = new ListenConnection({
       config: opts.listen,
       channels: [opts.claimableChannel, opts.cancelChannel],
       onNotification: (channel, payload) => this.received(channel, payload),
       onReconnect: () => {
         this.claimable();
+        for (const runId of [...this.runListeners.keys()]) this.runChanged(runId);
         void this.renewAll();
       },
     });
@@ -96,6 +106,26 @@ export class Signals {
     };
   }
 
+  /**
+   * Calls `listener` when run `runId` changes in any process, and once when the run channel is heard
+   * (a change made before that would be missed otherwise).
+   */
+  onRunChange(runId: string, listener: () => void): () => void {
+    if (this.closed) return () => {};
+    let listeners = this.runListeners.get(runId);
+    if (!listeners) this.runListeners.set(runId, (listeners = new Set()));
+    const own = () => listener(); // a listener added twice is two listeners
+    listeners.add(own);
+    void this.connection.add(this.runChannel).then(() => {
+      if (!this.closed && listeners.has(own)) own();
+    });
+    return () => {
+      listeners.delete(own);
+      if (listeners.size === 0 && this.runListeners.get(runId) === listeners) this.runListeners.delete(runId);
+      if (this.runListeners.size === 0 && !this.closed) this.connection.remove(this.runChannel);
+    };
+  }
+
   watch(claim: Claim, onLost: (reason: string) => void): () => void {
     if (this.closed) return () => {};
     const unwatch = this.watches.add(claim, onLost);
@@ -120,6 +150,7 @@ export class Signals {
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.listeners.clear();
+    this.runListeners.clear();
     this.watches.clear();
     await this.connection.close();
   }
@@ -128,10 +159,16 @@ export class Signals {
     if (this.closed) return;
     if (channel === this.claimableChannel) {
       if (payload !== this.instance) this.claimable();
+    } else if (channel === this.runChannel) {
+      this.runChanged(payload);
     } else if (channel === this.cancelChannel) {
       const notice = parseNotice(payload);
       if (notice) this.watches.lose(notice.token, notice.reason);
     }
+  }
+
+  private runChanged(runId: string): void {
+    for (const listener of [...(this.runListeners.get(runId) ?? [])]) listener();
   }
 
   private renewAll(): Promise<void> {

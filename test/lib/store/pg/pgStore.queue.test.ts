@@ -135,7 +135,7 @@ describe.skipIf(!pgTestUrl)("PgStore queue on PostgreSQL", () => {
     expect(await store.claimRun("w3")).toBeUndefined();
 
     // Finishing and recovering find their lanes by primary key too.
-    const finish = await explain(FINISH_RUN, [first.run.id, first.token, "success", null, iso(now), "c", "p", busy.id, 0, "success", '["done"]']);
+    const finish = await explain(FINISH_RUN, [first.run.id, first.token, "success", null, iso(now), "c", "p", busy.id, 0, "success", ["done"], "r"]);
     const recover = await explain(RECOVER_EXPIRED, [iso(now + 3_600_000), 100, "lost", "c", "p", "d"]);
     for (const scans of [finish, recover]) {
       expect(scans.filter((s) => s.type === "Seq Scan")).toEqual([]);
