@@ -82,3 +82,12 @@ export async function readLogs(pool: pg.Pool, runId: string, after: number, limi
   // Done: the run has finished and this page holds its last lines.
   return { lines, next_after: lines.at(-1)?.seq ?? after, status: row.status, done: isTerminal(row.status) && row.lines.length <= limit };
 }
+
+/** Whether run `runId` has followers, for the NOTIFY of the statements that change it (see run_followers). */
+export const hasFollowersSql = (runId: string): string => `EXISTS (SELECT 1 FROM run_followers f WHERE f.run_id = ${runId})`;
+
+/** $1 run, $2 follower (a store instance). Nothing for an unknown run. */
+export const FOLLOW_RUN = "INSERT INTO run_followers (run_id, follower) SELECT id, $2 FROM runs WHERE id = $1 ON CONFLICT DO NOTHING";
+
+/** $1 run, $2 follower. */
+export const UNFOLLOW_RUN = "DELETE FROM run_followers WHERE run_id = $1 AND follower = $2";

@@ -151,6 +151,15 @@ UPDATE runs r SET last_seq = coalesce((SELECT max(seq) FROM run_lines l WHERE l.
   stages = (SELECT coalesce(jsonb_agg(s.value || '{"logs": []}'::jsonb ORDER BY s.n), '[]'::jsonb) FROM jsonb_array_elements(r.stages) WITH ORDINALITY AS s(value, n));
 DROP FUNCTION stagerunner_append_lines(jsonb, jsonb, int, int);
 
+-- Who follows a run's changes (Store.onRunChange), by store instance: the statements that change a run
+-- NOTIFY its channel only when it has followers, since a NOTIFY serialises commits on the notification
+-- queue's lock and wakes every listening connection (the hot path's statements would pay for it).
+CREATE TABLE run_followers (
+  run_id   uuid NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  follower uuid NOT NULL,
+  PRIMARY KEY (run_id, follower)
+);
+
 -- Idempotency-Keys: what the first request with a key made, by scope ("create", or "trigger <pipeline>").
 -- A row older than a day counts as absent (it is replaced) and is deleted by the periodic sweep.
 CREATE TABLE idempotency_keys (

@@ -6,7 +6,9 @@ import { iso, type Clock } from "../../clock.ts";
 import type { IdGenerator } from "../../ids.ts";
 import { renewLeases, staleReason } from "./claimChecks.ts";
 import { channelName, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
+import { query } from "./database.ts";
 import { keySweep } from "./idempotency.ts";
+import { FOLLOW_RUN, UNFOLLOW_RUN } from "./logsSql.ts";
 import { pruning } from "./retention.ts";
 import type { SignalsOptions } from "./signals.ts";
 
@@ -56,6 +58,8 @@ export function signalsOptions(url: string, opts: PgStoreOptions, deps: SignalsD
     leaseMs,
     pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
     renew: (held) => renewLeases(pool, held, iso(clock.now() + leaseMs)),
+    follow: (runId, instance) => query(pool, FOLLOW_RUN, [runId, instance]),
+    unfollow: (runId, instance) => query(pool, UNFOLLOW_RUN, [runId, instance]),
     isLost: async (claim) => (await staleReason(pool, claim)) !== undefined,
     periodic: [
       { intervalMs: positive("sweepIntervalMs", opts.sweepIntervalMs ?? Math.min(leaseMs / 2, 5000)), run: deps.recover },

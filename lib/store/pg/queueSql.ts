@@ -40,7 +40,7 @@
  * them in id order.
  */
 import { closeStagesSql, isoTextSql, patchRunStageSql, pendingStagesSql } from "./stagesSql.ts";
-import { appendLinesCtes, runLinesAfterAppendSql } from "./logsSql.ts";
+import { appendLinesCtes, hasFollowersSql, runLinesAfterAppendSql } from "./logsSql.ts";
 import { runColumns } from "./rows.ts";
 
 /**
@@ -117,7 +117,7 @@ WITH run AS (
   WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND ${STAGES_EXIST}
   RETURNING r.id, r.last_seq - cardinality($5::text[]) AS seq_before, r.stage_lines[$3::int + 1] AS given
 ), ${appendLinesCtes("run", "$3::int", "$5::text[]", "$6::text::timestamptz")}, run_notified AS (
-  SELECT pg_notify($8, $1::text) FROM run
+  SELECT pg_notify($8, $1::text) FROM run WHERE ${hasFollowersSql("$1")}
 )
 SELECT run.id, (SELECT count(*) FROM run_notified) AS notified FROM run`;
 
@@ -138,7 +138,7 @@ WITH lane AS (
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
   RETURNING r.*, r.last_seq - cardinality($11::text[]) AS seq_before, r.stage_lines[coalesce($9::int, 0) + 1] AS given
 ), ${appendLinesCtes("ended", "coalesce($9::int, 0)", "$11::text[]", "$5::text::timestamptz")}, run_notified AS (
-  SELECT pg_notify($12, $1::text) FROM ended
+  SELECT pg_notify($12, $1::text) FROM ended WHERE ${hasFollowersSql("$1")}
 ), lane_after AS (
   UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1, freed_at = ended.finished_at
   FROM ended WHERE p.id = ended.pipeline_id
@@ -169,7 +169,7 @@ WITH lane AS (
 ), reason_line AS (
   INSERT INTO run_lines (run_id, seq, stage, pos, at, text) SELECT $1, released.last_seq, 0, 1, $3::text::timestamptz, $8 FROM released
 ), run_notified AS (
-  SELECT pg_notify($9, $1::text) FROM released
+  SELECT pg_notify($9, $1::text) FROM released WHERE ${hasFollowersSql("$1")}
 ), lane_after AS (
   UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1,
     freed_at = $3::text::timestamptz

@@ -11,10 +11,11 @@
  * - Watched claims are renewed every leaseMs / 3, all in one statement; a claim the renewal no longer
  *   finds is lost. Delete and recovery NOTIFY the cancel channel with the lost claim's token, so a
  *   watcher in any process hears within milliseconds rather than at its next renewal.
- * - Statements that append a run's lines or change its state NOTIFY the run channel with the run's id.
- *   A store LISTENs to it only while it has onRunChange listeners, and calls those of that run: one
- *   channel for every run, filtered here, rather than a channel per run, whose name would not fit
- *   PostgreSQL's 63 bytes with the schema suffix and which would cost a LISTEN round trip per follower.
+ * - Statements that append a run's lines or change its state NOTIFY the run channel with the run's id,
+ *   when the run has followers (table run_followers): a store records itself as one for each run it
+ *   has onRunChange listeners for, and LISTENs while it has any. One channel for every run, filtered
+ *   here, rather than a channel per run, whose name would not fit PostgreSQL's 63 bytes with the
+ *   schema suffix and which would cost a LISTEN round trip per follower.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
  *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
@@ -35,6 +36,9 @@ export interface SignalsOptions {
   pollIntervalMs: number;
   /** Extends the leases of `held`; resolves to the tokens still held. */
   renew: (held: { runId: string; token: string }[]) => Promise<Set<string>>;
+  /** Records this store (`instance`) as a follower of a run, or no longer one. */
+  follow: (runId: string, instance: string) => Promise<unknown>;
+  unfollow: (runId: string, instance: string) => Promise<unknown>;
   /** Whether a claim is no longer current (a read: cheaper than a renewal's commit). */
   isLost: (claim: Claim) => Promise<boolean>;
   /** Work done every `intervalMs` while there are onClaimable listeners. */
@@ -59,6 +63,8 @@ export class Signals {
   private readonly listeners = new Set<() => void>();
   /** onRunChange listeners by run id. */
   private readonly runListeners = new Map<string, Set<() => void>>();
+  /** The last follow or unfollow statement asked for each run, until it is done. */
+  private readonly following = new Map<string, Promise<unknown>>();
   private readonly connection: ListenConnection;
   private pollTimer: NodeJS.Timeout | undefined;
   private periodicTimers: NodeJS.Timeout[] = [];
@@ -107,23 +113,38 @@ export class Signals {
   }
 
   /**
-   * Calls `listener` when run `runId` changes in any process, and once when the run channel is heard
-   * (a change made before that would be missed otherwise).
+   * Calls `listener` when run `runId` changes in any process, and once when this store is recorded as
+   * the run's follower and hears the run channel (a change made before that would go unheard).
    */
   onRunChange(runId: string, listener: () => void): () => void {
     if (this.closed) return () => {};
     let listeners = this.runListeners.get(runId);
-    if (!listeners) this.runListeners.set(runId, (listeners = new Set()));
+    if (!listeners) {
+      this.runListeners.set(runId, (listeners = new Set()));
+      this.inTurn(runId, () => this.opts.follow(runId, this.instance));
+    }
     const own = () => listener(); // a listener added twice is two listeners
     listeners.add(own);
-    void this.connection.add(this.runChannel).then(() => {
+    void Promise.all([this.connection.add(this.runChannel), this.following.get(runId)]).then(() => {
       if (!this.closed && listeners.has(own)) own();
     });
     return () => {
       listeners.delete(own);
-      if (listeners.size === 0 && this.runListeners.get(runId) === listeners) this.runListeners.delete(runId);
+      if (listeners.size > 0 || this.runListeners.get(runId) !== listeners) return;
+      this.runListeners.delete(runId);
+      this.inTurn(runId, () => this.opts.unfollow(runId, this.instance));
       if (this.runListeners.size === 0 && !this.closed) this.connection.remove(this.runChannel);
     };
+  }
+
+  /** Runs a run's follow and unfollow statements one after the other, in the order asked. */
+  private inTurn(runId: string, step: () => Promise<unknown>): void {
+    // A failure (the database unreachable) leaves the follower to its own re-reads.
+    const next = (this.following.get(runId) ?? Promise.resolve()).then(step).catch(() => {});
+    this.following.set(runId, next);
+    void next.then(() => {
+      if (this.following.get(runId) === next) this.following.delete(runId);
+    });
   }
 
   watch(claim: Claim, onLost: (reason: string) => void): () => void {
