@@ -171,6 +171,9 @@ export class Signals {
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.listeners.clear();
+    // Not awaited, so that a close in an outage is not held up: a row left behind only costs its run's
+    // statements a NOTIFY each until the run ends.
+    for (const runId of this.runListeners.keys()) void this.opts.unfollow(runId, this.instance).catch(() => {});
     this.runListeners.clear();
     this.watches.clear();
     await this.connection.close();
