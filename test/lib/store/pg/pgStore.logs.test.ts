@@ -14,7 +14,7 @@ import type { Store } from "../../../../lib/store/store.ts";
 import { seedPipeline } from "../../../support/fixtures.ts";
 import { ManualClock, sequentialIds } from "../../../support/manualClock.ts";
 import { pgTestUrl, requirePgUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";
-import { within } from "../../../support/waitFor.ts";
+import { until, within } from "../../../support/waitFor.ts";
 
 /** One append: `count` lines to `stage`, by updateStage, or by finishRun when it is the last. */
 interface Append {
@@ -130,9 +130,13 @@ describe.skipIf(!pgTestUrl)("PgStore log lines on PostgreSQL", () => {
       expect((await within(heard, 1000)) - sent).toBeLessThan(1000);
     }
     expect(calls).toBe(4);
+    expect(otherCalls).toEqual([1]); // when heard: another run's changes are not this one's
+    const followers = async () => (await db.sql<{ run_id: string }>("SELECT run_id FROM run_followers")).map((r) => r.run_id).sort();
+    expect(await followers()).toEqual([claim.run.id, other.id].sort());
     stop();
-    await worker.triggerRun(other.pipeline_id, "main");
-    expect(otherCalls.length).toBeLessThanOrEqual(1); // the "heard" call only: a trigger of another run is not this run's change
+    // The last listener gone, so is the row: the run's statements NOTIFY nobody.
+    await until(async () => (await followers()).length === 1, 1000);
+    expect(await followers()).toEqual([other.id]);
   });
 });
 
