@@ -90,7 +90,7 @@ export const droppedLine = (count: number): string => `[... ${count} lines dropp
 /**
  * A stage's log with `added` appended, at most MAX_STAGE_LINES long: past that, its first
  * KEPT_FIRST_LINES stay, then one line saying how many were dropped, then the latest lines, since a
- * failing stage's last lines matter most. The SQL twin is appendLinesSql (lib/store/pg/stagesSql.ts).
+ * failing stage's last lines matter most. The SQL twin is appendLinesCtes (lib/store/pg/logsSql.ts).
  */
 export function appendLines(logs: readonly string[], added: readonly string[]): string[] {
   return appendCapped(logs, added, (line) => line, (count) => droppedLine(count));
@@ -104,9 +104,10 @@ export function appendCapped<T>(logs: readonly T[], added: readonly T[], text: (
   if (logs.length + added.length <= MAX_STAGE_LINES) return [...logs, ...added];
   const found = logs.length === MAX_STAGE_LINES ? DROPPED.exec(text(logs[KEPT_FIRST_LINES]!)) : null;
   const before = found ? Number(found[1]) : 0;
-  const rest = found ? logs.slice(KEPT_FIRST_LINES + 1) : logs.slice(KEPT_FIRST_LINES);
-  const tail = [...rest, ...added];
+  // The first lines may come from `added` too, when `logs` had fewer.
+  const fromAdded = Math.max(0, KEPT_FIRST_LINES - logs.length);
+  const first = [...logs.slice(0, KEPT_FIRST_LINES), ...added.slice(0, fromAdded)];
+  const tail = [...logs.slice(found ? KEPT_FIRST_LINES + 1 : KEPT_FIRST_LINES), ...added.slice(fromAdded)];
   const keep = MAX_STAGE_LINES - KEPT_FIRST_LINES - 1;
-  const first = found ? logs[KEPT_FIRST_LINES]! : tail[0]!;
-  return [...logs.slice(0, KEPT_FIRST_LINES), marker(before + tail.length - keep, first), ...tail.slice(-keep)];
+  return [...first, marker(before + tail.length - keep, found ? logs[KEPT_FIRST_LINES]! : tail[0]!), ...tail.slice(-keep)];
 }

@@ -1,16 +1,42 @@
 /**
- * Statements about a claim that change no run: whether it is still current, and lease renewals; and
- * whether its run has a given stage.
- * A claim is current while its run is running under its fencing token.
+ * Claims: taking one (Store.claimRun), whether one is still current, lease renewals, and whether a
+ * claimed run has a given stage. A claim is current while its run is running under its fencing token.
  */
 import type pg from "pg";
 import { StaleClaimError } from "../../api/errors.ts";
+import { iso, type Clock } from "../../clock.ts";
+import { randomId } from "../../ids.ts";
 import { stageSpecs } from "../stages.ts";
 import type { Claim } from "../store.ts";
 import { query } from "./database.ts";
 import { WATCH_STATE } from "./controlSql.ts";
-import { CLAIM_STATE, RENEW_LEASES } from "./queueSql.ts";
-import { isRowId } from "./rows.ts";
+import { CLAIM_STATE, HOT, RENEW_LEASES } from "./queueSql.ts";
+import { isRowId, type ClaimedRow } from "./rows.ts";
+
+/** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
+const CLAIM_ATTEMPTS = 5;
+
+/** Store.claimRun: the oldest claimable run, marked running under a new claim for `workerId`. */
+export async function claimNext(pool: pg.Pool, workerId: string, clock: Clock, leaseMs: number): Promise<Claim | undefined> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const now = clock.now();
+    const token = randomId();
+    let row: (ClaimedRow & { locked: number }) | undefined;
+    try {
+      [row] = await query<ClaimedRow & { locked: number }>(pool, HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + leaseMs)]);
+    } catch (thrown) {
+      // The unique index refused a second running run: the lanes disagree with the runs. Not the
+      // caller's problem; nothing was claimed this time.
+      if ((thrown as { code?: string }).code === "23505") continue;
+      throw thrown;
+    }
+    if (!row || row.locked === 0) return undefined;
+    // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
+    if (row.id === null) continue;
+    return { run: { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref }, spec: row.spec, workerId, token };
+  }
+  return undefined;
+}
 
 export interface ClaimIds {
   id: string;
@@ -40,6 +66,12 @@ export async function staleReason(pool: pg.Pool, claim: Claim): Promise<string |
 export async function assertCurrent(pool: pg.Pool, claim: Claim): Promise<void> {
   const reason = await staleReason(pool, claim);
   if (reason !== undefined) throw new StaleClaimError(claim.run.id, reason);
+}
+
+/** After a finish or release matched no row: StaleClaimError, or (a bug) a lane that lost track of its run. */
+export async function assertLaneAgrees(pool: pg.Pool, claim: Claim): Promise<never> {
+  await assertCurrent(pool, claim);
+  throw new Error(`run ${claim.run.id} is running under this claim but its pipeline's lane does not name it`);
 }
 
 /** Whether the claimed run has a stage `index` (a run's number of stages never changes after its trigger). */

@@ -5,8 +5,8 @@
 import type pg from "pg";
 import { asUnavailable, isConnectionError } from "./connection.ts";
 
-/** One statement's rows. `text` may be a named statement ({ name, text }), prepared once per connection. */
-export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {
+/** One statement's rows, on the pool or a transaction's connection. `text` may be a named statement ({ name, text }), prepared once per connection. */
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool | pg.PoolClient, text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {
   try {
     const config = typeof text === "string" ? { text, values } : { ...text, values };
     return (await pool.query<R>(config)).rows;

@@ -2,7 +2,8 @@
  * A dedicated connection in LISTEN, for the store's wake-ups and cancel notices. Not a pool connection:
  * LISTEN belongs to a session, and a pooled session would be handed to other queries (and closed when
  * idle). When the connection fails it is replaced, after 100 ms doubling up to 5 s; the caller is told
- * after each reconnection, since notifications sent while it was down are lost.
+ * after each reconnection, since notifications sent while it was down are lost. Channels can be added
+ * and removed while it runs (LISTEN / UNLISTEN, one statement at a time, in the order asked).
  */
 import pg from "pg";
 import { quoteIdent } from "./connection.ts";
@@ -25,11 +26,36 @@ export class ListenConnection {
   private failures = 0;
   private attempts = 0;
   private retry: NodeJS.Timeout | undefined;
+  private readonly channels: Set<string>;
+  /** The LISTEN and UNLISTEN statements asked for, in order. */
+  private changes: Promise<void> = Promise.resolve();
   private markListening!: () => void;
   /** Resolves once the first connection listens. */
   private readonly listening = new Promise<void>((resolve) => (this.markListening = resolve));
 
-  constructor(private readonly opts: ListenOptions) {}
+  constructor(private readonly opts: ListenOptions) {
+    this.channels = new Set(opts.channels);
+  }
+
+  /** Listens to `channel` too; resolves once its notifications are received (or the connection is closed). */
+  async add(channel: string): Promise<void> {
+    const added = !this.channels.has(channel);
+    this.channels.add(channel);
+    await this.start();
+    // A LISTEN asked for earlier may still be on its way: wait for it too.
+    await (added ? this.change(`LISTEN ${quoteIdent(channel)}`) : this.changes);
+  }
+
+  /** Stops listening to `channel`. */
+  remove(channel: string): void {
+    if (this.channels.delete(channel)) void this.change(`UNLISTEN ${quoteIdent(channel)}`);
+  }
+
+  /** Runs `statement` on the current connection after those asked before; a connection made later listens to `channels` anyway. */
+  private change(statement: string): Promise<void> {
+    this.changes = this.changes.then(() => this.client?.query(statement).then(() => {}, () => {}));
+    return this.changes;
+  }
 
   /** Connects if not yet started; resolves once notifications are being received. */
   start(): Promise<void> {
@@ -58,7 +84,7 @@ export class ListenConnection {
     client.on("end", () => this.replace(client));
     try {
       await client.connect();
-      await client.query(this.opts.channels.map((channel) => `LISTEN ${quoteIdent(channel)}`).join("; "));
+      await client.query([...this.channels].map((channel) => `LISTEN ${quoteIdent(channel)}`).join("; "));
     } catch {
       this.replace(client);
       return;

@@ -130,6 +130,67 @@ ALTER TABLE runs ADD COLUMN cancel_requested_at timestamptz;
 ALTER TABLE runs ADD COLUMN cancel_error text;
 `,
   },
+  {
+    version: 4,
+    name: "log lines as rows, idempotency keys",
+    sql: String.raw`
+-- A run's log lines, numbered within the run (seq) and within their stage (pos, counting every line
+-- the stage was given, dropped ones too). runs.last_seq is the last seq given; runs.stage_lines the
+-- lines each stage was given, from which the cap's dropped count follows (lib/store/pg/logsSql.ts).
+ALTER TABLE runs ADD COLUMN last_seq integer NOT NULL DEFAULT 0, ADD COLUMN stage_lines integer[] NOT NULL DEFAULT '{0,0,0}';
+CREATE TABLE run_lines (
+  run_id uuid NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  seq    integer NOT NULL,
+  stage  smallint NOT NULL,
+  pos    integer NOT NULL,
+  at     timestamptz NOT NULL,
+  text   text NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
+-- The jsonb logs of existing runs move to run_lines, stage by stage. A capped stage (10,000 lines, the
+-- marker at index 1,000) was given 9,999 + N lines: its later lines take the places they had then.
+WITH stage AS (
+  SELECT r.id, s.n - 1 AS stage, s.value -> 'logs' AS logs, jsonb_array_length(s.value -> 'logs') AS kept,
+    coalesce(s.value ->> 'finished_at', s.value ->> 'started_at', r.updated_at::text)::timestamptz AS at,
+    least(9999 + substring(s.value -> 'logs' ->> 1000 FROM '^\[\.\.\. ([0-9]+) lines dropped \.\.\.\]$')::numeric, 2000000000) AS capped
+  FROM runs r, jsonb_array_elements(r.stages) WITH ORDINALITY AS s(value, n)
+), line AS (
+  SELECT st.id, st.stage, st.at, l.text, l.n - 1 AS i,
+    CASE WHEN st.kept = 10000 AND st.capped IS NOT NULL AND l.n > 1001 THEN st.capped - 10000 + l.n ELSE l.n END AS pos
+  FROM stage st, jsonb_array_elements_text(st.logs) WITH ORDINALITY AS l(text, n)
+)
+INSERT INTO run_lines (run_id, seq, stage, pos, at, text)
+SELECT id, row_number() OVER (PARTITION BY id ORDER BY stage, i), stage, pos, at, text FROM line;
+-- A stage's last line has the place of the last line it was given.
+UPDATE runs r SET last_seq = coalesce((SELECT max(seq) FROM run_lines l WHERE l.run_id = r.id), 0),
+  stage_lines = ARRAY(SELECT coalesce(max(l.pos), 0) FROM generate_series(0, 2) AS g(stage)
+    LEFT JOIN run_lines l ON l.run_id = r.id AND l.stage = g.stage GROUP BY g.stage ORDER BY g.stage),
+  stages = (SELECT coalesce(jsonb_agg(s.value || '{"logs": []}'::jsonb ORDER BY s.n), '[]'::jsonb) FROM jsonb_array_elements(r.stages) WITH ORDINALITY AS s(value, n));
+DROP FUNCTION stagerunner_append_lines(jsonb, jsonb, int, int);
+
+-- Who follows a run's changes (Store.onRunChange), by store instance: the statements that change a run
+-- NOTIFY its channel only when it has followers, since a NOTIFY serialises commits on the notification
+-- queue's lock and wakes every listening connection (the hot path's statements would pay for it).
+CREATE TABLE run_followers (
+  run_id   uuid NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  follower uuid NOT NULL,
+  PRIMARY KEY (run_id, follower)
+);
+
+-- Idempotency-Keys: what the first request with a key made, by scope ("create", or "trigger <pipeline>").
+-- A row older than a day counts as absent (it is replaced) and is deleted by the periodic sweep.
+CREATE TABLE idempotency_keys (
+  scope       text NOT NULL,
+  key         text NOT NULL,
+  fingerprint text NOT NULL,
+  resource_id uuid NOT NULL,
+  created_at  timestamptz NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

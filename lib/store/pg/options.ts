@@ -1,9 +1,18 @@
 /**
  * What a PgStore can be given besides its connection string; defaults as each option says.
  */
-import type { Clock } from "../../clock.ts";
+import type pg from "pg";
+import type { Run } from "../../api/schemas.ts";
+import { iso, type Clock } from "../../clock.ts";
 import type { IdGenerator } from "../../ids.ts";
-import type { ConnectionOptions } from "./connection.ts";
+import { renewLeases, watchState } from "./claimChecks.ts";
+import { channelName, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
+import { query } from "./database.ts";
+import { keySweep } from "./idempotency.ts";
+import { FOLLOW_RUN, UNFOLLOW_RUN } from "./logsSql.ts";
+import { sweeping } from "./recovery.ts";
+import { pruning } from "./retention.ts";
+import type { SignalsOptions } from "./signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
   clock?: Clock;
@@ -25,4 +34,39 @@ export interface PgStoreOptions extends ConnectionOptions {
   pruneIntervalMs?: number;
   /** Where the store reports what it does on its own: the runs it fails by lease recovery, and deletes. */
   log?: (line: string) => void;
+}
+
+/** What the store's Signals need of it (lib/store/pg/signals.ts). */
+export interface SignalsDeps {
+  pool: pg.Pool;
+  clock: Clock;
+  leaseMs: number;
+  retainRuns: number | undefined;
+  /** One pass of lease recovery: the runs it ended. */
+  recover: () => Promise<Run[]>;
+}
+
+/** How often a store with workers deletes expired Idempotency-Keys. */
+const KEY_SWEEP_MS = 60_000;
+
+/** The store's channels, cadences and periodic work, from its options and their defaults. */
+export function signalsOptions(url: string, opts: PgStoreOptions, deps: SignalsDeps): SignalsOptions {
+  const { pool, clock, leaseMs, retainRuns } = deps;
+  return {
+    listen: clientConfig(url, opts, "stagerunner-listen"),
+    claimableChannel: channelName("stagerunner_claimable", opts.schema),
+    cancelChannel: channelName("stagerunner_cancel", opts.schema),
+    runChannel: channelName("stagerunner_run", opts.schema),
+    leaseMs,
+    pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
+    renew: (held) => renewLeases(pool, held, iso(clock.now() + leaseMs)),
+    follow: (runId, instance) => query(pool, FOLLOW_RUN, [runId, instance]),
+    unfollow: (runId, instance) => query(pool, UNFOLLOW_RUN, [runId, instance]),
+    check: (claim) => watchState(pool, claim),
+    periodic: [
+      sweeping(leaseMs, opts, deps.recover),
+      keySweep(pool, () => clock.now(), KEY_SWEEP_MS),
+      ...(retainRuns === undefined ? [] : [pruning(pool, retainRuns, opts)]),
+    ],
+  };
 }

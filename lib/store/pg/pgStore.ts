@@ -9,34 +9,27 @@
  */
 import pg from "pg";
 import { iso, systemClock, type Clock } from "../../clock.ts";
-import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
-import { decodeCursor } from "../cursor.ts";
-import { pendingStages, releasedStages } from "../stages.ts";
-import type { Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
-import type { CancelResult, Claim, DeleteResult, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
-import { assertCurrent, claimIds, hasStage, renewLeases, watchState, type ClaimIds } from "./claimChecks.ts";
-import { RERUN_SOURCE } from "./controlSql.ts";
-import { channelName, checkConnection, clientConfig, poolConfig, positive } from "./connection.ts";
+import { timeOrderedId, type IdGenerator } from "../../ids.ts";
+import { pendingStages } from "../stages.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
+import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
+import { assertCurrent, assertLaneAgrees, claimIds, claimNext, hasStage, type ClaimIds } from "./claimChecks.ts";
+import { checkConnection, poolConfig, positive } from "./connection.ts";
 import { query, transaction } from "./database.ts";
+import { RERUN_SOURCE } from "./controlSql.ts";
+import { once } from "./idempotency.ts";
+import { readLogs } from "./logsSql.ts";
 import { migrate } from "./migrate.ts";
-import type { PgStoreOptions } from "./options.ts";
+import { signalsOptions, type PgStoreOptions } from "./options.ts";
 import * as sql from "./queueSql.ts";
 import * as records from "./recordsSql.ts";
-import { isRowId, logsJson, page, toPipeline, toRun, type ClaimedRow, type PipelineRow, type RunRow } from "./rows.ts";
-import { LEASE_EXPIRED, recoverExpired, sweeping } from "./recovery.ts";
-import { pruneFinished, pruning, retainedRuns } from "./retention.ts";
-import { cancelRun, enqueueRun, patchStage } from "./runControl.ts";
+import { isRowId, logTexts, withoutNul, toPipeline, toRun, type PipelineRow, type RunRow } from "./rows.ts";
+import { LEASE_EXPIRED, recoverExpired } from "./recovery.ts";
+import { pruneFinished, retainedRuns } from "./retention.ts";
+import { announce, cancelRun, enqueueRun, enqueueStatements, patchStage, type EnqueueRow } from "./runControl.ts";
 import { Signals } from "./signals.ts";
 
 export { LEASE_EXPIRED, type PgStoreOptions };
-
-/** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
-const CLAIM_ATTEMPTS = 5;
-
-/** What the stand-ins below answer. */
-const notOnPostgresYet = (): never => {
-  throw new Error("not implemented on PostgreSQL yet");
-};
 
 export class PgStore implements Store {
   readonly durable = true;
@@ -74,36 +67,31 @@ export class PgStore implements Store {
     this.pool = new pg.Pool(poolConfig(url, opts, positive("poolSize", opts.poolSize ?? 10)));
     // An idle connection's error (the server restarted): the pool drops it, the next query reports.
     this.pool.on("error", () => {});
-    this.signals = new Signals({
-      listen: clientConfig(url, opts, "stagerunner-listen"),
-      claimableChannel: channelName("stagerunner_claimable", opts.schema),
-      cancelChannel: channelName("stagerunner_cancel", opts.schema),
-      leaseMs: this.leaseMs,
-      pollIntervalMs: positive("pollIntervalMs", opts.pollIntervalMs ?? 2000),
-      renew: (held) => renewLeases(this.pool, held, iso(this.clock.now() + this.leaseMs)),
-      check: (claim) => watchState(this.pool, claim),
-      periodic: [sweeping(this.leaseMs, opts, () => this.recoverExpired()), ...(this.retainRuns === undefined ? [] : [pruning(this.pool, this.retainRuns, opts)])],
-    });
+    const recover = () => this.recoverExpired();
+    this.signals = new Signals(signalsOptions(url, opts, { pool: this.pool, clock: this.clock, leaseMs: this.leaseMs, retainRuns: this.retainRuns, recover }));
   }
 
   async createPipeline(input: PipelineInput): Promise<Pipeline> {
     const ms = this.clock.now();
-    const now = iso(ms);
-    const values = [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), now, input.concurrency ?? "queue"];
+    const values = [this.ids(ms), input.name, input.repository, JSON.stringify(input.stages), iso(ms), input.concurrency ?? "queue"];
     const [row] = await this.query<PipelineRow>(records.INSERT_PIPELINE, values);
     return toPipeline(row!);
   }
 
-  async getPipeline(id: string): Promise<Pipeline | undefined> {
-    if (!isRowId(id)) return undefined;
-    const [row] = await this.query<PipelineRow>(records.SELECT_PIPELINE, [id]);
-    return row && toPipeline(row);
+  async createPipelineOnce(input: PipelineInput, key: IdempotencyKey): Promise<Idempotent<Pipeline>> {
+    const ms = this.clock.now();
+    const id = this.ids(ms);
+    const values = [id, input.name, input.repository, JSON.stringify(input.stages), iso(ms), input.concurrency ?? "queue"];
+    const make = async (client: pg.PoolClient) => toPipeline((await client.query<PipelineRow>(records.INSERT_PIPELINE, values)).rows[0]!);
+    return (await once(this.pool, "create", key, ms, id, make, (made) => this.getPipeline(made)))!;
   }
 
-  async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
-    const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
-    const rows = await this.query<PipelineRow>(records.LIST_PIPELINES, [after, opts.limit + 1]);
-    return page(rows, opts.limit, toPipeline);
+  getPipeline(id: string): Promise<Pipeline | undefined> {
+    return records.readPipeline(this.pool, id);
+  }
+
+  listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
+    return records.readPipelines(this.pool, opts);
   }
 
   async updatePipeline(id: string, input: PipelineInput): Promise<Pipeline | undefined> {
@@ -153,42 +141,41 @@ export class PgStore implements Store {
     return enqueueRun(this.pool, this.signals, { pipelineId, id: this.ids(ms), gitRef, now: iso(ms), rerunOf });
   }
 
+  /** A trigger and its key in one transaction, the lane locked first (lib/store/pg/runControl.ts). */
+  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined> {
+    if (!isRowId(pipelineId)) return undefined;
+    const ms = this.clock.now();
+    const id = this.ids(ms);
+    let row: EnqueueRow | undefined;
+    const run = { pipelineId, id, gitRef, now: iso(ms), rerunOf: null };
+    const make = async (client: pg.PoolClient) => (row = await enqueueStatements(client, this.signals, run, true)) && toRun(row);
+    const result = await once(this.pool, `trigger ${pipelineId}`, key, ms, id, make, (made) => this.getRun(made));
+    if (row && result && "value" in result && !result.replayed) announce(this.signals, row, id); // committed: tell this process
+    return result;
+  }
+
   async cancelRun(id: string, reason: string): Promise<CancelResult | undefined> {
     return isRowId(id) ? cancelRun(this.pool, this.signals, id, `cancelled: ${reason}`, iso(this.clock.now())) : undefined;
   }
 
-  async getRun(id: string): Promise<Run | undefined> {
-    if (!isRowId(id)) return undefined;
-    const [row] = await this.query<RunRow>(records.SELECT_RUN, [id]);
-    return row && toRun(row);
+  getRun(id: string): Promise<Run | undefined> {
+    return records.readRun(this.pool, id);
   }
 
-  async listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
-    if (filter.pipeline_id !== undefined && !isRowId(filter.pipeline_id)) return { items: [] };
-    const beforeSeq = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-    const { text, values } = records.selectRuns({ pipelineId: filter.pipeline_id, status: filter.status, beforeSeq, limit: filter.limit + 1 });
-    return page(await this.query<RunRow>(text, values), filter.limit, toRun);
+  listRuns(filter: ListRunsFilter): Promise<Page<Run>> {
+    return records.readRuns(this.pool, filter);
   }
 
-  async claimRun(workerId: string): Promise<Claim | undefined> {
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const now = this.clock.now();
-      const token = randomId();
-      let row: (ClaimedRow & { locked: number }) | undefined;
-      try {
-        [row] = await this.query<ClaimedRow & { locked: number }>(sql.HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + this.leaseMs)]);
-      } catch (thrown) {
-        // The unique index refused a second running run: the lanes disagree with the runs. Not the
-        // caller's problem; nothing was claimed this time.
-        if ((thrown as { code?: string }).code === "23505") continue;
-        throw thrown;
-      }
-      if (!row || row.locked === 0) return undefined;
-      // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
-      if (row.id === null) continue;
-      return { run: { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref }, spec: row.spec, workerId, token };
-    }
-    return undefined;
+  getLogs(runId: string, after: number, limit: number): Promise<LogsPage | undefined> {
+    return isRowId(runId) ? readLogs(this.pool, runId, after, limit) : Promise.resolve(undefined);
+  }
+
+  onRunChange(runId: string, listener: () => void): () => void {
+    return this.signals.onRunChange(runId, listener);
+  }
+
+  claimRun(workerId: string): Promise<Claim | undefined> {
+    return claimNext(this.pool, workerId, this.clock, this.leaseMs);
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {
@@ -196,7 +183,7 @@ export class PgStore implements Store {
     const now = iso(this.clock.now());
     const ids = claimIds(claim);
     const attemptOnly = patch.attempt !== undefined && patch.status === undefined && !patch.logs?.length && !patch.startNext;
-    const update = ids && !attemptOnly ? [ids.id, ids.token, at, patch.status ?? null, logsJson(patch), now, patch.startNext === true] : undefined;
+    const update = ids && !attemptOnly ? [ids.id, ids.token, at, patch.status ?? null, logTexts(patch), now, patch.startNext === true, this.signals.runChannel] : undefined;
     const attempt = ids && patch.attempt !== undefined ? [ids.id, ids.token, at, patch.attempt, now] : undefined;
     if (!ids || !(await patchStage(this.pool, update, attempt))) {
       await assertCurrent(this.pool, claim);
@@ -208,21 +195,23 @@ export class PgStore implements Store {
     if (last && !hasStage(claim, last.index)) throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
-    const lastValues = last ? [last.index, last.status ?? null, logsJson(last)] : [null, null, "[]"];
+    const lastValues = last ? [last.index, last.status ?? null, logTexts(last)] : [null, null, []];
     // The watch (the lease's renewal) stays until the run has ended, through a failed finish's retries.
-    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues]);
-    if (!row) return this.laneDisagrees(claim);
+    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues, this.signals.runChannel]);
+    if (!row) return assertLaneAgrees(this.pool, claim);
     this.signals.watches.drop(claim.token); // the owner ended its own run: nobody to tell
     if (row.became_ready) this.signals.claimable();
     return toRun(row);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
-    const stages = JSON.stringify(releasedStages(pendingStages(claim.spec), reason));
+    const stages = JSON.stringify(pendingStages(claim.spec));
     const now = iso(this.clock.now());
-    const { claimableChannel, instance } = this.signals;
-    const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, (ids) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId]);
-    if (!row?.released) await this.laneDisagrees(claim);
+    const { claimableChannel, instance, runChannel } = this.signals;
+    const line = withoutNul(`previous attempt handed back to the queue: ${reason}`);
+    const values = (ids: ClaimIds) => [ids.id, ids.token, now, stages, claimableChannel, instance, ids.pipelineId, line, runChannel];
+    const [row] = await this.ownedQuery<{ released: number }>(claim, sql.RELEASE_RUN, values);
+    if (!row?.released) await assertLaneAgrees(this.pool, claim);
     this.signals.watches.drop(claim.token);
     this.signals.claimable();
   }
@@ -230,12 +219,6 @@ export class PgStore implements Store {
   watchClaim(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
     return this.signals.watch(claim, onLost, onCancel);
   }
-
-  // STAND-INS: log lines and idempotency keys are not on PostgreSQL yet; these keep PgStore a Store.
-  readonly getLogs: Store["getLogs"] = notOnPostgresYet;
-  readonly onRunChange: Store["onRunChange"] = notOnPostgresYet;
-  readonly createPipelineOnce: Store["createPipelineOnce"] = notOnPostgresYet;
-  readonly triggerRunOnce: Store["triggerRunOnce"] = notOnPostgresYet;
 
   onClaimable(listener: () => void): () => void {
     return this.signals.onClaimable(listener);
@@ -286,12 +269,6 @@ export class PgStore implements Store {
   private ownedQuery<R extends pg.QueryResultRow>(claim: Claim, text: string | pg.QueryConfig, values: (ids: ClaimIds) => unknown[]): Promise<R[]> {
     const ids = claimIds(claim);
     return ids ? this.query<R>(text, values(ids)) : Promise.resolve([]);
-  }
-
-  /** After a finish or release matched no row: StaleClaimError, or (a bug) a lane that lost track of its run. */
-  private async laneDisagrees(claim: Claim): Promise<never> {
-    await assertCurrent(this.pool, claim);
-    throw new Error(`run ${claim.run.id} is running under this claim but its pipeline's lane does not name it`);
   }
 
   private query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values: unknown[] = []): Promise<R[]> {

@@ -44,6 +44,7 @@
  */
 import { TRIGGER_RUN } from "./controlSql.ts";
 import { attemptsSql, closeStagesSql, isoTextSql, patchRunStageSql } from "./stagesSql.ts";
+import { appendLinesCtes, hasFollowersSql, runLinesAfterAppendSql } from "./logsSql.ts";
 import { runColumns } from "./rows.ts";
 
 /** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
@@ -85,27 +86,40 @@ FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`;
 /** Whether stage $3 (and, when $7, the stage after it) exists in `r.stages`. */
 const STAGES_EXIST = "$3::int >= 0 AND $3::int + (CASE WHEN $7::boolean THEN 1 ELSE 0 END) < jsonb_array_length(r.stages)";
 
-/** $1 run, $2 token, $3 stage index, $4 new status or NULL, $5 log lines (jsonb array), $6 now, $7 start the next stage. */
+/**
+ * $1 run, $2 token, $3 stage index, $4 new status or NULL, $5 log lines (text[]), $6 now, $7 start the
+ * next stage, $8 run channel.
+ */
 export const UPDATE_STAGE = `
-UPDATE runs r SET updated_at = $6::text::timestamptz,
-  stages = ${patchRunStageSql("r.stages", "$3::int", "$4::text", "$5::jsonb", "$6::text", "$7::boolean")}
-WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND ${STAGES_EXIST}
-RETURNING r.id`;
+WITH run AS (
+  UPDATE runs r SET updated_at = $6::text::timestamptz,
+    stages = ${patchRunStageSql("r.stages", "$3::int", "$4::text", "$6::text", "$7::boolean")},
+    last_seq = r.last_seq + cardinality($5::text[]), stage_lines[$3::int + 1] = r.stage_lines[$3::int + 1] + cardinality($5::text[])
+  WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND ${STAGES_EXIST}
+  RETURNING r.id, r.last_seq - cardinality($5::text[]) AS seq_before, r.stage_lines[$3::int + 1] AS given
+), ${appendLinesCtes("run", "$3::int", "$5::text[]", "$6::text::timestamptz")}, run_notified AS (
+  SELECT pg_notify($8, $1::text) FROM run WHERE ${hasFollowersSql("$1")}
+)
+SELECT run.id, (SELECT count(*) FROM run_notified) AS notified FROM run`;
 
 /**
  * $1 run, $2 token, $3 status, $4 error, $5 now, $6 claimable channel, $7 payload, $8 its pipeline,
- * $9 the index of a last stage patch (NULL for none; checked by the caller), $10 its status, $11 its log lines.
+ * $9 the index of a last stage patch (NULL for none; checked by the caller), $10 its status, $11 its log
+ * lines (text[]), $12 run channel.
  */
 export const FINISH_RUN = `
 WITH lane AS (
   SELECT id FROM pipelines WHERE id = $8 AND running_run_id = $1 FOR UPDATE
 ), ended AS (
   UPDATE runs r SET status = $3::text, error = $4,
-    stages = ${closeStagesSql(`CASE WHEN $9::int IS NULL THEN r.stages ELSE ${patchRunStageSql("r.stages", "$9::int", "$10::text", "$11::jsonb", "$5::text", "false")} END`, "$3::text", "$5::text")},
-    finished_at = $5::text::timestamptz, updated_at = $5::text::timestamptz, claim_token = NULL, lease_expires_at = NULL
+    stages = ${closeStagesSql(`CASE WHEN $9::int IS NULL THEN r.stages ELSE ${patchRunStageSql("r.stages", "$9::int", "$10::text", "$5::text", "false")} END`, "$3::text", "$5::text")},
+    finished_at = $5::text::timestamptz, updated_at = $5::text::timestamptz, claim_token = NULL, lease_expires_at = NULL,
+    last_seq = r.last_seq + cardinality($11::text[]), stage_lines[coalesce($9::int, 0) + 1] = r.stage_lines[coalesce($9::int, 0) + 1] + cardinality($11::text[])
   FROM lane
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
-  RETURNING r.*
+  RETURNING r.*, r.last_seq - cardinality($11::text[]) AS seq_before, r.stage_lines[coalesce($9::int, 0) + 1] AS given
+), ${appendLinesCtes("ended", "coalesce($9::int, 0)", "$11::text[]", "$5::text::timestamptz")}, run_notified AS (
+  SELECT pg_notify($12, $1::text) FROM ended WHERE ${hasFollowersSql("$1")}
 ), lane_after AS (
   UPDATE pipelines p SET running_run_id = NULL, lane_version = p.lane_version + 1, freed_at = ended.finished_at
   FROM ended WHERE p.id = ended.pipeline_id
@@ -113,22 +127,30 @@ WITH lane AS (
 ), notified AS (
   SELECT pg_notify($6, $7) FROM lane_after WHERE became_ready
 )
-SELECT ${runColumns("ended.")}, lane_after.became_ready, (SELECT count(*) FROM notified) AS notified
+SELECT ${runColumns("ended.", runLinesAfterAppendSql("ended.id"))}, lane_after.became_ready,
+  (SELECT count(*) FROM notified) + (SELECT count(*) FROM run_notified) AS notified
 FROM ended, lane_after`;
 
 /**
- * $1 run, $2 token, $3 now, $4 the released stages, $5 claimable channel, $6 payload, $7 its pipeline. The run goes back
- * to the head of its lane: it was the head when claimed, and everything queued since is younger.
+ * $1 run, $2 token, $3 now, $4 the released stages, $5 claimable channel, $6 payload, $7 its pipeline,
+ * $8 the one line its log keeps, $9 run channel. The run goes back to the head of its lane: it was the
+ * head when claimed, and everything queued since is younger.
  */
 export const RELEASE_RUN = `
 WITH lane AS (
   SELECT id FROM pipelines WHERE id = $7 AND running_run_id = $1 FOR UPDATE
 ), released AS (
   UPDATE runs r SET status = 'queued', started_at = NULL, updated_at = $3::text::timestamptz, stages = $4::jsonb,
-    claim_token = NULL, lease_expires_at = NULL
+    claim_token = NULL, lease_expires_at = NULL, last_seq = r.last_seq + 1, stage_lines = '{1,0,0}'
   FROM lane
   WHERE r.id = $1 AND r.pipeline_id = lane.id AND r.claim_token = $2 AND r.status = 'running'
-  RETURNING r.seq, r.pipeline_id
+  RETURNING r.seq, r.pipeline_id, r.last_seq
+), cleared_lines AS (
+  DELETE FROM run_lines l USING released WHERE l.run_id = $1
+), reason_line AS (
+  INSERT INTO run_lines (run_id, seq, stage, pos, at, text) SELECT $1, released.last_seq, 0, 1, $3::text::timestamptz, $8 FROM released
+), run_notified AS (
+  SELECT pg_notify($9, $1::text) FROM released WHERE ${hasFollowersSql("$1")}
 ), lane_after AS (
   UPDATE pipelines p SET running_run_id = NULL, head_seq = released.seq, lane_version = p.lane_version + 1, queued_count = p.queued_count + 1,
     freed_at = $3::text::timestamptz

@@ -1,9 +1,14 @@
 /**
  * Statements on pipelines and runs that leave the queue as it is: a pipeline's fields (its lane is
- * lib/pg/queueSql.ts's business) and reads of runs.
+ * lib/pg/queueSql.ts's business) and reads of pipelines and runs.
  */
 import { queuePlaceSql, withQueuePlacesSql } from "./controlSql.ts";
-import { PIPELINE_COLUMNS, runColumns } from "./rows.ts";
+import type pg from "pg";
+import type { Pipeline, Run } from "../../api/schemas.ts";
+import { decodeCursor } from "../cursor.ts";
+import type { ListRunsFilter, Page } from "../store.ts";
+import { query } from "./database.ts";
+import { isRowId, page, PIPELINE_COLUMNS, runColumns, toPipeline, toRun, type PipelineRow, type RunRow } from "./rows.ts";
 
 /** $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 concurrency. */
 export const INSERT_PIPELINE = `
@@ -43,4 +48,30 @@ export function selectRuns(filter: { pipelineId?: string | undefined; status?: s
   if (filter.beforeSeq !== undefined) where.push(`seq < $${values.push(filter.beforeSeq)}`);
   const text = withQueuePlacesSql(`SELECT ${runColumns()} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${values.push(filter.limit)}`);
   return { text, values };
+}
+
+/** Store.getPipeline. */
+export async function readPipeline(pool: pg.Pool, id: string): Promise<Pipeline | undefined> {
+  const [row] = isRowId(id) ? await query<PipelineRow>(pool, SELECT_PIPELINE, [id]) : [];
+  return row && toPipeline(row);
+}
+
+/** Store.listPipelines. */
+export async function readPipelines(pool: pg.Pool, opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
+  const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
+  return page(await query<PipelineRow>(pool, LIST_PIPELINES, [after, opts.limit + 1]), opts.limit, toPipeline);
+}
+
+/** Store.getRun. */
+export async function readRun(pool: pg.Pool, id: string): Promise<Run | undefined> {
+  const [row] = isRowId(id) ? await query<RunRow>(pool, SELECT_RUN, [id]) : [];
+  return row && toRun(row);
+}
+
+/** Store.listRuns. */
+export async function readRuns(pool: pg.Pool, filter: ListRunsFilter): Promise<Page<Run>> {
+  if (filter.pipeline_id !== undefined && !isRowId(filter.pipeline_id)) return { items: [] };
+  const beforeSeq = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+  const { text, values } = selectRuns({ pipelineId: filter.pipeline_id, status: filter.status, beforeSeq, limit: filter.limit + 1 });
+  return page(await query<RunRow>(pool, text, values), filter.limit, toRun);
 }

@@ -6,6 +6,7 @@
 import { encodeCursor } from "../cursor.ts";
 import type { Concurrency, Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
+import { runLinesSql } from "./logsSql.ts";
 
 export interface PipelineRow {
   id: string;
@@ -36,6 +37,8 @@ export interface RunRow {
   /** Only in reads that ask for a queued run's place (controlSql.ts: queuePlaceSql, withQueuePlacesSql); null when not queued. */
   queue_position?: string | null;
   waiting_for?: string | null;
+  /** [stage index, text] in seq order (lib/store/pg/logsSql.ts runLinesSql); null for none. */
+  lines: [number, string][] | null;
 }
 
 /** A claimed run's row: its spec comes along. */
@@ -46,10 +49,14 @@ export interface ClaimedRow extends RunRow {
 /** Columns of a pipeline as PipelineRow reads them. */
 export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, concurrency, created_at, updated_at";
 
-/** Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. */
-export const runColumns = (prefix = ""): string =>
+/**
+ * Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. `lines` is the
+ * expression of its lines when a statement changes them (lib/store/pg/logsSql.ts).
+ */
+export const runColumns = (prefix = "", lines = runLinesSql(`${prefix || "runs."}id`)): string =>
   ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]
     .map((c) => prefix + c)
+    .concat(lines)
     .join(", ");
 
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -66,24 +73,32 @@ export function toPipeline(row: PipelineRow): Pipeline {
   };
 }
 
-/** jsonb keeps object keys sorted by length, not as written: rebuild each stage in the wire order. */
-const toStage = (s: StageRun): StageRun => ({
+/** jsonb keeps object keys sorted by length, not as written: rebuild each stage in the wire order, its logs from `lines`. */
+const toStage = (s: StageRun, logs: string[]): StageRun => ({
   name: s.name,
   status: s.status,
   started_at: s.started_at,
   finished_at: s.finished_at,
   // Stages written before schema version 3 have no count: a stage that started ran once.
   attempts: s.attempts ?? (s.started_at === null ? 0 : 1),
-  logs: s.logs,
+  logs,
 });
 
+/** The texts of RunRow.lines by stage. */
+function stageLogs(row: RunRow): string[][] {
+  const logs: string[][] = row.stages.map(() => []);
+  for (const [stage, text] of row.lines ?? []) logs[stage]?.push(text);
+  return logs;
+}
+
 export function toRun(row: RunRow): Run {
+  const logs = stageLogs(row);
   return {
     id: row.id,
     pipeline_id: row.pipeline_id,
     git_ref: row.git_ref,
     status: row.status,
-    stages: row.stages.map(toStage),
+    stages: row.stages.map((s, i) => toStage(s, logs[i]!)),
     error: row.error,
     created_at: row.created_at.toISOString(),
     started_at: isoOrNull(row.started_at),
@@ -112,8 +127,8 @@ export function page<R extends { seq: string }, T>(rows: R[], limit: number, map
   return rows.length > limit && last ? { items: items.map(map), next: encodeCursor(Number(last.seq)) } : { items: items.map(map) };
 }
 
-/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
-/** A patch's log lines as the jsonb text the stage statements append. */
-export const logsJson = (patch: { logs?: string[] | undefined }): string => JSON.stringify((patch.logs ?? []).map(withoutNul));
+/** A patch's log lines as the text[] the stage statements append. */
+export const logTexts = (patch: { logs?: string[] | undefined }): string[] => (patch.logs ?? []).map(withoutNul);
 
+/** PostgreSQL text cannot hold NUL, which a command's output may contain: it becomes U+FFFD. */
 export const withoutNul = (line: string): string => (line.includes("\u0000") ? line.replaceAll("\u0000", "\uFFFD") : line);

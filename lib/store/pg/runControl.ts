@@ -14,9 +14,17 @@ import { toRun, type RunRow } from "./rows.ts";
 import type { Signals } from "./signals.ts";
 
 /** An enqueue statement's row: a new run, or (id null) none written. */
-type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };
+export type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };
 
 type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: string | null; ready: boolean };
+
+interface NewRun {
+  pipelineId: string;
+  id: string;
+  gitRef: string;
+  now: string;
+  rerunOf: string | null;
+}
 
 /**
  * A new queued run `id` of the pipeline (of `rerunOf`'s spec, or the pipeline's stages), its policy
@@ -25,29 +33,39 @@ type CancelRow = RunRow & { outcome: CancelResult["outcome"]; cancel_token: stri
  * one met a stale snapshot of its lane, it is repeated in a transaction that locks the lane first, so
  * that its snapshot is taken while no one else can change the lane.
  */
-export async function enqueueRun(pool: pg.Pool, signals: Signals, run: { pipelineId: string; id: string; gitRef: string; now: string; rerunOf: string | null }): Promise<Run | undefined> {
+export async function enqueueRun(pool: pg.Pool, signals: Signals, run: NewRun): Promise<Run | undefined> {
+  let row = await enqueueStatements(pool, signals, run, false);
+  if (row?.locked && row.id === null) {
+    row = await transaction(pool, (client) => enqueueStatements(client, signals, run, true));
+    // Its policy became `queue` meanwhile (an update of the pipeline): as a `queue` pipeline's.
+    if (row?.locked && row.id === null) return enqueueRun(pool, signals, run);
+  }
+  if (!row?.id) return undefined;
+  announce(signals, row, run.id);
+  return toRun(row);
+}
+
+/**
+ * enqueueRun's statements, without telling anyone: on `db`, a pool or a transaction's client; with
+ * `lock`, in a transaction that locks the lane first (then no snapshot of it is stale). A row whose id
+ * is null wrote nothing (a stale snapshot); undefined for no such pipeline.
+ */
+export async function enqueueStatements(db: pg.Pool | pg.PoolClient, signals: Signals, run: NewRun, lock: boolean): Promise<EnqueueRow | undefined> {
   const { claimableChannel, instance, cancelChannel } = signals;
   const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance];
   const original = run.rerunOf === null ? [] : [run.rerunOf];
-  let [row] = await query<EnqueueRow>(pool, run.rerunOf === null ? HOT.TRIGGER_RUN : RERUN_RUN, [...values, ...original]);
-  if (!row || row.locked === 0) return undefined;
-  if (row.id === null) {
-    const policy = run.rerunOf === null ? POLICY_TRIGGER_RUN : POLICY_RERUN_RUN;
-    const policyValues = [...values, cancelChannel, ...original];
-    [row] = await query<EnqueueRow>(pool, policy, policyValues);
-    if (row?.locked && row.id === null) {
-      row = await transaction(pool, async (client) => {
-        await client.query(LOCK_LANE, [null, run.pipelineId]);
-        return (await client.query<EnqueueRow>(policy, policyValues)).rows[0];
-      });
-      // Its policy became `queue` meanwhile (an update of the pipeline): as a `queue` pipeline's.
-      if (row?.locked && row.id === null) return enqueueRun(pool, signals, run);
-    }
-    if (!row?.id) return undefined;
-  }
-  if (row.cancel_token) signals.watches.cancel(row.cancel_token, `superseded by run ${run.id}`);
+  if (lock) await query(db, LOCK_LANE, [null, run.pipelineId]);
+  const [row] = await query<EnqueueRow>(db, run.rerunOf === null ? HOT.TRIGGER_RUN : RERUN_RUN, [...values, ...original]);
+  if (!row || row.locked === 0 || row.id !== null) return row && row.locked !== 0 ? row : undefined;
+  const policy = run.rerunOf === null ? POLICY_TRIGGER_RUN : POLICY_RERUN_RUN;
+  const [policyRow] = await query<EnqueueRow>(db, policy, [...values, cancelChannel, ...original]);
+  return policyRow?.locked ? policyRow : undefined;
+}
+
+/** Tells this process of a committed enqueue: the superseded running run's watcher, and idle workers. */
+export function announce(signals: Signals, row: EnqueueRow, id: string): void {
+  if (row.cancel_token) signals.watches.cancel(row.cancel_token, `superseded by run ${id}`);
   if (row.ready) signals.claimable();
-  return toRun(row);
 }
 
 /** Cancels run `id` (CANCEL_RUN) with its lane locked first, in one transaction; undefined when there is no such run. */

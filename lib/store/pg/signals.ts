@@ -13,8 +13,13 @@
  *   cancel channel with the lost claim's token ({token, reason}), a cancel request with the token and
  *   the error to end with ({kind: "cancel", token, error}), so a watcher in any process hears within
  *   milliseconds rather than at its next renewal.
+ * - Statements that append a run's lines or change its state NOTIFY the run channel with the run's id,
+ *   when the run has followers (table run_followers): a store records itself as one for each run it
+ *   has onRunChange listeners for, and LISTENs while it has any. One channel for every run, filtered
+ *   here, rather than a channel per run, whose name would not fit PostgreSQL's 63 bytes with the
+ *   schema suffix and which would cost a LISTEN round trip per follower.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
- *   sweep for expired leases and, with --retain-runs, the deletion of old finished runs.
+ *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
  * PgStore.recoverExpired (and retention by PgStore.pruneFinished), and the clock only stamps times.
  */
@@ -28,12 +33,16 @@ export interface SignalsOptions {
   listen: pg.ClientConfig;
   claimableChannel: string;
   cancelChannel: string;
+  runChannel: string;
   leaseMs: number;
   pollIntervalMs: number;
   /** Extends the leases of `held`; resolves to the tokens still held, each with its run's cancel error or null. */
   renew: (held: { runId: string; token: string }[]) => Promise<Map<string, string | null>>;
   /** Whether a claim is no longer current, and its run's cancel error (a read: cheaper than a renewal's commit). */
   check: (claim: Claim) => Promise<{ lost: boolean; cancelError: string | null }>;
+  /** Records this store (`instance`) as a follower of a run, or no longer one. */
+  follow: (runId: string, instance: string) => Promise<unknown>;
+  unfollow: (runId: string, instance: string) => Promise<unknown>;
   /** Work done every `intervalMs` while there are onClaimable listeners. */
   periodic: Periodic[];
 }
@@ -51,8 +60,13 @@ export class Signals {
   readonly instance = randomUUID();
   readonly claimableChannel: string;
   readonly cancelChannel: string;
+  readonly runChannel: string;
   readonly watches = new ClaimWatches();
   private readonly listeners = new Set<() => void>();
+  /** onRunChange listeners by run id. */
+  private readonly runListeners = new Map<string, Set<() => void>>();
+  /** The last follow or unfollow statement asked for each run, until it is done. */
+  private readonly following = new Map<string, Promise<unknown>>();
   private readonly connection: ListenConnection;
   private pollTimer: NodeJS.Timeout | undefined;
   private periodicTimers: NodeJS.Timeout[] = [];
@@ -62,12 +76,14 @@ export class Signals {
   constructor(private readonly opts: SignalsOptions) {
     this.claimableChannel = opts.claimableChannel;
     this.cancelChannel = opts.cancelChannel;
+    this.runChannel = opts.runChannel;
     this.connection = new ListenConnection({
       config: opts.listen,
       channels: [opts.claimableChannel, opts.cancelChannel],
       onNotification: (channel, payload) => this.received(channel, payload),
       onReconnect: () => {
         this.claimable();
+        for (const runId of [...this.runListeners.keys()]) this.runChanged(runId);
         void this.renewAll();
       },
     });
@@ -98,6 +114,41 @@ export class Signals {
     };
   }
 
+  /**
+   * Calls `listener` when run `runId` changes in any process, and once when this store is recorded as
+   * the run's follower and hears the run channel (a change made before that would go unheard).
+   */
+  onRunChange(runId: string, listener: () => void): () => void {
+    if (this.closed) return () => {};
+    let listeners = this.runListeners.get(runId);
+    if (!listeners) {
+      this.runListeners.set(runId, (listeners = new Set()));
+      this.inTurn(runId, () => this.opts.follow(runId, this.instance));
+    }
+    const own = () => listener(); // a listener added twice is two listeners
+    listeners.add(own);
+    void Promise.all([this.connection.add(this.runChannel), this.following.get(runId)]).then(() => {
+      if (!this.closed && listeners.has(own)) own();
+    });
+    return () => {
+      listeners.delete(own);
+      if (listeners.size > 0 || this.runListeners.get(runId) !== listeners) return;
+      this.runListeners.delete(runId);
+      this.inTurn(runId, () => this.opts.unfollow(runId, this.instance));
+      if (this.runListeners.size === 0 && !this.closed) this.connection.remove(this.runChannel);
+    };
+  }
+
+  /** Runs a run's follow and unfollow statements one after the other, in the order asked. */
+  private inTurn(runId: string, step: () => Promise<unknown>): void {
+    // A failure (the database unreachable) leaves the follower to its own re-reads.
+    const next = (this.following.get(runId) ?? Promise.resolve()).then(step).catch(() => {});
+    this.following.set(runId, next);
+    void next.then(() => {
+      if (this.following.get(runId) === next) this.following.delete(runId);
+    });
+  }
+
   watch(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
     if (this.closed) return () => {};
     const unwatch = this.watches.add(claim, onLost, onCancel);
@@ -124,6 +175,10 @@ export class Signals {
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.listeners.clear();
+    // Not awaited, so that a close in an outage is not held up: a row left behind only costs its run's
+    // statements a NOTIFY each until the run ends.
+    for (const runId of this.runListeners.keys()) void this.opts.unfollow(runId, this.instance).catch(() => {});
+    this.runListeners.clear();
     this.watches.clear();
     await this.connection.close();
   }
@@ -132,11 +187,17 @@ export class Signals {
     if (this.closed) return;
     if (channel === this.claimableChannel) {
       if (payload !== this.instance) this.claimable();
+    } else if (channel === this.runChannel) {
+      this.runChanged(payload);
     } else if (channel === this.cancelChannel) {
       const notice = parseNotice(payload);
       if (notice?.kind === "cancel") this.watches.cancel(notice.token, notice.error);
       else if (notice) this.watches.lose(notice.token, notice.reason);
     }
+  }
+
+  private runChanged(runId: string): void {
+    for (const listener of [...(this.runListeners.get(runId) ?? [])]) listener();
   }
 
   private renewAll(): Promise<void> {

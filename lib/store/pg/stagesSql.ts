@@ -3,12 +3,11 @@
  * they have not read (a run ended by its pipeline's deletion or by lease recovery, a stage patched
  * without a read-modify-write round trip). Each must stay in step with its TypeScript twin in
  * lib/store/stages.ts or the in-memory store; the Store contract suite runs over both stores and
- * checks that they agree, and test/lib/store/pg/appendLinesSql.test.ts compares appendLines.
+ * checks that they agree. Log lines are rows of their own (lib/store/pg/logsSql.ts).
  *
  * Arguments are SQL expressions; timestamps are text parameters (the wire's ISO strings), so that the
  * JSON holds exactly what MemoryStore would hold.
  */
-import { KEPT_FIRST_LINES, MAX_STAGE_LINES } from "../stages.ts";
 
 /** pendingStages: a pending stage for each kind present in `spec`, in the order of `kinds` (text[]). */
 export const pendingStagesSql = (spec: string, kinds: string): string => `(
@@ -26,27 +25,17 @@ export const closeStagesSql = (stages: string, runStatus: string, at: string): s
            ELSE e.s END ORDER BY e.n), '[]'::jsonb)
   FROM jsonb_array_elements(${stages}) WITH ORDINALITY AS e(s, n))`;
 
-/**
- * appendLines: `added` (a jsonb array) after `logs`, at most MAX_STAGE_LINES lines. Under the cap,
- * which is nearly every write, it costs two jsonb_array_length calls before the plain append; past
- * it, the rule is stagerunner_append_lines (lib/store/pg/migrations.ts, version 2).
- */
-export const appendLinesSql = (logs: string, added: string): string => `
-  CASE WHEN jsonb_array_length(${logs}) + jsonb_array_length(${added}) <= ${MAX_STAGE_LINES} THEN ${logs} || ${added}
-  ELSE stagerunner_append_lines(${logs}, ${added}, ${MAX_STAGE_LINES}, ${KEPT_FIRST_LINES}) END`;
-
 /** A stage's attempts; stages written before schema version 3 have none, and a started one ran once. */
 export const attemptsSql = (stage: string): string =>
   `coalesce((${stage} ->> 'attempts')::int, CASE WHEN ${stage} ->> 'started_at' IS NULL THEN 0 ELSE 1 END)`;
 
 /**
- * RunTable.patchStage's change to one stage: `logs` (a jsonb array, or null for none) appended by
- * appendLinesSql; a new `status` (text, or NULL for none) stamps started_at and counts an attempt when it is running,
- * finished_at when it is an end state, and nothing when the stage already had that status.
+ * withStatus's change to one stage: a new `status` (text, or NULL for none) stamps started_at and counts
+ * an attempt when it is running, finished_at when it is an end state, and nothing when the stage already
+ * had that status.
  */
-export const patchStageSql = (stage: string, status: string, logs: string | null, at: string): string => `
-  ${stage} ${logs === null ? "" : `|| jsonb_build_object('logs', ${appendLinesSql(`(${stage} -> 'logs')`, logs)})`}
-  || CASE
+export const patchStageSql = (stage: string, status: string, at: string): string => `
+  ${stage} || CASE
        WHEN ${status} IS NULL OR ${stage} ->> 'status' = ${status} THEN '{}'::jsonb
        WHEN ${status} = 'running' THEN jsonb_build_object('status', ${status}, 'started_at', ${at}, 'attempts', ${attemptsSql(stage)} + 1)
        WHEN ${status} = 'pending' THEN jsonb_build_object('status', ${status})
@@ -61,10 +50,10 @@ export const isoTextSql = (timestamp: string): string => `to_char((${timestamp})
  * after it running from `at`: MemoryStore's patchRunStage. The caller checks that both stages exist
  * (jsonb_set would append past the end).
  */
-export const patchRunStageSql = (stages: string, index: string, status: string, logs: string, at: string, startNext: string): string => {
-  const patched = `jsonb_set(${stages}, ARRAY[(${index})::text], ${patchStageSql(`(${stages} -> (${index}))`, status, logs, at)})`;
+export const patchRunStageSql = (stages: string, index: string, status: string, at: string, startNext: string): string => {
+  const patched = `jsonb_set(${stages}, ARRAY[(${index})::text], ${patchStageSql(`(${stages} -> (${index}))`, status, at)})`;
   // One copy of `patched`, not one per branch of a CASE: PostgreSQL compiles every branch on each
   // execution. jsonb_set_lax returns its target unchanged when the value is NULL (no next stage to start).
-  const next = patchStageSql(`(${stages} -> (${index} + 1))`, "'running'", null, at);
+  const next = patchStageSql(`(${stages} -> (${index} + 1))`, "'running'", at);
   return `jsonb_set_lax(${patched}, ARRAY[(${index} + 1)::text], CASE WHEN ${startNext} THEN ${next} END, false, 'return_target')`;
 };

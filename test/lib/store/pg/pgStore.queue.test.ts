@@ -135,10 +135,11 @@ describe.skipIf(!pgTestUrl)("PgStore queue on PostgreSQL", () => {
     expect(await store.claimRun("w3")).toBeUndefined();
 
     // Finishing and recovering find their lanes by primary key too.
-    const finish = await explain(FINISH_RUN, [first.run.id, first.token, "success", null, iso(now), "c", "p", busy.id, 0, "success", '["done"]']);
+    const finish = await explain(FINISH_RUN, [first.run.id, first.token, "success", null, iso(now), "c", "p", busy.id, 0, "success", ["done"], "r"]);
     const recover = await explain(RECOVER_EXPIRED, [iso(now + 3_600_000), 100, "lost", "c", "p", "d"]);
     for (const scans of [finish, recover]) {
-      expect(scans.filter((s) => s.type === "Seq Scan")).toEqual([]);
+      // run_followers is empty here: the planner scans it whole, reading nothing.
+      expect(scans.filter((s) => s.type === "Seq Scan" && !(s.relation === "run_followers" && s.rows === 0))).toEqual([]);
       expect(Math.max(...scans.map((s) => s.rows))).toBeLessThanOrEqual(2);
     }
 
