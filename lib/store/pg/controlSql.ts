@@ -3,6 +3,7 @@
  * attempt count, and where a queued run stands. Lanes and the locking rules are those of
  * lib/store/pg/queueSql.ts.
  */
+import { hasFollowersSql } from "./logsSql.ts";
 import { runColumns } from "./rows.ts";
 import { closeStagesSql, pendingStagesSql } from "./stagesSql.ts";
 
@@ -135,8 +136,8 @@ export const LOCK_LANE = "SELECT id FROM pipelines WHERE id = coalesce($2::uuid,
 /**
  * Step 2 of a cancel, its lane locked (so the run's status cannot change under it, and this
  * statement's snapshot sees every run of the lane): $1 run, $2 error, $3 now, $4 cancel channel,
- * $5 claimable channel, $6 payload. A queued run ends cancelled and the lane's head moves past it; a
- * running run's cancel is recorded (the first request's time and error) and its worker told; a
+ * $5 claimable channel, $6 payload, $7 run channel (told when the run has followers). A queued run
+ * ends cancelled and the lane's head moves past it; a running run's cancel is recorded (the first request's time and error) and its worker told; a
  * finished run is read as it is. As a trigger does, it notifies when the lane is ready afterwards: a
  * claimer may have skipped the locked lane and gone idle.
  */
@@ -168,14 +169,16 @@ WITH target AS (
   SELECT pg_notify($5, $6) FROM lane_now WHERE ready
 ), told AS (
   SELECT pg_notify($4, ${cancelNotice("claim_token", "$2::text")}) FROM requested
+), run_notified AS (
+  SELECT pg_notify($7, c.id::text) FROM (SELECT id FROM cancelled UNION ALL SELECT id FROM requested) AS c WHERE ${hasFollowersSql("c.id")}
 ), outcome AS (
-  SELECT ${runColumns()}, 'cancelled' AS outcome FROM cancelled
-  UNION ALL SELECT ${runColumns()}, 'requested' FROM requested
+  SELECT ${runColumns("cancelled.")}, 'cancelled' AS outcome FROM cancelled
+  UNION ALL SELECT ${runColumns("requested.")}, 'requested' FROM requested
   UNION ALL SELECT ${runColumns("r.")}, CASE WHEN t.status = 'running' THEN 'requested' ELSE 'finished' END FROM runs r JOIN target t ON t.id = r.id
     WHERE NOT EXISTS (SELECT 1 FROM cancelled) AND NOT EXISTS (SELECT 1 FROM requested)
 )
 SELECT outcome.*, (SELECT claim_token FROM requested) AS cancel_token, (SELECT count(*) FROM notified) > 0 AS ready,
-  (SELECT count(*) FROM told) AS told
+  (SELECT count(*) FROM told) AS told, (SELECT count(*) FROM run_notified) AS run_told
 FROM outcome`;
 
 /** $1 run, $2 token, $3 stage index, $4 attempt, $5 now. Sets a stage's attempt count (a retry starts). */

@@ -72,7 +72,7 @@ export function announce(signals: Signals, row: EnqueueRow, id: string): void {
 export async function cancelRun(pool: pg.Pool, signals: Signals, id: string, error: string, now: string): Promise<CancelResult | undefined> {
   const row = await transaction(pool, async (client) => {
     await client.query(LOCK_LANE, [id, null]);
-    return (await client.query<CancelRow>(CANCEL_RUN, [id, error, now, signals.cancelChannel, signals.claimableChannel, signals.instance])).rows[0];
+    return (await client.query<CancelRow>(CANCEL_RUN, [id, error, now, signals.cancelChannel, signals.claimableChannel, signals.instance, signals.runChannel])).rows[0];
   });
   if (!row) return undefined;
   if (row.cancel_token) signals.watches.cancel(row.cancel_token, error);
