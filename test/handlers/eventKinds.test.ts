@@ -70,7 +70,7 @@ function bundlesOnPostgres(): Target & { start(): Promise<void>; stop(): Promise
       const pg = (await import("pg")).default;
       const client = new pg.Client({ connectionString: url });
       await client.connect();
-      await client.query("TRUNCATE runs, pipelines");
+      await client.query("TRUNCATE runs, pipelines, idempotency_keys CASCADE");
       await client.end();
     },
   };

@@ -131,10 +131,7 @@ export class MemoryStore implements Store {
     return { outcome: "finished", run: this.snapshot(record) };
   }
 
-  /**
-   * A queued run of `pipeline` with `spec`; the pipeline's concurrency policy is applied to its other
-   * runs before anyone hears of the new one.
-   */
+  /** A queued run of `pipeline` with `spec`, the pipeline's policy applied before anyone hears of it. */
   private enqueue(pipeline: PipelineRecord, gitRef: string, spec: StagesSpec, rerunOf: string | null): Run {
     const ms = this.clock.now();
     const run = queuedRun(this.ids(ms), pipeline.pipeline.id, gitRef, spec, rerunOf, iso(ms));
@@ -268,11 +265,7 @@ export class MemoryStore implements Store {
     return record;
   }
 
-  /**
-   * Ends a queued or running run (already out of its pipeline's queue): frees its pipeline, tells its
-   * claim's watchers, announces the pipeline's next run, and drops the oldest finished runs past the
-   * retention limit.
-   */
+  /** Ends a queued (already dequeued) or running run: frees its pipeline, tells who waits, applies retention. */
   private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): Run {
     const { run } = record;
     endRun(record, status, error, iso(ms));
