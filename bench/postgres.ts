@@ -14,7 +14,7 @@ import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { Logger, makeWorkerUtils } from "graphile-worker";
 import pg from "pg";
-import { migrate } from "../lib/store/pg/migrate.ts";
+import { migrate } from "../lib/store/pg/schema/migrate.ts";
 import { PgStore } from "../lib/store/pg/pgStore.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 

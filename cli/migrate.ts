@@ -12,7 +12,7 @@ export function migrateCommand(): Command {
   return addSettings(command, migrateSettings).action(async (flags: Record<string, string | undefined>) => {
     const { store } = loadConfig(migrateSettings, flags);
     if (store.kind !== "postgres") throw new ConfigError("--store: migrate needs a postgres:// URL (or DATABASE_URL)");
-    const { migrate } = await import("../lib/store/pg/migrate.ts");
+    const { migrate } = await import("../lib/store/pg/schema/migrate.ts");
     const { atStartUp } = await import("../lib/store/openStore.ts");
     const result = await atStartUp(store.url, () => migrate(store.url));
     console.log(

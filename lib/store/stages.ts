@@ -90,7 +90,7 @@ export const droppedLine = (count: number): string => `[... ${count} lines dropp
 /**
  * A stage's log with `added` appended, at most MAX_STAGE_LINES long: past that, its first
  * KEPT_FIRST_LINES stay, then one line saying how many were dropped, then the latest lines, since a
- * failing stage's last lines matter most. The SQL twin is appendLinesCtes (lib/store/pg/logsSql.ts).
+ * failing stage's last lines matter most. The SQL twin is appendLinesCtes (lib/store/pg/sql/logsSql.ts).
  */
 export function appendLines(logs: readonly string[], added: readonly string[]): string[] {
   return appendCapped(logs, added, (line) => line, (count) => droppedLine(count));

@@ -15,7 +15,7 @@ import type { ApiEvent } from "../../lib/http/events.ts";
 import type { ApiResult } from "../../lib/http/results.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
 import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
-import { migrate } from "../../lib/store/pg/migrate.ts";
+import { migrate } from "../../lib/store/pg/schema/migrate.ts";
 import { Pipeline, Problem, Run } from "../../lib/api/schemas.ts";
 import { buildBundles } from "../../local/build.ts";
 import { seedPipeline } from "../support/fixtures.ts";

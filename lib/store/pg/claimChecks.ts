@@ -9,8 +9,8 @@ import { randomId } from "../../ids.ts";
 import { stageSpecs } from "../stages.ts";
 import type { Claim } from "../store.ts";
 import { query } from "./database.ts";
-import { WATCH_STATE } from "./controlSql.ts";
-import { CLAIM_STATE, HOT, RENEW_LEASES } from "./queueSql.ts";
+import { WATCH_STATE } from "./sql/controlSql.ts";
+import { CLAIM_STATE, HOT, RENEW_LEASES } from "./sql/queueSql.ts";
 import { isRowId, type ClaimedRow } from "./rows.ts";
 
 /** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */

@@ -1,6 +1,6 @@
 /**
  * Statements and transactions on a pool, with the one translation every caller needs: a connection
- * failure becomes ServiceUnavailableError (lib/pg/connection.ts), anything else passes unchanged.
+ * failure becomes ServiceUnavailableError (lib/store/pg/connection.ts), anything else passes unchanged.
  */
 import type pg from "pg";
 import { asUnavailable, isConnectionError } from "./connection.ts";

@@ -9,7 +9,7 @@ import type pg from "pg";
 import { iso } from "../../clock.ts";
 import { IDEMPOTENCY_KEY_TTL_MS, type IdempotencyKey, type Idempotent } from "../store.ts";
 import { query, transaction } from "./database.ts";
-import type { Periodic } from "./signals.ts";
+import type { Periodic } from "./signals/signals.ts";
 
 /** $1 scope, $2 key, $3 fingerprint, $4 resource id, $5 now, $6 expired at or before. A row when the key is this request's. */
 export const TAKE_KEY = `

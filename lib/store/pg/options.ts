@@ -9,10 +9,10 @@ import { renewLeases, watchState } from "./claimChecks.ts";
 import { channelName, clientConfig, positive, type ConnectionOptions } from "./connection.ts";
 import { query } from "./database.ts";
 import { keySweep } from "./idempotency.ts";
-import { FOLLOW_RUN, UNFOLLOW_RUN } from "./logsSql.ts";
+import { FOLLOW_RUN, UNFOLLOW_RUN } from "./sql/logsSql.ts";
 import { sweeping } from "./recovery.ts";
 import { pruning } from "./retention.ts";
-import type { SignalsOptions } from "./signals.ts";
+import type { SignalsOptions } from "./signals/signals.ts";
 
 export interface PgStoreOptions extends ConnectionOptions {
   clock?: Clock;
@@ -36,7 +36,7 @@ export interface PgStoreOptions extends ConnectionOptions {
   log?: (line: string) => void;
 }
 
-/** What the store's Signals need of it (lib/store/pg/signals.ts). */
+/** What the store's Signals need of it (lib/store/pg/signals/signals.ts). */
 export interface SignalsDeps {
   pool: pg.Pool;
   clock: Clock;

@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL Store: pipelines, runs and the run queue in one database, shared by any number of
  * API and worker processes. The invariants (one running run per pipeline, FIFO per pipeline, a dead
- * worker's run recovered) are kept by the statements of lib/pg/queueSql.ts and the indexes of
- * lib/pg/migrations.ts, not by this process. Wake-ups, cancel notices and leases: lib/pg/signals.ts.
+ * worker's run recovered) are kept by the statements of lib/store/pg/sql/queueSql.ts and the indexes of
+ * lib/store/pg/schema/migrations.ts, not by this process. Wake-ups, cancel notices and leases: lib/store/pg/signals/signals.ts.
  *
  * Timestamps and lease expiry come from the injected Clock, sent as parameters (tests with a manual
  * clock see exact times): processes sharing a database need synchronised clocks (NTP).
@@ -16,18 +16,18 @@ import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, Las
 import { assertCurrent, assertLaneAgrees, claimIds, claimNext, hasStage, type ClaimIds } from "./claimChecks.ts";
 import { checkConnection, poolConfig, positive } from "./connection.ts";
 import { query, transaction } from "./database.ts";
-import { RERUN_SOURCE } from "./controlSql.ts";
+import { RERUN_SOURCE } from "./sql/controlSql.ts";
 import { once } from "./idempotency.ts";
-import { readLogs } from "./logsSql.ts";
-import { migrate } from "./migrate.ts";
+import { readLogs } from "./sql/logsSql.ts";
+import { migrate } from "./schema/migrate.ts";
 import { signalsOptions, type PgStoreOptions } from "./options.ts";
-import * as sql from "./queueSql.ts";
-import * as records from "./recordsSql.ts";
+import * as sql from "./sql/queueSql.ts";
+import * as records from "./sql/recordsSql.ts";
 import { isRowId, logTexts, withoutNul, toPipeline, toRun, type PipelineRow, type RunRow } from "./rows.ts";
 import { LEASE_EXPIRED, recoverExpired } from "./recovery.ts";
 import { pruneFinished, retainedRuns } from "./retention.ts";
 import { announce, cancelRun, enqueueRun, enqueueStatements, patchStage, type EnqueueRow } from "./runControl.ts";
-import { Signals } from "./signals.ts";
+import { Signals } from "./signals/signals.ts";
 
 export { LEASE_EXPIRED, type PgStoreOptions };
 
@@ -42,7 +42,7 @@ export class PgStore implements Store {
   private closing: Promise<void> | undefined;
 
   /**
-   * Connects, brings the schema up to date (lib/pg/migrate.ts) and returns the store. Fails with
+   * Connects, brings the schema up to date (lib/store/pg/schema/migrate.ts) and returns the store. Fails with
    * ConfigError for a bad URL or a schema newer than this code, ServiceUnavailableError when the
    * database cannot be reached.
    */

@@ -7,9 +7,9 @@ import type { Run } from "../../api/schemas.ts";
 import { positive } from "./connection.ts";
 import { query } from "./database.ts";
 import type { PgStoreOptions } from "./options.ts";
-import { RECOVER_EXPIRED } from "./queueSql.ts";
+import { RECOVER_EXPIRED } from "./sql/queueSql.ts";
 import { toRun, type RunRow } from "./rows.ts";
-import type { Periodic, Signals } from "./signals.ts";
+import type { Periodic, Signals } from "./signals/signals.ts";
 
 /** The error of a run failed by lease recovery (the stage that was running ends failed, later ones skipped). */
 export const LEASE_EXPIRED = "worker lost: lease expired";

@@ -1,6 +1,6 @@
 /**
  * Retention (--retain-runs): the finished runs older than the newest N finished ones are deleted, in
- * batches, by every store that runs workers (lib/store/pg/signals.ts), never a queued or running run.
+ * batches, by every store that runs workers (lib/store/pg/signals/signals.ts), never a queued or running run.
  *
  * Oldest by seq (trigger order), as GET /runs lists runs: what stays is the top of that list, as
  * GitHub keeps runs by age; a run queued long that ends behind N newer finished runs goes at once.
@@ -16,7 +16,7 @@ import { ConfigError } from "../../api/errors.ts";
 import { positive } from "./connection.ts";
 import { query } from "./database.ts";
 import type { PgStoreOptions } from "./options.ts";
-import type { Periodic } from "./signals.ts";
+import type { Periodic } from "./signals/signals.ts";
 
 /** Runs deleted per statement: each transaction, and the locks it holds, stays short. */
 export const PRUNE_BATCH = 1000;

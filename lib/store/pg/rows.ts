@@ -6,7 +6,7 @@
 import { encodeCursor } from "../cursor.ts";
 import type { Concurrency, Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
-import { runLinesSql } from "./logsSql.ts";
+import { runLinesSql } from "./sql/logsSql.ts";
 
 export interface PipelineRow {
   id: string;
@@ -37,7 +37,7 @@ export interface RunRow {
   /** Only in reads that ask for a queued run's place (controlSql.ts: queuePlaceSql, withQueuePlacesSql); null when not queued. */
   queue_position?: string | null;
   waiting_for?: string | null;
-  /** [stage index, text] in seq order (lib/store/pg/logsSql.ts runLinesSql); null for none. */
+  /** [stage index, text] in seq order (lib/store/pg/sql/logsSql.ts runLinesSql); null for none. */
   lines: [number, string][] | null;
 }
 
@@ -51,7 +51,7 @@ export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, concurrency,
 
 /**
  * Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. `lines` is the
- * expression of its lines when a statement changes them (lib/store/pg/logsSql.ts).
+ * expression of its lines when a statement changes them (lib/store/pg/sql/logsSql.ts).
  */
 export const runColumns = (prefix = "", lines = runLinesSql(`${prefix || "runs."}id`)): string =>
   ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]

@@ -7,11 +7,11 @@
 import type pg from "pg";
 import { STAGE_KINDS, type Run } from "../../api/schemas.ts";
 import type { CancelResult } from "../store.ts";
-import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./controlSql.ts";
+import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./sql/controlSql.ts";
 import { query, transaction } from "./database.ts";
-import { HOT } from "./queueSql.ts";
+import { HOT } from "./sql/queueSql.ts";
 import { toRun, type RunRow } from "./rows.ts";
-import type { Signals } from "./signals.ts";
+import type { Signals } from "./signals/signals.ts";
 
 /** An enqueue statement's row: a new run, or (id null) none written. */
 export type EnqueueRow = RunRow & { locked: number; ready: boolean; cancel_token?: string | null };

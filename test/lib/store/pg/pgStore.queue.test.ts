@@ -7,7 +7,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { iso } from "../../../../lib/clock.ts";
 import type { PgStore } from "../../../../lib/store/pg/pgStore.ts";
-import { CLAIM_RUN, FINISH_RUN, RECOVER_EXPIRED } from "../../../../lib/store/pg/queueSql.ts";
+import { CLAIM_RUN, FINISH_RUN, RECOVER_EXPIRED } from "../../../../lib/store/pg/sql/queueSql.ts";
 import type { Claim } from "../../../../lib/store/store.ts";
 import { runOnly } from "../../../support/fixtures.ts";
 import { pgTestUrl, requirePgUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";

@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { iso } from "../../../../lib/clock.ts";
 import { Run } from "../../../../lib/api/schemas.ts";
-import { migrate } from "../../../../lib/store/pg/migrate.ts";
-import { MIGRATIONS } from "../../../../lib/store/pg/migrations.ts";
+import { migrate } from "../../../../lib/store/pg/schema/migrate.ts";
+import { MIGRATIONS } from "../../../../lib/store/pg/schema/migrations.ts";
 import type { PgStore } from "../../../../lib/store/pg/pgStore.ts";
 import type { Claim } from "../../../../lib/store/store.ts";
 import { runOnly, seedPipeline } from "../../../support/fixtures.ts";

@@ -1,10 +1,10 @@
 /**
  * Run control's statements: the trigger with the pipeline's concurrency policy, cancel, a stage's
  * attempt count, and where a queued run stands. Lanes and the locking rules are those of
- * lib/store/pg/queueSql.ts.
+ * lib/store/pg/sql/queueSql.ts.
  */
 import { hasFollowersSql } from "./logsSql.ts";
-import { runColumns } from "./rows.ts";
+import { runColumns } from "../rows.ts";
 import { closeStagesSql, pendingStagesSql } from "./stagesSql.ts";
 
 /** The cancel channel's notice that a claim's run is to be cancelled with `error` (SQL expressions). */

@@ -3,7 +3,7 @@
  * they have not read (a run ended by its pipeline's deletion or by lease recovery, a stage patched
  * without a read-modify-write round trip). Each must stay in step with its TypeScript twin in
  * lib/store/stages.ts or the in-memory store; the Store contract suite runs over both stores and
- * checks that they agree. Log lines are rows of their own (lib/store/pg/logsSql.ts).
+ * checks that they agree. Log lines are rows of their own (lib/store/pg/sql/logsSql.ts).
  *
  * Arguments are SQL expressions; timestamps are text parameters (the wire's ISO strings), so that the
  * JSON holds exactly what MemoryStore would hold.

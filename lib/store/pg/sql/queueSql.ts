@@ -45,7 +45,7 @@
 import { TRIGGER_RUN } from "./controlSql.ts";
 import { attemptsSql, closeStagesSql, isoTextSql, patchRunStageSql } from "./stagesSql.ts";
 import { appendLinesCtes, hasFollowersSql, runLinesAfterAppendSql } from "./logsSql.ts";
-import { runColumns } from "./rows.ts";
+import { runColumns } from "../rows.ts";
 
 /** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
 export const CLAIM_RUN = `

@@ -1,14 +1,14 @@
 /**
  * Statements on pipelines and runs that leave the queue as it is: a pipeline's fields (its lane is
- * lib/pg/queueSql.ts's business) and reads of pipelines and runs.
+ * lib/store/pg/sql/queueSql.ts's business) and reads of pipelines and runs.
  */
 import { queuePlaceSql, withQueuePlacesSql } from "./controlSql.ts";
 import type pg from "pg";
-import type { Pipeline, Run } from "../../api/schemas.ts";
-import { decodeCursor } from "../cursor.ts";
-import type { ListRunsFilter, Page } from "../store.ts";
-import { query } from "./database.ts";
-import { isRowId, page, PIPELINE_COLUMNS, runColumns, toPipeline, toRun, type PipelineRow, type RunRow } from "./rows.ts";
+import type { Pipeline, Run } from "../../../api/schemas.ts";
+import { decodeCursor } from "../../cursor.ts";
+import type { ListRunsFilter, Page } from "../../store.ts";
+import { query } from "../database.ts";
+import { isRowId, page, PIPELINE_COLUMNS, runColumns, toPipeline, toRun, type PipelineRow, type RunRow } from "../rows.ts";
 
 /** $1 id, $2 name, $3 repository, $4 stages, $5 now, $6 concurrency. */
 export const INSERT_PIPELINE = `

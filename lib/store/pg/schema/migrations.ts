@@ -4,7 +4,7 @@
  * A migration, once released, never changes: a change to the schema is a new entry at the end.
  *
  * Tables are created unqualified, in the first schema of the connection's search_path (see
- * lib/pg/connection.ts), so that tests can give every case a schema of its own.
+ * lib/store/pg/connection.ts), so that tests can give every case a schema of its own.
  */
 
 export interface Migration {
@@ -118,7 +118,7 @@ $fn$;
     sql: `
 ALTER TABLE pipelines ADD COLUMN concurrency text NOT NULL DEFAULT 'queue'
   CHECK (concurrency IN ('queue', 'supersede', 'cancel_in_progress'));
--- The lane's number of queued runs (lib/store/pg/queueSql.ts): a trigger's reply says the new run's
+-- The lane's number of queued runs (lib/store/pg/sql/queueSql.ts): a trigger's reply says the new run's
 -- place in the queue without counting the runs ahead of it.
 ALTER TABLE pipelines ADD COLUMN queued_count integer NOT NULL DEFAULT 0;
 UPDATE pipelines p SET queued_count = q.n
@@ -136,7 +136,7 @@ ALTER TABLE runs ADD COLUMN cancel_error text;
     sql: String.raw`
 -- A run's log lines, numbered within the run (seq) and within their stage (pos, counting every line
 -- the stage was given, dropped ones too). runs.last_seq is the last seq given; runs.stage_lines the
--- lines each stage was given, from which the cap's dropped count follows (lib/store/pg/logsSql.ts).
+-- lines each stage was given, from which the cap's dropped count follows (lib/store/pg/sql/logsSql.ts).
 ALTER TABLE runs ADD COLUMN last_seq integer NOT NULL DEFAULT 0, ADD COLUMN stage_lines integer[] NOT NULL DEFAULT '{0,0,0}';
 CREATE TABLE run_lines (
   run_id uuid NOT NULL REFERENCES runs (id) ON DELETE CASCADE,

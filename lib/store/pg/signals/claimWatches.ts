@@ -3,7 +3,7 @@
  * renew, whom to tell when a claim is lost (by a cancel notification, a renewal that finds the claim
  * gone, or the store's own delete or recovery), and whom to tell, once, that its run is to be cancelled.
  */
-import type { Claim } from "../store.ts";
+import type { Claim } from "../../store.ts";
 
 interface Watch {
   runId: string;

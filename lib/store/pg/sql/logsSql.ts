@@ -1,5 +1,5 @@
 /**
- * Log lines as rows of run_lines (lib/store/pg/migrations.ts, version 4): the SQL that appends them
+ * Log lines as rows of run_lines (lib/store/pg/schema/migrations.ts, version 4): the SQL that appends them
  * under the per-stage cap, reads them back as the run's stage logs, and pages them for getLogs.
  *
  * The cap (appendCapped of lib/store/stages.ts) over rows: a stage keeps the lines at places 1 to
@@ -10,9 +10,9 @@
  * that went: three CTEs on disjoint rows, as the statement's CTEs cannot see each other's rows.
  */
 import type pg from "pg";
-import type { LogLine, LogsPage, RunStatus } from "../../api/schemas.ts";
-import { isTerminal, KEPT_FIRST_LINES, MAX_STAGE_LINES } from "../stages.ts";
-import { query } from "./database.ts";
+import type { LogLine, LogsPage, RunStatus } from "../../../api/schemas.ts";
+import { isTerminal, KEPT_FIRST_LINES, MAX_STAGE_LINES } from "../../stages.ts";
+import { query } from "../database.ts";
 import { isoTextSql } from "./stagesSql.ts";
 
 /** The place of the marker line in a capped stage. */

@@ -6,7 +6,7 @@
  * and removed while it runs (LISTEN / UNLISTEN, one statement at a time, in the order asked).
  */
 import pg from "pg";
-import { quoteIdent } from "./connection.ts";
+import { quoteIdent } from "../connection.ts";
 
 export interface ListenOptions {
   config: pg.ClientConfig;

@@ -25,7 +25,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { Claim } from "../store.ts";
+import type { Claim } from "../../store.ts";
 import { ClaimWatches } from "./claimWatches.ts";
 import { ListenConnection } from "./listenConnection.ts";
 

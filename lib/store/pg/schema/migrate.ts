@@ -1,12 +1,12 @@
 /**
- * Applies the migrations of lib/pg/migrations.ts: in order, in one transaction, under a transaction-level
+ * Applies the migrations of lib/store/pg/schema/migrations.ts: in order, in one transaction, under a transaction-level
  * advisory lock so that processes starting together apply each one once. For `stagerunner migrate`
  * and for every PgStore at start.
  */
 import pg from "pg";
-import { ConfigError } from "../../api/errors.ts";
-import { checkConnection, poolConfig, quoteIdent, type ConnectionOptions } from "./connection.ts";
-import { transaction } from "./database.ts";
+import { ConfigError } from "../../../api/errors.ts";
+import { checkConnection, poolConfig, quoteIdent, type ConnectionOptions } from "../connection.ts";
+import { transaction } from "../database.ts";
 import { LATEST_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
 
 /** Arbitrary, fixed: the first key of the two-key advisory lock; the second is the schema's hash. */
