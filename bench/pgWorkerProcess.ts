@@ -63,4 +63,6 @@ process.on("message", async (message) => {
     process.exit(0);
   }
 });
+// A bench that dies (killed, timed out) must not leave its workers holding connections.
+process.on("disconnect", () => process.exit(0));
 process.send?.({ ready: true });

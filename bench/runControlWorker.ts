@@ -7,6 +7,8 @@ const store = await PgStore.connect(process.argv[2]!);
 const pool = new WorkerPool({ store, runner: tickRunner, size: 2, name: `bench-${process.pid}` });
 pool.start();
 process.send?.("ready");
+// A bench that dies (killed, timed out) must not leave its worker holding connections.
+process.on("disconnect", () => process.exit(0));
 process.on("message", async (message) => {
   if (message !== "stop") return;
   await pool.stop(0);
