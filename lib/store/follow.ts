@@ -9,6 +9,12 @@ import type { Store } from "./store.ts";
 export const LOG_PAGE_LINES = 1000;
 
 /**
+ * A follower reads again at least this often: a change racing the follower's registration can go
+ * untold (PostgreSQL decides whether to NOTIFY a run's followers in the writing statement's snapshot).
+ */
+const RECHECK_MS = 500;
+
+/**
  * Listens to a run's changes from the moment it is made, so that a change between a read and the wait
  * after it is not missed: call `read()` before each read, then `wait()`.
  */
@@ -29,7 +35,7 @@ export class RunWatch {
     this.changed = false;
   }
 
-  /** Resolves once the run has changed since read(), after `ms` at the latest, or when `signal` aborts. */
+  /** Resolves once the run has changed since read(), after `ms` (at most RECHECK_MS) at the latest, or when `signal` aborts. */
   wait(ms: number, signal?: AbortSignal): Promise<void> {
     if (this.changed || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
@@ -39,7 +45,7 @@ export class RunWatch {
         this.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, Math.min(ms, RECHECK_MS));
       signal?.addEventListener("abort", done, { once: true });
       this.wake = done;
     });
