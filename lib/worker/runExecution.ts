@@ -82,10 +82,19 @@ async function runStage(spec: StageSpec, index: number, opts: StageOptions): Pro
   const timeoutS = spec.timeout_seconds ?? opts.stageTimeoutS;
   for (let attempt = 1; ; attempt++) {
     const mark = attempt > 1 ? `[attempt ${attempt}] ` : "";
-    const timeout = new AbortController();
+    // The attempt's own abort: the run's (a cancel, the shutdown) or its time limit's, through a listener
+    // that the attempt removes when it ends (AbortSignal.any leaves that to the garbage collector).
+    const stage = new AbortController();
+    const forward = () => stage.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener("abort", forward, { once: true });
     const timer = new AbortController();
+    let timedOut = false;
     clock.sleep(timeoutS * 1000, timer.signal).then(
-      () => timeout.abort(new StageFailedError(`${spec.kind} stage timed out after ${timeoutS} s`)),
+      () => {
+        timedOut = true;
+        stage.abort(new StageFailedError(`${spec.kind} stage timed out after ${timeoutS} s`));
+      },
       () => {},
     );
     let failure: Error | undefined;
@@ -95,12 +104,13 @@ async function runStage(spec: StageSpec, index: number, opts: StageOptions): Pro
           opts.print?.(`${opts.tag} ${spec.kind}: ${mark}${line}`);
           log.add(index, mark + line);
         },
-        signal: AbortSignal.any([signal, timeout.signal]),
+        signal: stage.signal,
       });
     } catch (thrown) {
-      failure = coerceError(timeout.signal.aborted && !signal.aborted ? timeout.signal.reason : thrown);
+      failure = coerceError(timedOut && !signal.aborted ? stage.signal.reason : thrown);
     } finally {
       timer.abort();
+      signal.removeEventListener("abort", forward);
     }
     if (!failure || signal.aborted || attempt >= attempts) return failure;
     const delay = RETRY_BACKOFF_MS * 2 ** (attempt - 1);
