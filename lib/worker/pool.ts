@@ -60,10 +60,9 @@ export class WorkerPool {
   private loops: Promise<void>[] = [];
   /** The aborts of the runs being executed. */
   private readonly inFlight = new Set<AbortController>();
-  private executing = 0;
   private readonly interrupted: Run[] = [];
   private readonly released: string[] = [];
-  private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.executing === 0));
+  private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.inFlight.size === 0));
   private unsubscribe: (() => void) | undefined;
   private readonly canStartStage: ((stage: StageSpec) => boolean) | undefined;
   private readonly stageTimeoutS: number;
@@ -88,7 +87,7 @@ export class WorkerPool {
 
   /** Number of runs being executed right now. */
   get busy(): number {
-    return this.executing;
+    return this.inFlight.size;
   }
 
   start(): void {
@@ -148,7 +147,6 @@ export class WorkerPool {
     const abort = new AbortController();
     if (this.graceOver) abort.abort(new ShutdownAbort());
     this.inFlight.add(abort);
-    this.executing++;
     const unwatch = this.store.watchClaim(
       claim,
       (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)),
@@ -173,7 +171,6 @@ export class WorkerPool {
     } finally {
       unwatch();
       this.inFlight.delete(abort);
-      this.executing--;
     }
   }
 

@@ -71,10 +71,12 @@ export class MemoryStore implements Store {
   async listPipelines(opts: { limit: number; cursor?: string | undefined }): Promise<Page<Pipeline>> {
     const after = opts.cursor === undefined ? 0 : decodeCursor(opts.cursor);
     const items: Pipeline[] = [];
+    let last = 0;
     for (const record of this.pipelines.values()) {
       if (record.seq <= after) continue;
-      if (items.length === opts.limit) return { items, next: encodeCursor(this.pipelines.get(items.at(-1)!.id)!.seq) };
+      if (items.length === opts.limit) return { items, next: encodeCursor(last) };
       items.push(record.pipeline);
+      last = record.seq;
     }
     return { items };
   }
