@@ -1,8 +1,7 @@
 /**
  * The in-memory Store, the emulator's default: pipelines and runs as plain objects in Maps, a FIFO of
- * queued runs per pipeline, and at most `retainRuns` finished runs (the first to finish dropped first;
- * never a queued or running run). No method awaits between reading and writing, so claims are atomic
- * on Node's single thread.
+ * queued runs per pipeline, at most `retainRuns` finished runs (never a queued or running run). No method
+ * awaits between reading and writing, so claims are atomic on Node's single thread.
  */
 import { EventEmitter } from "node:events";
 import { StaleClaimError } from "../../api/errors.ts";
