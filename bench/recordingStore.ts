@@ -77,7 +77,7 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
     if (++recording.finishedCount === waiting?.count) waiting.resolve();
   };
   const store = wrapStore(inner, {
-    triggerRun: (pipelineId, gitRef) => {
+    triggerRun: (pipelineId, gitRef, env) => {
       const p = runsOf(pipelineId);
       const at = p.ids.length;
       p.runs.push(recording.triggered.length);
@@ -85,7 +85,7 @@ export function recordingStore(inner: Store): { store: Store; recording: Recordi
       recording.triggered.push(performance.now());
       recording.started.push(NaN);
       recording.finished.push(NaN);
-      return inner.triggerRun(pipelineId, gitRef).then((run) => {
+      return inner.triggerRun(pipelineId, gitRef, env).then((run) => {
         p.ids[at] = run?.id;
         return run;
       });

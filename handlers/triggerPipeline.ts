@@ -1,6 +1,7 @@
 /**
- * POST /pipelines/{id}/trigger, body `{"git_ref": "main"}` (optional): 202 with the queued run. With an
- * Idempotency-Key, the same request again within 24 h answers the same run (Idempotent-Replayed: true).
+ * POST /pipelines/{id}/trigger, body `{"git_ref": "main", "env": {"NAME": "value"}}` (both optional): 202
+ * with the queued run. With an Idempotency-Key, the same request again within 24 h answers the same run
+ * (Idempotent-Replayed: true); the fingerprint covers git_ref and env.
  */
 import { NotFoundError } from "../lib/api/errors.ts";
 import { TriggerInput, type Run } from "../lib/api/schemas.ts";
@@ -18,11 +19,11 @@ export const handler = endpoint(async (request, { store }) => {
     headers: { Location: `${stagePrefix(request, 3)}/runs/${run.id}`, ...replayHeaders(replayed) },
   });
   if (!key) {
-    const run = await store.triggerRun(id, input.git_ref);
+    const run = await store.triggerRun(id, input.git_ref, input.env);
     if (!run) throw new NotFoundError(`pipeline ${id} not found`);
     return reply(run, false);
   }
-  const result = await store.triggerRunOnce(id, input.git_ref, key);
+  const result = await store.triggerRunOnce(id, input.git_ref, key, input.env);
   if (!result) throw new NotFoundError(`pipeline ${id} not found`);
   const { value, replayed } = idempotentValue(result, key);
   return reply(value, replayed);

@@ -4,7 +4,7 @@
  * gives one clear error instead of a crash somewhere in the formatting.
  */
 import type * as z from "zod/mini";
-import { LogsPage, Pipeline, Problem, Run, type RunStatus } from "../../lib/api/schemas.ts";
+import { LogsPage, Pipeline, Problem, Run, type RunEnv, type RunStatus } from "../../lib/api/schemas.ts";
 import type { Page } from "../../lib/store/store.ts";
 import { ApiError, ConnectionError, fetchFailure } from "./errors.ts";
 
@@ -88,9 +88,9 @@ export class StagerunnerApi {
   async deletePipeline(id: string, signal?: AbortSignal): Promise<void> {
     await this.send({ method: "DELETE", path: `/pipelines/${encodeURIComponent(id)}`, signal });
   }
-  /** Without `gitRef` the server's default (main) applies. */
-  async triggerPipeline(id: string, gitRef?: string, signal?: AbortSignal): Promise<Run> {
-    const body = gitRef === undefined ? {} : { git_ref: gitRef };
+  /** Without `gitRef` the server's default (main) applies; `env` is the run's parameters. */
+  async triggerPipeline(id: string, gitRef?: string, env?: RunEnv, signal?: AbortSignal): Promise<Run> {
+    const body = { ...(gitRef === undefined ? {} : { git_ref: gitRef }), ...(env === undefined ? {} : { env }) };
     return parse(Run, await this.call({ method: "POST", path: `/pipelines/${encodeURIComponent(id)}/trigger`, body, signal }));
   }
   async listRuns(query: RunsQuery = {}, signal?: AbortSignal): Promise<Page<Run>> {

@@ -1,6 +1,6 @@
 /** `trigger`, `rerun`, `logs`: the subcommands that start a run or show its lines, and can follow it to its end. */
-import { Option, type Command } from "commander";
-import type { Run } from "../../lib/api/schemas.ts";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import type { Run, RunEnv } from "../../lib/api/schemas.ts";
 import { queuedLine, runOutcome } from "./format.ts";
 import { followRun, TERMINAL } from "./follow.ts";
 import { normalId } from "./ids.ts";
@@ -17,12 +17,13 @@ export function followCommands(): Command[] {
     subcommand("trigger", "queue a run of a pipeline")
       .argument("<pipeline>", "pipeline id or name")
       .argument("[git_ref]", "branch, tag or commit to run", "main")
+      .option("--env <NAME=value>", "a parameter for the run's stages, as an environment variable (repeatable)", envPair, undefined)
       .option("--wait", WAIT_HELP)
       // Polling gave way to long-polls; the flag is still accepted so that scripts that pass it keep working.
       .addOption(new Option("--interval-ms <ms>").hideHelp()),
   ).action(
-    action(async (ctx, pipeline: string, gitRef: string, opts: StartOptions) => {
-      const run = await ctx.api.triggerPipeline(await ctx.pipelines.resolve(pipeline), gitRef);
+    action(async (ctx, pipeline: string, gitRef: string, opts: StartOptions & { env?: RunEnv }) => {
+      const run = await ctx.api.triggerPipeline(await ctx.pipelines.resolve(pipeline), gitRef, opts.env);
       await started(ctx, run, `Pipeline triggered. Run ID: ${run.id}`, opts);
     }),
   );
@@ -55,6 +56,16 @@ export function followCommands(): Command[] {
   );
 
   return [trigger, rerun, logs];
+}
+
+/**
+ * Adds one `--env NAME=value` to those before it: the value is everything after the first `=` (it may
+ * hold more); a later NAME wins. Which names are allowed is the server's to say.
+ */
+export function envPair(pair: string, env: RunEnv | undefined): RunEnv {
+  const at = pair.indexOf("=");
+  if (at < 1) throw new InvalidArgumentError("expected NAME=value");
+  return { ...env, [pair.slice(0, at)]: pair.slice(at + 1) };
 }
 
 /** After a trigger or rerun: the new run's id, then with --wait the run followed to its end. */

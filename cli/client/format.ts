@@ -64,6 +64,7 @@ export function runDetail(run: Run): string[] {
     `Run: ID: ${run.id}`,
     `  PipelineID: ${run.pipeline_id}`,
     `  GitRef: ${run.git_ref}`,
+    ...envLines(run.env),
     `  Status: ${run.status}`,
     `  Created: ${run.created_at}`,
     `  Started: ${run.started_at ?? "-"}`,
@@ -77,6 +78,16 @@ export function runDetail(run: Run): string[] {
     for (const log of stage.logs) lines.push(`      ${log}`);
   }
   return lines;
+}
+
+/**
+ * A run's parameters, a line each; nothing when it has none. A value with a newline (or another control
+ * character) is JSON-quoted, so that it stays on its line.
+ */
+function envLines(env: Run["env"]): string[] {
+  const entries = Object.entries(env);
+  if (entries.length === 0) return [];
+  return ["  Env:", ...entries.map(([name, value]) => `    ${name}=${/[\x00-\x1f\x7f]/.test(value) ? JSON.stringify(value) : value}`)];
 }
 
 /** One progress line for a stage whose status changed, e.g. `  run      success (0.2 s)`. */

@@ -7,7 +7,7 @@
 import type * as z from "zod/mini";
 
 /** How an expected type reads after "must be". */
-const EXPECTED: Record<string, string> = { object: "an object", array: "an array", int: "a whole number", undefined: "left out" };
+const EXPECTED: Record<string, string> = { object: "an object", record: "an object", array: "an array", int: "a whole number", undefined: "left out" };
 
 /** The field an issue is about: its last named path segment ("logs", not "0"), or "value" at the root. */
 function field(path: readonly PropertyKey[] | undefined): string {

@@ -116,6 +116,8 @@ export const Run = z.strictObject({
   id: z.uuid(),
   pipeline_id: z.uuid(),
   git_ref: z.string(),
+  /** The trigger's parameters (TriggerInput.env); a rerun keeps its original's. */
+  env: z.record(z.string(), z.string()),
   status: RunStatus,
   stages: z.array(StageRun),
   error: z.nullable(z.string()),
@@ -159,7 +161,45 @@ const gitRef = z.string().check(
   z.refine((ref) => isValidGitRef(ref) && !LONE_SURROGATE.test(ref), "git_ref is not a valid git ref"),
 );
 
-export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main") }, bodyError);
+/** How a trigger parameter's name must look: a shell variable name in upper case. */
+export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+export const MAX_ENV_ENTRIES = 50;
+export const MAX_ENV_VALUE_BYTES = 4096;
+
+/** Why a trigger parameter cannot be given, or undefined: CI and STAGERUNNER_* are what the executor sets for every stage. */
+function envProblem(name: string, value: string): string | undefined {
+  if (!ENV_NAME.test(name)) return `${name} is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit`;
+  if (name === "CI" || name.startsWith("STAGERUNNER_")) return `${name} is reserved: Stagerunner sets CI and STAGERUNNER_* for every stage`;
+  if (Buffer.byteLength(value) > MAX_ENV_VALUE_BYTES) return `${name} must be at most ${MAX_ENV_VALUE_BYTES} bytes (UTF-8)`;
+  // NUL cannot be stored in PostgreSQL nor passed to a process; other control characters can.
+  if (value.includes("\u0000")) return `${name} must not contain NUL characters`;
+  if (LONE_SURROGATE.test(value)) return `${name} must be valid Unicode`;
+  return undefined;
+}
+
+/**
+ * A trigger's parameters, given to each stage as environment variables: each problem is reported at
+ * `env.<NAME>`. Sorted by name, so that the same parameters in another order are the same request
+ * (the Idempotency-Key fingerprint) and read the same from either store.
+ */
+export const RunEnv = z.pipe(
+  z.record(z.string(), z.string()).check(
+    z.refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, `env must have at most ${MAX_ENV_ENTRIES} variables`),
+    (ctx) => {
+      for (const [name, value] of Object.entries(ctx.value)) {
+        const message = envProblem(name, value);
+        if (message) ctx.issues.push({ code: "custom", message, input: value, path: [name] });
+      }
+    },
+  ),
+  z.transform((env: Record<string, string>) => sortedEnv(env)),
+);
+export type RunEnv = Record<string, string>;
+
+/** `env` with its names in sorted order (PostgreSQL's jsonb orders keys by length first). */
+export const sortedEnv = (env: RunEnv): RunEnv => Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main"), env: z._default(RunEnv, {}) }, bodyError);
 export type TriggerInput = z.infer<typeof TriggerInput>;
 
 export const CancelInput = z.strictObject({ reason: z._default(text("reason", 500), "by request") }, bodyError);

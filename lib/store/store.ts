@@ -3,7 +3,7 @@
  * run per pipeline, FIFO per pipeline" is enforced where the data lives. Every method is async, so the
  * in-memory store and a PostgreSQL store are interchangeable under the handlers and the worker pool.
  */
-import type { LogsPage, Pipeline, PipelineInput, Run, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, RunEnv, RunStatus, StagesSpec, StageStatus } from "../api/schemas.ts";
 
 export interface Page<T> {
   items: T[];
@@ -18,7 +18,7 @@ export interface ListRunsFilter {
   cursor?: string | undefined;
 }
 
-export type ClaimedRun = Pick<Run, "id" | "pipeline_id" | "git_ref">;
+export type ClaimedRun = Pick<Run, "id" | "pipeline_id" | "git_ref" | "env">;
 
 /**
  * A worker's hold on a running run. Every write for the run carries it; a write whose claim is no
@@ -30,6 +30,11 @@ export interface Claim {
   run: ClaimedRun;
   /** The pipeline's stages as they were when the run was triggered (a later PUT does not change them). */
   spec: StagesSpec;
+  /**
+   * The pipeline's name as it is at the claim, and its repository as it was when the run was
+   * triggered (as `spec`: a later PUT does not change what a queued run checks out).
+   */
+  pipeline: { name: string; repository: string };
   workerId: string;
   /** Unique per claim: fencing token compared on every write. */
   token: string;
@@ -109,12 +114,16 @@ export interface Store {
   /**
    * Writes a queued run; undefined when the pipeline does not exist. The pipeline's concurrency policy
    * applies in the same write: `supersede` cancels its other queued runs, `cancel_in_progress` also
-   * asks its running run to cancel, each with the error "superseded by run <id>".
+   * asks its running run to cancel, each with the error "superseded by run <id>". `env` is the
+   * trigger's parameters, already validated (TriggerInput); none by default.
    */
-  triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined>;
+  triggerRun(pipelineId: string, gitRef: string, env?: RunEnv): Promise<Run | undefined>;
   /** triggerRun at most once per pipeline and key within IDEMPOTENCY_KEY_TTL_MS, also across processes. */
-  triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined>;
-  /** A new queued run of `id`'s pipeline, git_ref and stages, `rerun_of` it; undefined for no such run. */
+  triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey, env?: RunEnv): Promise<Idempotent<Run> | undefined>;
+  /**
+   * A new queued run of `id`'s pipeline with its git_ref, env, stages and repository, `rerun_of` it;
+   * undefined for no such run.
+   */
   rerunRun(id: string): Promise<RerunResult | undefined>;
   /**
    * Cancels a run: a queued one at once (error "cancelled: <reason>"); for a running one, records

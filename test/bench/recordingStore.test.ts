@@ -14,7 +14,7 @@ import type { Claim, Store } from "../../lib/store/store.ts";
  */
 async function recordingOf(order: string[]) {
   let n = 0;
-  const claims: Claim[] = order.map((id) => ({ run: { id, pipeline_id: "p", git_ref: "main" }, spec: {}, workerId: "w", token: id }));
+  const claims: Claim[] = order.map((id) => ({ run: { id, pipeline_id: "p", git_ref: "main", env: {} }, spec: {}, pipeline: { name: "p", repository: "r" }, workerId: "w", token: id }));
   const inner = {
     durable: false,
     triggerRun: async (pipelineId: string) => ({ id: `run-${++n}`, pipeline_id: pipelineId }) as Run,

@@ -88,6 +88,21 @@ describe("stagerunner client", { timeout: 30_000 }, () => {
     expect(await api.getPipeline(lastId(fromStdin.stdout))).toMatchObject(runOnly("from-stdin"));
   });
 
+  it("trigger --env sends parameters (a value may hold =), get-run shows them, the server's refusal names one", async () => {
+    const { id } = await api.createPipeline(runOnly("with-env"));
+    const [triggered, refused] = await Promise.all([
+      client(server, ["trigger", "with-env", "v1", "--env", "DEPLOY_ENV=staging", "--env", "QUERY=a=b&c=", "--json"]),
+      client(server, ["trigger", "with-env", "--env", "lower=x"]),
+    ]);
+    expect(triggered).toMatchObject({ code: 0, stderr: "" });
+    const run = Run.parse(JSON.parse(triggered.stdout));
+    expect(run).toMatchObject({ pipeline_id: id, git_ref: "v1", env: { DEPLOY_ENV: "staging", QUERY: "a=b&c=" } });
+    const shown = await client(server, ["get-run", run.id]);
+    expect(shown.stdout).toContain("  GitRef: v1\n  Env:\n    DEPLOY_ENV=staging\n    QUERY=a=b&c=\n  Status: ");
+    expect(refused).toMatchObject({ code: 1, stdout: "" });
+    expect(refused.stderr).toContain("  env.lower: lower is not a valid variable name");
+  });
+
   it("updates and deletes a pipeline by name, without asking when stdin is not a terminal", async () => {
     const { id } = await api.createPipeline(runOnly("before"));
     const updated = await client(server, ["update", "before", JSON.stringify(runOnly("after")), "--json"]);

@@ -9,6 +9,7 @@ const run: Run = {
   id: "11111111-1111-4111-8111-111111111111",
   pipeline_id: "22222222-2222-4222-8222-222222222222",
   git_ref: "main",
+  env: {},
   status: "failed",
   stages: [
     { name: "run", status: "success", started_at: t(1), finished_at: t(2), attempts: 1, logs: ["$ make test", "ok"] },
@@ -44,6 +45,12 @@ describe("format", () => {
       "    deploy   skipped",
     ]);
     expect(runDetail({ ...run, error: null })).not.toContain("  Error: build stage failed");
+    expect(runDetail(run).join("\n")).not.toContain("Env:");
+  });
+
+  it("shows a run's env under its ref, a value with a newline quoted so that it stays on its line", () => {
+    const lines = runDetail({ ...run, env: { DEPLOY_ENV: "staging", NOTE: "two\nlines", URL: "https://x/?a=b" } });
+    expect(lines.slice(2, 7)).toEqual(["  GitRef: main", "  Env:", "    DEPLOY_ENV=staging", '    NOTE="two\\nlines"', "    URL=https://x/?a=b"]);
   });
 
   it("prints progress and the outcome with durations", () => {

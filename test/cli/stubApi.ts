@@ -78,6 +78,7 @@ function runAfter(served: number, outcome: "success" | "failed"): Run {
     id: RUN_ID,
     pipeline_id: PIPELINE_ID,
     git_ref: "main",
+    env: {},
     status: done ? outcome : "running",
     stages: [stage("run", served >= 3 ? "success" : "running"), stage("build", done ? outcome : served >= 3 ? "running" : "pending")],
     error: done && outcome === "failed" ? "build stage failed" : null,

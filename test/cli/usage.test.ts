@@ -36,6 +36,8 @@ describe.concurrent("stagerunner client without a server", { timeout: 30_000 }, 
     [["client", "get-run"], /^error: missing required argument 'run'/],
     [["client", "logs", "r1", "--retry-s", "soon"], /^error: option '--retry-s <seconds>' argument 'soon' is invalid/],
     [["client", "create", "{name: 1}"], /^error: the JSON argument is not valid JSON: /],
+    [["client", "trigger", "p", "--env", "DEPLOY_ENV"], /^error: option '--env <NAME=value>' argument 'DEPLOY_ENV' is invalid\. expected NAME=value/],
+    [["client", "trigger", "p", "--env", "=staging"], /^error: option '--env <NAME=value>' argument '=staging' is invalid\. expected NAME=value/],
     [["client", "--url", "ftp://example.com", "list"], /^error: --url: not an http\(s\) URL: ftp:\/\/example\.com/],
   ])("%j is a usage error: exit 2", async (args, message) => {
     const result = await cli(args);

@@ -194,6 +194,37 @@ describe.each([
     expect((await api.store.listRuns({ limit: 10 })).items).toHaveLength(1);
   });
 
+  it("triggers with env: 202 with the run carrying it, names sorted; none gives {}", async () => {
+    const pipeline = await create();
+    const env = { NOTE: "a=b\nsecond line", DEPLOY_ENV: "staging", EMPTY: "" };
+    const answer = await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body: { git_ref: "v1", env } });
+    expect(answer.status).toBe(202);
+    const run = Run.parse(answer.body);
+    expect(run.env).toEqual(env);
+    expect(Object.keys(run.env)).toEqual(["DEPLOY_ENV", "EMPTY", "NOTE"]);
+    expect((await call({ method: "GET", path: `/runs/${run.id}` })).body).toEqual(run);
+    expect(Run.parse((await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger` })).body).env).toEqual({});
+  });
+
+  const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`V${i}`, "x"]));
+  it.each([
+    ["a lower-case name", { deploy_env: "x" }, "env.deploy_env", "deploy_env is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit"],
+    ["a name starting with a digit", { "1X": "x" }, "env.1X", "1X is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit"],
+    ["51 entries", many, "env", "env must have at most 50 variables"],
+    ["a value over 4096 bytes", { BIG: "€".repeat(1366) }, "env.BIG", "BIG must be at most 4096 bytes (UTF-8)"],
+    ["CI", { CI: "false" }, "env.CI", "CI is reserved: Stagerunner sets CI and STAGERUNNER_* for every stage"],
+    ["a STAGERUNNER_ name", { STAGERUNNER_RUN_ID: "x" }, "env.STAGERUNNER_RUN_ID", "STAGERUNNER_RUN_ID is reserved: Stagerunner sets CI and STAGERUNNER_* for every stage"],
+    ["a NUL in a value", { TOKEN: "a\u0000b" }, "env.TOKEN", "TOKEN must not contain NUL characters"],
+    ["a lone surrogate in a value", { TOKEN: "a\udc00" }, "env.TOKEN", "TOKEN must be valid Unicode"],
+    ["env not an object", ["A=1"], "env", "env must be an object"],
+    ["a value that is not a string", { PORT: 8080 }, "env.PORT", "PORT must be a string"],
+  ])("refuses a trigger with %s: 400 naming the variable, and queues nothing", async (_what, env, path, message) => {
+    const pipeline = await create();
+    const problem = expectProblem(await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body: { env } }), 400);
+    expect(problem.errors).toEqual([{ path, message }]);
+    expect((await api.store.listRuns({ limit: 10 })).items).toEqual([]);
+  });
+
   it("deleting a pipeline cancels its queued runs, which stay readable", async () => {
     const pipeline = await create();
     const run = Run.parse((await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger` })).body);

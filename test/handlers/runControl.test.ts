@@ -56,14 +56,15 @@ describe.each([
     problem(await call({ method: "POST", path: "/runs/ffffffff-ffff-4fff-bfff-ffffffffffff/cancel" }), 404);
   });
 
-  it("reruns a run: 202, Location, rerun_of; 404 unknown; 409 once its pipeline is deleted", async () => {
+  it("reruns a run with its env: 202, Location, rerun_of; 404 unknown; 409 once its pipeline is deleted", async () => {
     const pipeline = await create(runOnly("p"));
-    const run = await trigger(pipeline.id);
+    const env = { DEPLOY_ENV: "staging" };
+    const run = Run.parse((await call({ method: "POST", path: `/pipelines/${pipeline.id}/trigger`, body: { env } })).body);
     const answer = await call({ method: "POST", path: `/runs/${run.id}/rerun` });
     expect(answer.status).toBe(202);
     const rerun = Run.parse(answer.body);
     expect(answer.headers.location).toBe(`/runs/${rerun.id}`);
-    expect(rerun).toMatchObject({ rerun_of: run.id, pipeline_id: pipeline.id, git_ref: "main", status: "queued", queue_position: 2 });
+    expect(rerun).toMatchObject({ rerun_of: run.id, pipeline_id: pipeline.id, git_ref: "main", env, status: "queued", queue_position: 2 });
     problem(await call({ method: "POST", path: "/runs/ffffffff-ffff-4fff-bfff-ffffffffffff/rerun" }), 404);
     await call({ method: "DELETE", path: `/pipelines/${pipeline.id}` });
     expect(problem(await call({ method: "POST", path: `/runs/${run.id}/rerun` }), 409).detail).toContain("deleted");
@@ -92,8 +93,15 @@ describe.each([
     expect(Run.parse(again.body).id).toBe(Run.parse(first.body).id);
     expect(again.headers.location).toBe(first.headers.location);
     expect(problem(await send({ git_ref: "dev" }, "push-1"), 422).detail).toContain("different request");
+    expect(problem(await send({ git_ref: "main", env: { DEPLOY_ENV: "prod" } }, "push-1"), 422).detail).toContain("different request");
     expect(problem(await send({ git_ref: "main" }, "k".repeat(256)), 400).errors?.[0]?.path).toBe("Idempotency-Key");
     expect((await api.store.listRuns({ limit: 10 })).items).toHaveLength(1);
+    // The same env in another order is the same request.
+    const withEnv = await send({ env: { A: "1", B: "2" } }, "push-2");
+    const reordered = await send({ env: { B: "2", A: "1" } }, "push-2");
+    expect([withEnv.status, reordered.status, reordered.headers["idempotent-replayed"]]).toEqual([202, 202, "true"]);
+    expect(Run.parse(reordered.body)).toMatchObject({ id: Run.parse(withEnv.body).id, env: { A: "1", B: "2" } });
+    expect((await api.store.listRuns({ limit: 10 })).items).toHaveLength(2);
     const created = await call({ method: "POST", path: "/pipelines", body: runOnly("q"), headers: { "idempotency-key": "create-q" } });
     const replayed = await call({ method: "POST", path: "/pipelines", body: runOnly("q"), headers: { "idempotency-key": "create-q" } });
     expect([created.status, replayed.status, replayed.headers["idempotent-replayed"]]).toEqual([201, 201, "true"]);

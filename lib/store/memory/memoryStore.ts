@@ -5,16 +5,16 @@
  */
 import { EventEmitter } from "node:events";
 import { StaleClaimError } from "../../api/errors.ts";
-import type { LogsPage, Pipeline, PipelineInput, Run, StagesSpec } from "../../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, RunEnv } from "../../api/schemas.ts";
 import { iso, systemClock, type Clock } from "../../clock.ts";
 import { randomId, timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { withStatus } from "../stages.ts";
 import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
 import { IdempotencyKeys } from "./idempotencyKeys.ts";
-import { newPipelineRecord, queuePlace, type PipelineRecord } from "./pipelineRecord.ts";
+import { newPipelineRecord, queuePlace, triggerSource, type PipelineRecord } from "./pipelineRecord.ts";
 import { RunList } from "./runList.ts";
-import { endRun, watchClaim, logsAfter, patchStage, queuedRun, readRun, requestCancel, requeueRun, startRun, type RunRecord } from "./runRecord.ts";
+import { claimedRun, endRun, watchClaim, logsAfter, patchStage, queuedRun, readRun, requestCancel, requeueRun, rerunSource, startRun, type RunRecord, type RunSource } from "./runRecord.ts";
 
 /** Finished runs kept when no `retainRuns` is given. */
 export const DEFAULT_RETAIN_RUNS = 10_000;
@@ -97,15 +97,15 @@ export class MemoryStore implements Store {
     return { cancelledQueued, cancelledRunning };
   }
 
-  async triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
+  async triggerRun(pipelineId: string, gitRef: string, env: RunEnv = {}): Promise<Run | undefined> {
     const pipeline = this.pipelines.get(pipelineId);
-    return pipeline && this.enqueue(pipeline, gitRef, pipeline.pipeline.stages, null);
+    return pipeline && this.enqueue(pipeline, triggerSource(pipeline, gitRef, env), null);
   }
 
-  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined> {
+  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey, env: RunEnv = {}): Promise<Idempotent<Run> | undefined> {
     const pipeline = this.pipelines.get(pipelineId);
     if (!pipeline) return undefined;
-    const make = () => this.enqueue(pipeline, gitRef, pipeline.pipeline.stages, null).id;
+    const make = () => this.enqueue(pipeline, triggerSource(pipeline, gitRef, env), null).id;
     return this.keys.once(`trigger ${pipelineId}`, key, this.clock.now(), make, (id) => this.getRunNow(id));
   }
 
@@ -114,7 +114,7 @@ export class MemoryStore implements Store {
     if (!original) return undefined;
     const pipeline = this.pipelines.get(original.run.pipeline_id);
     if (!pipeline) return { pipelineDeleted: true };
-    return { run: this.enqueue(pipeline, original.run.git_ref, original.spec, id) };
+    return { run: this.enqueue(pipeline, rerunSource(original), id) };
   }
 
   async cancelRun(id: string, reason: string): Promise<CancelResult | undefined> {
@@ -132,17 +132,17 @@ export class MemoryStore implements Store {
     return { outcome: "finished", run: this.snapshot(record) };
   }
 
-  /** A queued run of `pipeline` with `spec`, the pipeline's policy applied before anyone hears of it. */
-  private enqueue(pipeline: PipelineRecord, gitRef: string, spec: StagesSpec, rerunOf: string | null): Run {
+  /** A queued run of `pipeline` made of `source`, the pipeline's policy applied before anyone hears of it. */
+  private enqueue(pipeline: PipelineRecord, source: RunSource, rerunOf: string | null): Run {
     const ms = this.clock.now();
-    const run = queuedRun(this.ids(ms), pipeline.pipeline.id, gitRef, spec, rerunOf, iso(ms));
+    const run = queuedRun(this.ids(ms), pipeline.pipeline.id, source, rerunOf, iso(ms));
     const { concurrency } = pipeline.pipeline;
     if (concurrency !== "queue") {
       const superseded = `superseded by run ${run.id}`;
       for (const queued of pipeline.queue.drain()) this.end(queued, "cancelled", superseded, ms);
       if (concurrency === "cancel_in_progress" && pipeline.running) this.cancelRunning(pipeline.running, superseded);
     }
-    const record = this.runs.add(run, spec);
+    const record = this.runs.add(run, source);
     pipeline.queue.push(record);
     this.waiting.add(pipeline);
     // Read before anyone is told: a listener may claim it at once.
@@ -189,8 +189,8 @@ export class MemoryStore implements Store {
     if (!next) return undefined;
     const record = next.queue.shift()!;
     next.running = record;
-    const { run } = record;
-    const claim: Claim = { run: { id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref }, spec: record.spec, workerId, token: randomId() };
+    const pipeline = { name: next.pipeline.name, repository: record.repository };
+    const claim: Claim = { run: claimedRun(record), spec: record.spec, pipeline, workerId, token: randomId() };
     startRun(record, claim.token, iso(this.clock.now()));
     this.changed(record);
     return claim;

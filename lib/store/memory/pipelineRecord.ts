@@ -1,7 +1,7 @@
 /** A pipeline as the in-memory store keeps it: with its queue of runs and the run it is running. */
-import type { Pipeline, Run } from "../../api/schemas.ts";
+import type { Pipeline, Run, RunEnv } from "../../api/schemas.ts";
 import { Fifo } from "./fifo.ts";
-import type { RunRecord } from "./runRecord.ts";
+import type { RunRecord, RunSource } from "./runRecord.ts";
 
 export interface PipelineRecord {
   /** Creation order, for listing. */
@@ -27,3 +27,11 @@ export function queuePlace(pipeline: PipelineRecord, record: RunRecord): Pick<Ru
   const ahead = lo === 0 ? pipeline.running : pipeline.queue.at(lo - 1);
   return { queue_position: lo + 1, waiting_for: ahead ? `run ${ahead.run.id}` : "a free worker" };
 }
+
+/** A trigger of `pipeline` as it is now; `env` is copied, so that the caller's object is not kept. */
+export const triggerSource = (pipeline: PipelineRecord, gitRef: string, env: RunEnv): RunSource => ({
+  git_ref: gitRef,
+  env: { ...env },
+  spec: pipeline.pipeline.stages,
+  repository: pipeline.pipeline.repository,
+});

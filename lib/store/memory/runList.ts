@@ -4,9 +4,9 @@
  * ordered array when more than half of it is dropped runs, so that a drop costs O(1) on average
  * rather than a splice.
  */
-import type { Run, StagesSpec } from "../../api/schemas.ts";
+import type { Run } from "../../api/schemas.ts";
 import { Fifo } from "./fifo.ts";
-import { newRecord, type RunRecord } from "./runRecord.ts";
+import { newRecord, type RunRecord, type RunSource } from "./runRecord.ts";
 
 export class RunList {
   private readonly byId = new Map<string, RunRecord>();
@@ -26,8 +26,8 @@ export class RunList {
     while (this.ended.size > this.retain) this.delete(this.ended.shift()!);
   }
 
-  add(run: Run, spec: StagesSpec): RunRecord {
-    const record = newRecord(++this.seq, run, spec);
+  add(run: Run, source: RunSource): RunRecord {
+    const record = newRecord(++this.seq, run, source);
     this.byId.set(run.id, record);
     this.order.push(record);
     return record;

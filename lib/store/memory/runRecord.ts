@@ -3,6 +3,7 @@
  * each numbered within the run. Readers get copies, their stages' `logs` made from the lines.
  */
 import type { LogLine, LogsPage, Run, StagesSpec, StageStatus } from "../../api/schemas.ts";
+import type { ClaimedRun } from "../store.ts";
 import { appendCapped, closedStages, droppedLine, isTerminal, MAX_STAGE_LINES, pendingStages, withStatus } from "../stages.ts";
 
 export interface RunRecord {
@@ -12,6 +13,8 @@ export interface RunRecord {
   run: Run;
   /** The pipeline's stages when the run was triggered: a later update does not change them. */
   spec: StagesSpec;
+  /** The pipeline's repository when the run was triggered, as `spec`; not on the wire. */
+  repository: string;
   /** While the run is running: its claim's fencing token and who watches it. */
   claim: ClaimState | undefined;
   /** By stage, in seq order. */
@@ -28,14 +31,24 @@ export interface ClaimState {
   cancelError: string | undefined;
 }
 
+/** What a new run is made of: the trigger's ref and env, the pipeline's stages and repository at the trigger. */
+export type RunSource = Pick<Run, "git_ref" | "env"> & { spec: StagesSpec; repository: string };
+
+/** A rerun of `record`: what it ran. */
+export const rerunSource = (record: RunRecord): RunSource => ({ git_ref: record.run.git_ref, env: record.run.env, spec: record.spec, repository: record.repository });
+
+/** What a claim carries of the run. */
+export const claimedRun = ({ run }: RunRecord): ClaimedRun => ({ id: run.id, pipeline_id: run.pipeline_id, git_ref: run.git_ref, env: run.env });
+
 /** A new queued run. */
-export function queuedRun(id: string, pipelineId: string, gitRef: string, spec: StagesSpec, rerunOf: string | null, now: string): Run {
+export function queuedRun(id: string, pipelineId: string, source: RunSource, rerunOf: string | null, now: string): Run {
   return {
     id,
     pipeline_id: pipelineId,
-    git_ref: gitRef,
+    git_ref: source.git_ref,
+    env: source.env,
     status: "queued",
-    stages: pendingStages(spec),
+    stages: pendingStages(source.spec),
     error: null,
     created_at: now,
     started_at: null,
@@ -47,7 +60,7 @@ export function queuedRun(id: string, pipelineId: string, gitRef: string, spec: 
 }
 
 /** A record for `run`, as it is triggered. */
-export const newRecord = (seq: number, run: Run, spec: StagesSpec): RunRecord => ({ seq, run, spec, claim: undefined, lines: run.stages.map(() => []), lastSeq: 0 });
+export const newRecord = (seq: number, run: Run, { spec, repository }: RunSource): RunRecord => ({ seq, run, spec, repository, claim: undefined, lines: run.stages.map(() => []), lastSeq: 0 });
 
 /**
  * Appends `texts` to stage `index` at `time`. Pushed in place while the stage is under its cap, so that

@@ -4,6 +4,7 @@
  */
 import type pg from "pg";
 import { StaleClaimError } from "../../api/errors.ts";
+import { sortedEnv } from "../../api/schemas.ts";
 import { iso, type Clock } from "../../clock.ts";
 import { randomId } from "../../ids.ts";
 import { stageSpecs } from "../stages.ts";
@@ -33,7 +34,8 @@ export async function claimNext(pool: pg.Pool, workerId: string, clock: Clock, l
     if (!row || row.locked === 0) return undefined;
     // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
     if (row.id === null) continue;
-    return { run: { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref }, spec: row.spec, workerId, token };
+    const run = { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref, env: sortedEnv(row.env) };
+    return { run, spec: row.spec, pipeline: { name: row.pipeline_name, repository: row.repository }, workerId, token };
   }
   return undefined;
 }

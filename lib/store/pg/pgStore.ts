@@ -11,7 +11,7 @@ import pg from "pg";
 import { iso, systemClock, type Clock } from "../../clock.ts";
 import { timeOrderedId, type IdGenerator } from "../../ids.ts";
 import { pendingStages } from "../stages.ts";
-import type { LogsPage, Pipeline, PipelineInput, Run } from "../../api/schemas.ts";
+import type { LogsPage, Pipeline, PipelineInput, Run, RunEnv } from "../../api/schemas.ts";
 import type { CancelResult, Claim, DeleteResult, IdempotencyKey, Idempotent, LastStage, ListRunsFilter, Page, RerunResult, StagePatch, Store } from "../store.ts";
 import { assertCurrent, assertLaneAgrees, claimIds, claimNext, hasStage, type ClaimIds } from "./claimChecks.ts";
 import { checkConnection, poolConfig, positive } from "./connection.ts";
@@ -124,30 +124,30 @@ export class PgStore implements Store {
     return result;
   }
 
-  triggerRun(pipelineId: string, gitRef: string): Promise<Run | undefined> {
-    return this.enqueue(pipelineId, gitRef, null);
+  triggerRun(pipelineId: string, gitRef: string, env: RunEnv = {}): Promise<Run | undefined> {
+    return this.enqueue(pipelineId, gitRef, env, null);
   }
 
   async rerunRun(id: string): Promise<RerunResult | undefined> {
-    const [original] = isRowId(id) ? await this.query<{ pipeline_id: string; git_ref: string }>(RERUN_SOURCE, [id]) : [];
+    const [original] = isRowId(id) ? await this.query<{ pipeline_id: string; git_ref: string; env: RunEnv }>(RERUN_SOURCE, [id]) : [];
     if (!original) return undefined;
-    const run = await this.enqueue(original.pipeline_id, original.git_ref, id);
+    const run = await this.enqueue(original.pipeline_id, original.git_ref, original.env, id);
     return run ? { run } : { pipelineDeleted: true };
   }
 
-  private async enqueue(pipelineId: string, gitRef: string, rerunOf: string | null): Promise<Run | undefined> {
+  private async enqueue(pipelineId: string, gitRef: string, env: RunEnv, rerunOf: string | null): Promise<Run | undefined> {
     if (!isRowId(pipelineId)) return undefined;
     const ms = this.clock.now();
-    return enqueueRun(this.pool, this.signals, { pipelineId, id: this.ids(ms), gitRef, now: iso(ms), rerunOf });
+    return enqueueRun(this.pool, this.signals, { pipelineId, id: this.ids(ms), gitRef, env, now: iso(ms), rerunOf });
   }
 
   /** A trigger and its key in one transaction, the lane locked first (lib/store/pg/runControl.ts). */
-  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey): Promise<Idempotent<Run> | undefined> {
+  async triggerRunOnce(pipelineId: string, gitRef: string, key: IdempotencyKey, env: RunEnv = {}): Promise<Idempotent<Run> | undefined> {
     if (!isRowId(pipelineId)) return undefined;
     const ms = this.clock.now();
     const id = this.ids(ms);
     let row: EnqueueRow | undefined;
-    const run = { pipelineId, id, gitRef, now: iso(ms), rerunOf: null };
+    const run = { pipelineId, id, gitRef, env, now: iso(ms), rerunOf: null };
     const make = async (client: pg.PoolClient) => (row = await enqueueStatements(client, this.signals, run, true)) && toRun(row);
     const result = await once(this.pool, `trigger ${pipelineId}`, key, ms, id, make, (made) => this.getRun(made));
     if (row && result && "value" in result && !result.replayed) announce(this.signals, row, id); // committed: tell this process

@@ -4,7 +4,7 @@
  * ever writes millisecond values, so nothing is rounded.
  */
 import { encodeCursor } from "../cursor.ts";
-import type { Concurrency, Pipeline, Run, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
+import { sortedEnv, type Concurrency, type Pipeline, type Run, type RunEnv, type RunStatus, type StageRun, type StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
 import { runLinesSql } from "./sql/logsSql.ts";
 
@@ -25,6 +25,7 @@ export interface RunRow {
   seq: string;
   pipeline_id: string;
   git_ref: string;
+  env: RunEnv;
   status: RunStatus;
   stages: StageRun[];
   error: string | null;
@@ -41,9 +42,11 @@ export interface RunRow {
   lines: [number, string][] | null;
 }
 
-/** A claimed run's row: its spec comes along. */
+/** A claimed run's row: its spec and repository come along, and its pipeline's name. */
 export interface ClaimedRow extends RunRow {
   spec: StagesSpec;
+  repository: string;
+  pipeline_name: string;
 }
 
 /** Columns of a pipeline as PipelineRow reads them. */
@@ -54,7 +57,7 @@ export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, concurrency,
  * expression of its lines when a statement changes them (lib/store/pg/sql/logsSql.ts).
  */
 export const runColumns = (prefix = "", lines = runLinesSql(`${prefix || "runs."}id`)): string =>
-  ["id", "seq", "pipeline_id", "git_ref", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]
+  ["id", "seq", "pipeline_id", "git_ref", "env", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]
     .map((c) => prefix + c)
     .concat(lines)
     .join(", ");
@@ -97,6 +100,7 @@ export function toRun(row: RunRow): Run {
     id: row.id,
     pipeline_id: row.pipeline_id,
     git_ref: row.git_ref,
+    env: sortedEnv(row.env),
     status: row.status,
     stages: row.stages.map((s, i) => toStage(s, logs[i]!)),
     error: row.error,

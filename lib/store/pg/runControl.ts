@@ -5,7 +5,7 @@
  * notice its statement sends.
  */
 import type pg from "pg";
-import { STAGE_KINDS, type Run } from "../../api/schemas.ts";
+import { STAGE_KINDS, type Run, type RunEnv } from "../../api/schemas.ts";
 import type { CancelResult } from "../store.ts";
 import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./sql/controlSql.ts";
 import { query, transaction } from "./database.ts";
@@ -22,12 +22,13 @@ interface NewRun {
   pipelineId: string;
   id: string;
   gitRef: string;
+  env: RunEnv;
   now: string;
   rerunOf: string | null;
 }
 
 /**
- * A new queued run `id` of the pipeline (of `rerunOf`'s spec, or the pipeline's stages), its policy
+ * A new queued run `id` of the pipeline (of `rerunOf`'s spec and repository, or the pipeline's), its policy
  * applied; undefined when the pipeline does not exist. A `queue` pipeline's takes one statement. On a
  * pipeline with a policy that statement writes nothing and the policy's statement follows; if that
  * one met a stale snapshot of its lane, it is repeated in a transaction that locks the lane first, so
@@ -52,7 +53,7 @@ export async function enqueueRun(pool: pg.Pool, signals: Signals, run: NewRun): 
  */
 export async function enqueueStatements(db: pg.Pool | pg.PoolClient, signals: Signals, run: NewRun, lock: boolean): Promise<EnqueueRow | undefined> {
   const { claimableChannel, instance, cancelChannel } = signals;
-  const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance];
+  const values = [run.pipelineId, run.id, run.gitRef, run.now, STAGE_KINDS, claimableChannel, instance, JSON.stringify(run.env)];
   const original = run.rerunOf === null ? [] : [run.rerunOf];
   if (lock) await query(db, LOCK_LANE, [null, run.pipelineId]);
   const [row] = await query<EnqueueRow>(db, run.rerunOf === null ? HOT.TRIGGER_RUN : RERUN_RUN, [...values, ...original]);

@@ -99,13 +99,13 @@ describe("PipelineInput", () => {
 });
 
 describe("TriggerInput", () => {
-  it("defaults git_ref to main", () => {
-    expect(TriggerInput.parse({})).toEqual({ git_ref: "main" });
+  it("defaults git_ref to main and env to none", () => {
+    expect(TriggerInput.parse({})).toEqual({ git_ref: "main", env: {} });
   });
 
   it("accepts refs git accepts", () => {
     for (const ref of ["main", "feature/login-form", "v1.2.3", "refs/heads/main", "release-2024.01", "a1b2c3d4e5f6", "user@host", "ünïcode"])
-      expect(TriggerInput.parse({ git_ref: ref })).toEqual({ git_ref: ref });
+      expect(TriggerInput.parse({ git_ref: ref }).git_ref).toBe(ref);
   });
 
   it("rejects refs git rejects, naming git_ref", () => {
@@ -123,6 +123,49 @@ describe("TriggerInput", () => {
     expect(fieldErrors(TriggerInput, { git_ref: 7 })).toEqual([{ path: "git_ref", message: "git_ref must be a string" }]);
     expect(paths(TriggerInput, { git_ref: null })).toEqual(["git_ref"]);
     expect(paths(TriggerInput, { ref: "main" })).toEqual(["ref"]);
+  });
+
+  it("takes env as upper-case names to string values, empty and multi-line ones too, sorted by name", () => {
+    const env = { Z_LAST: "1", DEPLOY_ENV: "staging", _UNDER: "", NOTE: "line 1\nline 2\ttab", A1: "é".repeat(2048) };
+    const parsed = TriggerInput.parse({ env });
+    expect(parsed.env).toEqual(env);
+    // Sorted, so that the same parameters in another order are the same request (Idempotency-Key).
+    expect(Object.keys(parsed.env)).toEqual(["A1", "DEPLOY_ENV", "NOTE", "Z_LAST", "_UNDER"]);
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`V${i}`, "x"]));
+    expect(paths(TriggerInput, { env: fifty })).toEqual([]);
+  });
+
+  it("refuses each bad env entry at env.<NAME>, saying why", () => {
+    const env = {
+      lower: "x",
+      "1ST": "x",
+      "A-B": "x",
+      CI: "true",
+      STAGERUNNER_RUN_ID: "x",
+      HAS_NUL: "a\u0000b",
+      HALF_PAIR: "x\ud800",
+      // 4097 bytes of UTF-8 in 2049 characters: the limit counts bytes.
+      TOO_LONG: "é".repeat(2048) + "x",
+    };
+    expect(fieldErrors(TriggerInput, { env })).toEqual([
+      { path: "env.lower", message: "lower is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit" },
+      { path: "env.1ST", message: "1ST is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit" },
+      { path: "env.A-B", message: "A-B is not a valid variable name: use A-Z, 0-9 and _, not starting with a digit" },
+      { path: "env.CI", message: "CI is reserved: Stagerunner sets CI and STAGERUNNER_* for every stage" },
+      { path: "env.STAGERUNNER_RUN_ID", message: "STAGERUNNER_RUN_ID is reserved: Stagerunner sets CI and STAGERUNNER_* for every stage" },
+      { path: "env.HAS_NUL", message: "HAS_NUL must not contain NUL characters" },
+      { path: "env.HALF_PAIR", message: "HALF_PAIR must be valid Unicode" },
+      { path: "env.TOO_LONG", message: "TOO_LONG must be at most 4096 bytes (UTF-8)" },
+    ]);
+    for (const value of [7, null, true, ["x"]])
+      expect(fieldErrors(TriggerInput, { env: { PORT: value } }), JSON.stringify(value)).toEqual([{ path: "env.PORT", message: "PORT must be a string" }]);
+  });
+
+  it("refuses an env that is not an object of at most 50 entries, at env", () => {
+    for (const env of [[], null, "A=1", 7])
+      expect(fieldErrors(TriggerInput, { env }), JSON.stringify(env)).toEqual([{ path: "env", message: "env must be an object" }]);
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`V${i}`, "x"]));
+    expect(fieldErrors(TriggerInput, { env: many })).toEqual([{ path: "env", message: "env must have at most 50 variables" }]);
   });
 });
 

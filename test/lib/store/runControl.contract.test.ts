@@ -93,19 +93,24 @@ describe.each(implementations)("Store run control: $name", (impl) => {
   });
 
   describe("rerun", () => {
-    it("queues a new run of the original's pipeline, ref and stages as they ran, rerun_of it", async () => {
+    it("queues a new run of the original's pipeline, ref, env, stages and repository as they ran, rerun_of it", async () => {
       const p = await pipeline(seedPipeline);
-      const original = await trigger(p, "v1.2");
+      const env = { DEPLOY_ENV: "staging", NOTE: "a=b" };
+      const original = valid(await store.triggerRun(p, "v1.2", { ...env }));
       await store.finishRun(await claim(), "failed", "boom");
       await store.updatePipeline(p, runOnly("changed"));
       await clock.advance(3);
       const result = await store.rerunRun(original.id);
       if (!result || !("run" in result)) throw new Error("expected a rerun");
       const rerun = valid(result.run);
-      expect(rerun).toMatchObject({ pipeline_id: p, git_ref: "v1.2", status: "queued", rerun_of: original.id, created_at: iso(EPOCH + 3) });
+      expect(rerun).toMatchObject({ pipeline_id: p, git_ref: "v1.2", env, status: "queued", rerun_of: original.id, created_at: iso(EPOCH + 3) });
       expect(rerun.id).not.toBe(original.id);
       expect(rerun.stages.map((s) => s.name)).toEqual(["run", "build", "deploy"]);
-      expect((await claim()).spec).toEqual(seedPipeline.stages);
+      const c = await claim();
+      expect(c.spec).toEqual(seedPipeline.stages);
+      expect(c.run).toEqual({ id: rerun.id, pipeline_id: p, git_ref: "v1.2", env });
+      // It checks out what the original did; the name is the pipeline's now.
+      expect(c.pipeline).toEqual({ name: "changed", repository: "repo1" });
       expect(valid(await store.getRun(original.id)).rerun_of).toBeNull();
     });
 

@@ -135,6 +135,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
         id: expect.any(String),
         pipeline_id: pipeline.id,
         git_ref: "feature/x",
+        env: {},
         status: "queued",
         stages: ["run", "build", "deploy"].map((name) => ({ name, status: "pending", started_at: null, finished_at: null, attempts: 0, logs: [] })),
         error: null,
@@ -260,7 +261,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(await store.claimRun("w1")).toBeUndefined();
     });
 
-    it("marks the claimed run and its first stage running with started_at from the clock, and hands over the worker id and the spec", async () => {
+    it("marks the claimed run and its first stage running with started_at from the clock, and hands over the worker id, the spec and the pipeline", async () => {
       const pipeline = await create();
       const queued = await trigger(pipeline.id);
       clock.set(EPOCH + 2500);
@@ -270,7 +271,8 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       expect(c.spec).toEqual(seedPipeline.stages);
       const [first, ...rest] = queued.stages;
       const stages = [{ ...first!, status: "running", started_at: iso(EPOCH + 2500), attempts: 1 }, ...rest];
-      expect(c.run).toEqual({ id: queued.id, pipeline_id: queued.pipeline_id, git_ref: queued.git_ref });
+      expect(c.run).toEqual({ id: queued.id, pipeline_id: queued.pipeline_id, git_ref: queued.git_ref, env: {} });
+      expect(c.pipeline).toEqual({ name: "test1", repository: "repo1" });
       const { queue_position: _position, waiting_for: _waiting, ...notQueued } = queued;
       expect(validRun(await getRun(queued.id))).toEqual({ ...notQueued, status: "running", stages, started_at: iso(EPOCH + 2500), updated_at: iso(EPOCH + 2500) });
       expect(await store.claimRun("worker-8")).toBeUndefined();
@@ -645,8 +647,35 @@ describe.each(implementations)("Store contract: $name", (impl) => {
     });
   });
 
+  describe("trigger parameters", () => {
+    const env = { A: "1", AA: "two words", B: "x=y\nsecond line", EMPTY: "" };
+
+    it("keeps a run's env, names in order, through trigger, get, list, claim and finish", async () => {
+      const pipeline = await create();
+      const run = validRun(await store.triggerRun(pipeline.id, "main", copy(env)));
+      // In name order from either store (PostgreSQL's jsonb would put AA after B).
+      expect(Object.keys(run.env)).toEqual(["A", "AA", "B", "EMPTY"]);
+      expect(run.env).toEqual(env);
+      expect((await getRun(run.id)).env).toEqual(env);
+      expect((await allRuns()).map((r) => Object.keys(r.env))).toEqual([Object.keys(env)]);
+      const c = await claim();
+      expect(c.run).toEqual({ id: run.id, pipeline_id: pipeline.id, git_ref: "main", env });
+      expect(Object.keys(c.run.env)).toEqual(Object.keys(env));
+      expect((await store.finishRun(c, "success", null)).env).toEqual(env);
+      expect(validRun(await store.triggerRun(pipeline.id, "main")).env).toEqual({});
+    });
+
+    it("keeps its own copy of the env it was given", async () => {
+      const pipeline = await create();
+      const given: Record<string, string> = copy(env);
+      const run = validRun(await store.triggerRun(pipeline.id, "main", given));
+      given.A = "changed";
+      expect((await getRun(run.id)).env).toEqual(env);
+    });
+  });
+
   describe("a pipeline update after a trigger", () => {
-    it("does not change the stages a queued run executes; later triggers use the new stages", async () => {
+    it("does not change the stages nor the repository a queued run executes; the claim has the pipeline's new name; later triggers use the new definition", async () => {
       const pipeline = await create(runOnly("p", "echo old"));
       const before = await trigger(pipeline.id);
       await store.updatePipeline(pipeline.id, copy(seedPipeline));
@@ -654,6 +683,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       const first = await claim();
       expect(first.run.id).toBe(before.id);
       expect(first.spec).toEqual({ run_stage: { command: "echo old" } });
+      expect(first.pipeline).toEqual({ name: "test1", repository: "repo-p" });
       expect((await getRun(first.run.id)).stages.map((s) => s.name)).toEqual(["run"]);
       await store.finishRun(first, "success", null);
 
@@ -661,6 +691,7 @@ describe.each(implementations)("Store contract: $name", (impl) => {
       const second = await claim();
       expect(second.run.id).toBe(after.id);
       expect(second.spec).toEqual(seedPipeline.stages);
+      expect(second.pipeline).toEqual({ name: "test1", repository: "repo1" });
       expect((await getRun(second.run.id)).stages.map((s) => s.name)).toEqual(["run", "build", "deploy"]);
     });
   });

@@ -191,6 +191,21 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 `,
   },
+  {
+    version: 5,
+    name: "trigger parameters and the repository on runs",
+    sql: `
+-- The trigger's parameters (names sorted, as TriggerInput gives them), passed to each stage.
+ALTER TABLE runs ADD COLUMN env jsonb NOT NULL DEFAULT '{}';
+-- The pipeline's repository at trigger time, as spec is its stages: what a claimed run checks out.
+-- Existing runs take their pipeline's; only runs of pipelines deleted before this migration have none,
+-- and those all ended with the delete (nor can they be rerun), so a claimed run always has one.
+ALTER TABLE runs ADD COLUMN repository text;
+UPDATE runs r SET repository = p.repository FROM pipelines p WHERE p.id = r.pipeline_id;
+ALTER TABLE runs ADD CONSTRAINT runs_repository_until_finished
+  CHECK (repository IS NOT NULL OR status IN ('success', 'failed', 'cancelled'));
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -40,26 +40,32 @@ SELECT page.*, places.queue_position, CASE WHEN page.status = 'queued' THEN coal
 FROM page LEFT JOIN places ON places.id = page.id
 ORDER BY page.seq DESC`;
 
-/** A run to queue: the SQL expressions of its spec and rerun_of (over the locked lane `go`) and of the run it reruns. */
+/** A run to queue: the SQL expressions of its spec, repository and rerun_of (over the locked lane `go`). */
 interface Source {
   spec: string;
+  repository: string;
   rerunOf: string;
 }
 
-/** A trigger's run: the pipeline's stages as they are now. */
-const TRIGGERED: Source = { spec: "go.stages", rerunOf: "NULL::uuid" };
-/** A rerun's: the spec of the run `original` (a parameter), or the pipeline's stages if that is gone meanwhile. */
-const rerunOf = (original: string): Source => ({ spec: `coalesce((SELECT o.spec FROM runs o WHERE o.id = ${original}::uuid), go.stages)`, rerunOf: `${original}::uuid` });
+/** A trigger's run: the pipeline's stages and repository as they are now. */
+const TRIGGERED: Source = { spec: "go.stages", repository: "go.repository", rerunOf: "NULL::uuid" };
+/** A rerun's: the spec and repository of the run `original` (a parameter), or the pipeline's if that is gone meanwhile. */
+const rerunOf = (original: string): Source => ({
+  spec: `coalesce((SELECT o.spec FROM runs o WHERE o.id = ${original}::uuid), go.stages)`,
+  repository: `coalesce((SELECT o.repository FROM runs o WHERE o.id = ${original}::uuid), go.repository)`,
+  rerunOf: `${original}::uuid`,
+});
 
 /** The lane, locked, and the run inserted into it from `go` (the lane, if the statement writes). */
 const insertSql = (go: string, source: Source): string => `
 WITH lane AS (
-  SELECT id, stages, concurrency, running_run_id, head_seq, lane_version FROM pipelines WHERE id = $1 FOR UPDATE
+  SELECT id, stages, repository, concurrency, running_run_id, head_seq, lane_version FROM pipelines WHERE id = $1 FOR UPDATE
 ), go AS (
   ${go}
 ), run AS (
-  INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, rerun_of)
-  SELECT $2::uuid, go.id, $3, 'queued', ${pendingStagesSql(source.spec, "$5::text[]")}, ${source.spec}, $4::text::timestamptz, $4::text::timestamptz, ${source.rerunOf}
+  INSERT INTO runs (id, pipeline_id, git_ref, env, status, stages, spec, repository, created_at, updated_at, rerun_of)
+  SELECT $2::uuid, go.id, $3, $8::jsonb, 'queued', ${pendingStagesSql(source.spec, "$5::text[]")}, ${source.spec}, ${source.repository},
+    $4::text::timestamptz, $4::text::timestamptz, ${source.rerunOf}
   FROM go
   RETURNING *
 )`;
@@ -71,8 +77,8 @@ SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("run.")}, lane_a
 FROM (SELECT 1) AS one LEFT JOIN run ON true LEFT JOIN lane_after ON true LEFT JOIN place ON true`;
 
 /**
- * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload (and
- * for a rerun $8 the original). Queues a run on a pipeline whose policy is `queue`; on another it
+ * $1 pipeline, $2 run id, $3 git ref, $4 now, $5 stage kinds, $6 claimable channel, $7 payload, $8 env
+ * (and for a rerun $9 the original). Queues a run on a pipeline whose policy is `queue`; on another it
  * writes nothing and answers `locked` without a run (POLICY_RUN is for those). Notifies whenever the
  * lane is ready afterwards, not only when it became ready: a claimer that came while this statement
  * held the lane skipped it (SKIP LOCKED), may have found nothing else and gone idle, and would
@@ -93,8 +99,8 @@ const queueRunSql = (source: Source): string => `${insertSql("SELECT lane.* FROM
 )${replySql("")}`;
 
 /**
- * As queueRunSql, for a `supersede` or `cancel_in_progress` pipeline, with $8 the cancel channel (and
- * for a rerun $9 the original): the pipeline's queued runs end cancelled ("superseded by run <id>"),
+ * As queueRunSql, for a `supersede` or `cancel_in_progress` pipeline, with $9 the cancel channel (and
+ * for a rerun $10 the original): the pipeline's queued runs end cancelled ("superseded by run <id>"),
  * and under cancel_in_progress its running run's cancel is recorded and its worker told. Reading the
  * queued runs needs a snapshot in which the locked lane is current (lane_version, as the claim checks
  * it: see queueSql.ts); when it is not, the statement writes nothing (`locked` without a run) and the
@@ -118,17 +124,17 @@ const policyRunSql = (source: Source): string => `${insertSql("SELECT lane.* FRO
 ), notified AS (
   SELECT pg_notify($6, $7) FROM lane_after WHERE ready
 ), told AS (
-  SELECT pg_notify($8, ${cancelNotice("claim_token", "'superseded by run ' || $2::uuid::text")}) FROM requested
+  SELECT pg_notify($9, ${cancelNotice("claim_token", "'superseded by run ' || $2::uuid::text")}) FROM requested
 )${replySql(", (SELECT claim_token FROM requested) AS cancel_token, (SELECT count(*) FROM told) AS told")}`;
 
 /** A trigger on a `queue` pipeline: the hot one (see queueRunSql). */
 export const TRIGGER_RUN = queueRunSql(TRIGGERED);
-/** A rerun, $8 the original (see queueRunSql). */
-export const RERUN_RUN = queueRunSql(rerunOf("$8"));
+/** A rerun, $9 the original (see queueRunSql). */
+export const RERUN_RUN = queueRunSql(rerunOf("$9"));
 /** A trigger on a pipeline with a policy (see policyRunSql). */
 export const POLICY_TRIGGER_RUN = policyRunSql(TRIGGERED);
-/** A rerun on a pipeline with a policy, $9 the original (see policyRunSql). */
-export const POLICY_RERUN_RUN = policyRunSql(rerunOf("$9"));
+/** A rerun on a pipeline with a policy, $10 the original (see policyRunSql). */
+export const POLICY_RERUN_RUN = policyRunSql(rerunOf("$10"));
 
 /** Step 1 of a cancel, or of a trigger repeated: $1 run (or NULL), $2 pipeline (or NULL). Locks the lane. */
 export const LOCK_LANE = "SELECT id FROM pipelines WHERE id = coalesce($2::uuid, (SELECT pipeline_id FROM runs WHERE id = $1::uuid)) FOR UPDATE";
@@ -187,8 +193,8 @@ UPDATE runs r SET updated_at = $5::text::timestamptz, stages = jsonb_set(r.stage
 WHERE r.id = $1 AND r.claim_token = $2 AND r.status = 'running' AND $3::int >= 0 AND $3::int < jsonb_array_length(r.stages)
 RETURNING r.id`;
 
-/** $1 run: what a rerun copies. */
-export const RERUN_SOURCE = "SELECT pipeline_id, git_ref FROM runs WHERE id = $1";
+/** $1 run: what a rerun copies (its spec and repository are copied by the enqueue statement). */
+export const RERUN_SOURCE = "SELECT pipeline_id, git_ref, env FROM runs WHERE id = $1";
 
 /** $1 run: what a new watch of its claim needs to know. */
 export const WATCH_STATE = "SELECT status, claim_token, cancel_error FROM runs WHERE id = $1";

@@ -47,17 +47,20 @@ import { attemptsSql, closeStagesSql, isoTextSql, patchRunStageSql } from "./sta
 import { appendLinesCtes, hasFollowersSql, runLinesAfterAppendSql } from "./logsSql.ts";
 import { runColumns } from "../rows.ts";
 
-/** $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run, if any. */
+/**
+ * $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run,
+ * if any, with its spec and repository and its pipeline's name.
+ */
 export const CLAIM_RUN = `
 WITH lane AS (
-  SELECT id, head_seq, lane_version, freed_at FROM pipelines
+  SELECT id, name, head_seq, lane_version, freed_at FROM pipelines
   WHERE running_run_id IS NULL AND head_seq IS NOT NULL
   ORDER BY head_seq
   LIMIT 1
   FOR UPDATE SKIP LOCKED
 ), current_lane AS (
   -- The lane as this statement's snapshot sees it must be the lane we locked (see above).
-  SELECT lane.id, lane.head_seq, lane.freed_at FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
+  SELECT lane.id, lane.name, lane.head_seq, lane.freed_at FROM lane JOIN pipelines seen ON seen.id = lane.id AND seen.lane_version = lane.lane_version
 ), claimed AS (
   -- The first stage starts with the run: one write, not two.
   UPDATE runs r SET status = 'running',
@@ -80,7 +83,7 @@ WITH lane AS (
       ORDER BY q.pipeline_id, q.seq LIMIT 1) AS n)
   FROM claimed c WHERE p.id = c.pipeline_id
 )
-SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec
+SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec, c.repository, (SELECT name FROM current_lane) AS pipeline_name
 FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`;
 
 /** Whether stage $3 (and, when $7, the stage after it) exists in `r.stages`. */

@@ -106,9 +106,9 @@ describe.skipIf(!pgTestUrl)("PgStore queue on PostgreSQL", () => {
     const other = await store.createPipeline(runOnly("other"));
     // 5000 queued runs in one statement, then the lane that triggers would have left.
     await db.sql(
-      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at)
+      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, repository, created_at, updated_at)
        SELECT gen_random_uuid(), $1, 'main', 'queued', '[{"name":"run","status":"pending","started_at":null,"finished_at":null,"logs":[]}]',
-              '{"run_stage":{"command":"make test"}}', now(), now()
+              '{"run_stage":{"command":"make test"}}', 'repo-busy', now(), now()
        FROM generate_series(1, 5000)`,
       [busy.id],
     );

@@ -33,8 +33,8 @@ describe.skipIf(!pgTestUrl)("PgStore retention on PostgreSQL", () => {
    */
   const insertRuns = (statuses: RunStatus[]) =>
     db.sql(
-      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, finished_at, claim_token, lease_expires_at)
-       SELECT gen_random_uuid(), gen_random_uuid(), 'main', s.status, '[]', '{}', now(), now(),
+      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, repository, created_at, updated_at, finished_at, claim_token, lease_expires_at)
+       SELECT gen_random_uuid(), gen_random_uuid(), 'main', s.status, '[]', '{}', 'r', now(), now(),
               CASE WHEN s.status IN ('success', 'failed', 'cancelled') THEN now() END,
               CASE WHEN s.status = 'running' THEN gen_random_uuid() END,
               CASE WHEN s.status = 'running' THEN now() + interval '1 day' END

@@ -16,7 +16,7 @@ import { LEASE_EXPIRED, PgStore } from "../../../../lib/store/pg/pgStore.ts";
 import { Run } from "../../../../lib/api/schemas.ts";
 import type { Claim } from "../../../../lib/store/store.ts";
 import { runOnly, seedPipeline } from "../../../support/fixtures.ts";
-import { EPOCH, ManualClock, sequentialIds, UNKNOWN_ID } from "../../../support/manualClock.ts";
+import { EPOCH, ManualClock, sequentialIds, UNKNOWN_ID, uuidFor } from "../../../support/manualClock.ts";
 import { PG_SKIP_REASON, pgTestUrl, requirePgUrl, schemaPerTest } from "../../../support/pgTestDatabase.ts";
 import { until, within } from "../../../support/waitFor.ts";
 
@@ -68,6 +68,26 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
       expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, MIGRATIONS.length]);
     });
 
+    it("give runs from before migration 5 no env and their pipeline's repository, which a claim then carries", async () => {
+      await migrate(requirePgUrl(), { schema: db.schema }, MIGRATIONS.filter((m) => m.version <= 4));
+      const [pipeline, queued, orphan] = [uuidFor(1), uuidFor(2), uuidFor(3)];
+      const stages = JSON.stringify([{ name: "run", status: "pending", started_at: null, finished_at: null, attempts: 0, logs: [] }]);
+      await db.sql("INSERT INTO pipelines (id, name, repository, stages, created_at, updated_at) VALUES ($1, 'shop', '/srv/git/shop.git', $2, now(), now())", [pipeline, JSON.stringify(runOnly("shop").stages)]);
+      const insertRun = "INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at) VALUES ($1, $2, 'main', $3, $4, $5, now(), now())";
+      await db.sql(insertRun, [queued, pipeline, "queued", stages, JSON.stringify(runOnly("shop").stages)]);
+      // A run of a pipeline deleted before the upgrade: it ended with the delete.
+      await db.sql(insertRun, [orphan, uuidFor(9), "cancelled", stages, JSON.stringify(runOnly("gone").stages)]);
+      await db.sql("UPDATE pipelines SET head_seq = (SELECT seq FROM runs WHERE id = $1), queued_count = 1", [queued]);
+
+      const store = await db.open();
+      expect((await store.getRun(queued))?.env).toEqual({});
+      expect((await store.getRun(orphan))?.env).toEqual({});
+      const claim = (await store.claimRun("w1"))!;
+      expect(claim.run).toEqual({ id: queued, pipeline_id: pipeline, git_ref: "main", env: {} });
+      expect(claim.pipeline).toEqual({ name: "shop", repository: "/srv/git/shop.git" });
+      expect(await store.rerunRun(orphan)).toEqual({ pipelineDeleted: true });
+    });
+
     it("refuse a schema newer than the code with a one-line ConfigError, at migrate and at a store's start", async () => {
       await migrate(requirePgUrl(), { schema: db.schema });
       await db.sql("INSERT INTO stagerunner_migrations (version, name) VALUES ($1, 'from the future')", [LATEST_VERSION + 1]);
@@ -90,8 +110,8 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
     const promote = db.sql("UPDATE runs SET status = 'running', claim_token = gen_random_uuid(), lease_expires_at = now() WHERE id = $1", [second.id]);
     await expect(promote).rejects.toMatchObject({ code: "23505", constraint: "runs_one_running_per_pipeline" });
     const insert = db.sql(
-      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, created_at, updated_at, claim_token, lease_expires_at)
-       VALUES (gen_random_uuid(), $1, 'main', 'running', '[]', '{}', now(), now(), gen_random_uuid(), now())`,
+      `INSERT INTO runs (id, pipeline_id, git_ref, status, stages, spec, repository, created_at, updated_at, claim_token, lease_expires_at)
+       VALUES (gen_random_uuid(), $1, 'main', 'running', '[]', '{}', 'r', now(), now(), gen_random_uuid(), now())`,
       [pipeline.id],
     );
     await expect(insert).rejects.toMatchObject({ code: "23505" });
