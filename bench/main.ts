@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick | --tiny] [part ...] [--out file]`, parts: queue latency http handlers
- * postgres retention coldstart (postgres: STAGERUNNER_BENCH_DATABASE_URL, else
+ * postgres retention coldstart runcontrol shell (postgres: STAGERUNNER_BENCH_DATABASE_URL, else
  * STAGERUNNER_TEST_DATABASE_URL, else the local server)
  *
  * Runs the parts asked for (all by default), shows progress on stderr, writes every figure to a
@@ -23,6 +23,7 @@ import { printResults } from "./report.ts";
 import { checkTargets, machine, type Results } from "./results.ts";
 import { measureRetention } from "./retention.ts";
 import { measureRunControl } from "./runControl.ts";
+import { measureShellStages } from "./shellStages.ts";
 
 const pgAdminUrl = process.env.STAGERUNNER_BENCH_DATABASE_URL || process.env.STAGERUNNER_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const PG = { concurrency: 10, queues: 64, latencyRatePerSecond: 50 };
@@ -37,6 +38,7 @@ const PROFILES = {
     handlers: {},
     coldstartSamples: 11,
     runControl: { cancels: 200, lines: 1000 },
+    shellRuns: 50,
   },
   quick: {
     sweep: { workers: [1, 2, 4, 8, 16, 32, 64], pipelines: [1, 64], stageMs: [0, 5], runsAtZero: 2_000, rounds: 6 },
@@ -49,6 +51,7 @@ const PROFILES = {
     handlers: { min_cpu_time: 50e6, batch_samples: 256 },
     coldstartSamples: 3,
     runControl: { cancels: 40, lines: 200 },
+    shellRuns: 10,
   },
   tiny: {
     sweep: { workers: [1, 4], pipelines: [1, 4], stageMs: [0, 1], runsAtZero: 200, rounds: 3 },
@@ -60,9 +63,10 @@ const PROFILES = {
     handlers: { min_cpu_time: 1e6, min_samples: 4, batch_samples: 16 },
     coldstartSamples: 1,
     runControl: { cancels: 5, lines: 20 },
+    shellRuns: 3,
   },
 };
-const PARTS = ["queue", "latency", "http", "handlers", "postgres", "retention", "coldstart", "runcontrol"] as const;
+const PARTS = ["queue", "latency", "http", "handlers", "postgres", "retention", "coldstart", "runcontrol", "shell"] as const;
 type Part = (typeof PARTS)[number];
 const USAGE = `usage: npm run bench [-- --quick | --tiny] [${PARTS.join("] [")}] [--out file]`;
 
@@ -157,6 +161,10 @@ if (parts.has("runcontrol")) {
     if (positionals.includes("runcontrol") || !(error instanceof Error && /ECONNREFUSED|does not exist|password/.test(error.message))) throw error;
     console.error(`\nruncontrol: PostgreSQL skipped, ${redactUrl(pgAdminUrl)} is not reachable (${error.message})`);
   }
+}
+if (parts.has("shell")) {
+  progress("shell: real stages, `true` and 100,000 lines");
+  results.shell = await measureShellStages(profile.shellRuns);
 }
 if (parts.has("handlers")) {
   progress("handlers: mitata");

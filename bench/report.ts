@@ -98,6 +98,22 @@ export function printResults(r: Results): void {
       "long-poll p99": n(p.longPoll.p99, 1),
     })),
   );
+  table(
+    "Real stages, shell executor (ms): from the stage's start to its first line and to its exit; exit to recorded; bare = the command spawned alone",
+    (r.shell ?? []).map((p) => ({
+      command: p.command,
+      runs: p.runs,
+      "first line p50": n(p.firstLine?.p50, 2),
+      "first line p99": n(p.firstLine?.p99, 2),
+      "exit p50": n(p.exit.p50, 2),
+      "exit p99": n(p.exit.p99, 2),
+      "recorded p50": n(p.recorded.p50, 2),
+      "recorded p99": n(p.recorded.p99, 2),
+      "bare p50": n(p.bare.p50, 2),
+      "bare p99": n(p.bare.p99, 2),
+      "exit / bare p50": n(p.exit.p50 / p.bare.p50, 2),
+    })),
+  );
   const cold = r.coldstart;
   if (cold)
     table(

@@ -12,6 +12,7 @@ import type { IdlePoint, LoadPoint } from "./latency.ts";
 import type { PgPoint } from "./postgres.ts";
 import { rssFlatness, type RetentionRun } from "./retention.ts";
 import type { RunControlPoint } from "./runControl.ts";
+import type { ShellPoint } from "./shellStages.ts";
 import { pairedRatio } from "./stats.ts";
 
 export interface Results {
@@ -30,6 +31,7 @@ export interface Results {
   retention?: RetentionRun;
   coldstart?: ColdStarts;
   runControl?: RunControlPoint[];
+  shell?: ShellPoint[];
   targets?: Target[];
 }
 

@@ -6,10 +6,11 @@ import { Command } from "commander";
 import { loadServerConfig, redactUrl, serverSettings, type ServerConfig } from "../lib/config/settings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
+import { describeExecutor } from "../lib/worker/runners.ts";
 
 export function serverCommand(): Command {
   const command = new Command("server").description("run the API, the store and the worker pool in one process").exitOverride();
-  return addSettings(command, serverSettings).action(async (flags: Record<string, string | undefined>) => serve(loadServerConfig(flags)));
+  return addSettings(command, serverSettings).action(async (flags: Record<string, string | boolean | undefined>) => serve(loadServerConfig(flags)));
 }
 
 async function serve(config: ServerConfig): Promise<void> {
@@ -18,7 +19,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const server = await startServer(config, { log: stamp });
   const store = config.store.kind === "postgres" ? redactUrl(config.store.url) : "in memory";
   const served = config.from ? `, serving the bundles of ${config.from}` : "";
-  console.log(`Stagerunner listening on ${server.url}${config.basePath} (store: ${store}${served}; workers: ${config.workers}, stage duration: ${config.stageDurationMs} ms, failure probability: ${config.failureProbability})`);
+  console.log(`Stagerunner listening on ${server.url}${config.basePath} (store: ${store}${served}; workers: ${config.workers}, ${describeExecutor(config)})`);
   if (server.generatedToken) {
     const token = server.tokens[0];
     console.log(`No token configured (--token / STAGERUNNER_TOKEN); generated one for this run:\n  ${token}`);

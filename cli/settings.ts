@@ -15,7 +15,8 @@ export function addSettings<S extends Record<string, Setting<unknown>>>(command:
     const env = [s.env, s.fallbackEnv].filter(Boolean).join(" or ");
     // An empty default ("" for --from) means none: say nothing rather than "default ]".
     const defaults = shownDefault ? `, default ${shownDefault}` : "";
-    command.addOption(new Option(`--${s.flag} <value>`, `${override?.description ?? s.description} [env ${env}${defaults}]`));
+    const flag = s.switch ? `--${s.flag}` : `--${s.flag} <value>`;
+    command.addOption(new Option(flag, `${override?.description ?? s.description} [env ${env}${defaults}]`));
   }
   return command;
 }

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config/settings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings, type HelpOverrides } from "./settings.ts";
+import { describeExecutor } from "../lib/worker/runners.ts";
 
 /**
  * The settings as they apply to a worker process: it needs PostgreSQL (there is no memory default), at
@@ -21,7 +22,7 @@ const WORKER_HELP: HelpOverrides<typeof workerSettings> = {
 
 export function workerCommand(): Command {
   const command = new Command("worker").description("execute runs from a shared PostgreSQL store; run as many as you like").exitOverride();
-  return addSettings(command, workerSettings, WORKER_HELP).action(async (flags: Record<string, string | undefined>) =>
+  return addSettings(command, workerSettings, WORKER_HELP).action(async (flags: Record<string, string | boolean | undefined>) =>
     work(loadConfig(workerSettings, flags)),
   );
 }
@@ -30,7 +31,7 @@ async function work(config: WorkerConfig): Promise<void> {
   const { startWorkers } = await import("../local/worker.ts");
   const workers = await startWorkers(config, { log: stamp });
   const where = config.store.kind === "postgres" ? redactUrl(config.store.url) : "memory";
-  stamp(`Stagerunner worker: ${config.workers} worker(s) on ${where} (lease ${config.leaseMs} ms, stage duration ${config.stageDurationMs} ms)`);
+  stamp(`Stagerunner worker: ${config.workers} worker(s) on ${where} (lease ${config.leaseMs} ms, ${describeExecutor(config)})`);
   onShutdownSignal(async (signal) => {
     stamp(`${signal}: no longer claiming runs; waiting up to ${config.shutdownGraceMs} ms for ${workers.pool.busy} running run(s)`);
     const report = await workers.close();

@@ -8,8 +8,12 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { systemClock, type Clock } from "../lib/clock.ts";
 import { storeFromEnvironment, workerConfigFromEnvironment } from "../lib/config/environment.ts";
-import { simulateRunner } from "../lib/worker/stageRunner.ts";
+import type { WorkerConfig } from "../lib/config/settings.ts";
+import type { StageSpec } from "../lib/store/stages.ts";
 import type { Store } from "../lib/store/store.ts";
+import { stageRunnerFor } from "../lib/worker/runners.ts";
+import { worstCaseMs } from "../lib/worker/runExecution.ts";
+import type { StageRunner } from "../lib/worker/stageRunner.ts";
 import { WorkerPool, type PoolCounts } from "../lib/worker/pool.ts";
 
 /** Time kept free at the end of an invocation for the last writes and the reply. */
@@ -25,35 +29,58 @@ export interface WorkerDeps {
   store: Store;
   clock: Clock;
   workers: number;
-  stageDurationMs: number;
-  failureProbability: number;
+  runner: StageRunner;
+  /** The longest `stage` can take: it is started only with that much time left, and the margin. */
+  stageBudgetMs: (stage: StageSpec) => number;
   /** A stage's time limit when its spec sets none. */
   stageTimeoutS?: number;
 }
 
 /** The invocation with its dependencies given: what the deployed handler runs, and what tests call. */
 export async function runWorker(context: Pick<Context, "getRemainingTimeInMillis" | "awsRequestId">, deps: WorkerDeps): Promise<WorkerSummary> {
-  const enoughTime = () => context.getRemainingTimeInMillis() > deps.stageDurationMs + SAFETY_MARGIN_MS;
+  const enoughTime = (stage?: StageSpec) => context.getRemainingTimeInMillis() > (stage ? deps.stageBudgetMs(stage) : 0) + SAFETY_MARGIN_MS;
+  let refused = false;
   const pool = new WorkerPool({
     store: deps.store,
-    runner: simulateRunner({ clock: deps.clock, durationMs: deps.stageDurationMs, failureProbability: deps.failureProbability }),
+    runner: deps.runner,
     size: deps.workers,
     clock: deps.clock,
     name: `fn-${context.awsRequestId}`,
-    canStartStage: enoughTime,
+    canStartStage: (stage) => {
+      if (enoughTime(stage)) return true;
+      refused = true;
+      return false;
+    },
     ...(deps.stageTimeoutS ? { stageTimeoutS: deps.stageTimeoutS } : {}),
   });
   if (!enoughTime()) return { ...pool.counts, stopped: "deadline", remainingMs: context.getRemainingTimeInMillis() };
   pool.start();
   await pool.whenIdle();
-  const stopped = enoughTime() ? "idle" : "deadline";
+  const stopped = refused || !enoughTime() ? "deadline" : "idle";
   // Stages under way were started with time to finish: let them, within the margin; a run's next
   // stage is refused by canStartStage and the run handed back.
   await pool.stop(Math.max(0, context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS / 2));
   return { ...pool.counts, stopped, remainingMs: context.getRemainingTimeInMillis() };
 }
 
+/**
+ * A simulated attempt takes its set duration; a real one up to its time limit and the kill grace, so
+ * with the shell executor STAGERUNNER_STAGE_TIMEOUT_S (or timeout_seconds) must fit in the function's,
+ * every retry included.
+ */
+export const stageBudget =
+  (config: WorkerConfig) =>
+  (stage: StageSpec): number =>
+    worstCaseMs(stage, config.executor === "simulate" ? config.stageDurationMs : (stage.timeout_seconds ?? config.stageTimeoutS) * 1000 + config.killGraceMs);
+
+let runner: StageRunner | undefined;
+
 export const handler = middy<unknown, WorkerSummary>({ timeoutEarlyInMillis: 0 }).handler(async (_event, context) => {
-  const { workers, stageDurationMs, failureProbability, stageTimeoutS } = workerConfigFromEnvironment();
-  return runWorker(context, { store: await storeFromEnvironment(), clock: systemClock, workers, stageDurationMs, failureProbability, stageTimeoutS });
+  const config = workerConfigFromEnvironment();
+  runner ??= stageRunnerFor(config, systemClock);
+  const longest = stageBudget(config)({ kind: "run", command: "" });
+  if (longest + SAFETY_MARGIN_MS > context.getRemainingTimeInMillis())
+    console.error(`a stage without timeout_seconds may take ${longest} ms, more than this invocation has: lower STAGERUNNER_STAGE_TIMEOUT_S`);
+  const deps = { store: await storeFromEnvironment(), clock: systemClock, workers: config.workers, runner, stageBudgetMs: stageBudget(config) };
+  return runWorker(context, { ...deps, stageTimeoutS: config.stageTimeoutS });
 });

@@ -10,7 +10,8 @@ import { ConfigError } from "../lib/api/errors.ts";
 import type { Services } from "../lib/http/services.ts";
 import { openStore } from "../lib/store/openStore.ts";
 import type { Run } from "../lib/api/schemas.ts";
-import { simulateRunner, type StageRunner } from "../lib/worker/stageRunner.ts";
+import type { StageRunner } from "../lib/worker/stageRunner.ts";
+import { stageRunnerFor } from "../lib/worker/runners.ts";
 import type { Store } from "../lib/store/store.ts";
 import { WorkerPool, type StopReport } from "../lib/worker/pool.ts";
 import { createApp } from "./app.ts";
@@ -64,12 +65,12 @@ export interface ShutdownReport extends StopReport {
 export async function startServer(config: ServerConfig, opts: ServerOptions = {}): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? (() => {});
+  // The runner first: a bad shell setting stops start-up before anything is opened.
+  const runner = opts.runner ?? stageRunnerFor(config, clock);
   const store = opts.store ?? (await openStore(config, clock, log));
   const generatedToken = config.token.length === 0;
   const tokens = generatedToken ? [generateToken()] : config.token;
   const services: Services = { store, tokens: tokenChecker(tokens), log };
-  const runner =
-    opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   const pool = new WorkerPool({ store, runner, size: config.workers, clock, log, stageTimeoutS: config.stageTimeoutS });
 
   const app = createApp(services, {

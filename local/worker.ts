@@ -7,7 +7,8 @@ import { systemClock, type Clock } from "../lib/clock.ts";
 import type { WorkerConfig } from "../lib/config/settings.ts";
 import { ConfigError } from "../lib/api/errors.ts";
 import { openStore } from "../lib/store/openStore.ts";
-import { simulateRunner, type StageRunner } from "../lib/worker/stageRunner.ts";
+import type { StageRunner } from "../lib/worker/stageRunner.ts";
+import { stageRunnerFor } from "../lib/worker/runners.ts";
 import type { Store } from "../lib/store/store.ts";
 import { WorkerPool, type StopReport } from "../lib/worker/pool.ts";
 
@@ -26,8 +27,8 @@ export async function startWorkers(
     throw new ConfigError("a worker process needs a store it shares with the API: --store postgres://... (or DATABASE_URL)");
   if (config.workers < 1) throw new ConfigError("--workers: a worker process needs at least 1 worker");
   const clock = opts.clock ?? systemClock;
+  const runner = opts.runner ?? stageRunnerFor(config, clock);
   const store = await openStore(config, clock, opts.log);
-  const runner = opts.runner ?? simulateRunner({ clock, durationMs: config.stageDurationMs, failureProbability: config.failureProbability });
   // Worker ids name the host and process, so a run's worker can be found from any machine.
   const name = `${hostname()}-${process.pid}`;
   const pool = new WorkerPool({ store, runner, size: config.workers, name, clock, stageTimeoutS: config.stageTimeoutS, ...(opts.log ? { log: opts.log } : {}) });

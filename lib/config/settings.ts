@@ -25,6 +25,8 @@ const fraction = z.pipe(trimmed(z.regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be
 
 export interface Setting<T> {
   flag: string;
+  /** A flag without a value (`--allow-root`); its environment variable reads true/false, 1/0, yes/no. */
+  switch?: true;
   env: string;
   /** A second environment variable read when `env` is unset (DATABASE_URL, the common convention). */
   fallbackEnv?: string;
@@ -35,6 +37,11 @@ export interface Setting<T> {
 }
 
 const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+const onOff = z.pipe(
+  trimmed(z.regex(/^(true|false|1|0|yes|no|)$/i, "must be true or false")),
+  z.transform((v) => /^(true|1|yes)$/i.test(v)),
+);
 
 /** Where state lives: this process's memory, or a PostgreSQL database shared by many processes. */
 export type StoreConfig = { kind: "memory" } | { kind: "postgres"; url: string };
@@ -127,6 +134,64 @@ export const workerSettings = {
     description: "a stage's time limit when its spec sets no timeout_seconds",
     schema: whole(1, 86_400),
   }),
+  executor: setting({
+    flag: "executor",
+    env: "STAGERUNNER_EXECUTOR",
+    default: "simulate",
+    description: 'how stages run: "simulate" (log and wait) or "shell" (run their commands; see README, Real execution)',
+    schema: z.pipe(trimmed(), z.enum(["simulate", "shell"], 'must be "simulate" or "shell"')),
+  }),
+  workspaceDir: setting({
+    flag: "workspace-dir",
+    env: "STAGERUNNER_WORKSPACE_DIR",
+    default: undefined,
+    description: "shell: where each run gets its workspace (default: stagerunner-workspaces in the OS temp dir)",
+    schema: trimmed(),
+  }),
+  keepWorkspaces: setting({
+    flag: "keep-workspaces",
+    env: "STAGERUNNER_KEEP_WORKSPACES",
+    switch: true,
+    default: undefined,
+    description: "shell: leave each run's workspace in place when it ends, for debugging",
+    schema: onOff,
+  }),
+  buildCommand: setting({
+    flag: "build-command",
+    env: "STAGERUNNER_BUILD_COMMAND",
+    default: "docker build -f {dockerfile} -t {image} .",
+    description: "shell: a build stage's command; placeholders {dockerfile} {image} {run_id} {git_ref}",
+    schema: trimmed(),
+  }),
+  deployCommand: setting({
+    flag: "deploy-command",
+    env: "STAGERUNNER_DEPLOY_COMMAND",
+    default: "kubectl --context {cluster} apply -f {manifest}",
+    description: "shell: a deploy stage's command; placeholders {cluster} {manifest} {image} {run_id} {git_ref}",
+    schema: trimmed(),
+  }),
+  secretsFile: setting({
+    flag: "secrets-file",
+    env: "STAGERUNNER_SECRETS_FILE",
+    default: undefined,
+    description: "shell: a dotenv file of secrets, given to stages as variables and masked as *** in logs",
+    schema: trimmed(),
+  }),
+  killGraceMs: setting({
+    flag: "kill-grace-ms",
+    env: "STAGERUNNER_KILL_GRACE_MS",
+    default: "10000",
+    description: "shell: a stopped stage's time between SIGTERM and SIGKILL",
+    schema: whole(0, 3_600_000),
+  }),
+  allowRoot: setting({
+    flag: "allow-root",
+    env: "STAGERUNNER_ALLOW_ROOT",
+    switch: true,
+    default: undefined,
+    description: "shell: run stages even though this process runs as root",
+    schema: onOff,
+  }),
   shutdownGraceMs: setting({
     flag: "shutdown-grace-ms",
     env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
@@ -180,22 +245,22 @@ export function parseSetting<T>(s: Setting<T>, raw: string, source: string): T {
   throw new ConfigError(`${source}: ${result.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(redactUrl(raw))})`);
 }
 
-/** Config from flags (already strings) over the environment over the defaults. */
+/** Config from flags (strings; true for a switch given) over the environment over the defaults. */
 export function loadConfig<S extends Record<string, Setting<unknown>>>(
   settings: S,
-  flags: Partial<Record<keyof S, string>>,
+  flags: Partial<Record<keyof S, string | boolean>>,
   env: NodeJS.ProcessEnv = process.env,
 ): ConfigOf<S> {
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(settings)) {
     const flag = flags[key];
     const envName = [s.env, s.fallbackEnv].find((name) => name && env[name]);
-    if (flag !== undefined) out[key] = parseSetting(s, flag, `--${s.flag}`);
+    if (flag !== undefined) out[key] = parseSetting(s, String(flag), `--${s.flag}`);
     else if (envName) out[key] = parseSetting(s, env[envName]!, envName);
     else out[key] = parseSetting(s, s.default ?? "", `--${s.flag}`);
   }
   return out as ConfigOf<S>;
 }
 
-export const loadServerConfig = (flags: Partial<Record<keyof typeof serverSettings, string>>, env?: NodeJS.ProcessEnv): ServerConfig =>
+export const loadServerConfig = (flags: Partial<Record<keyof typeof serverSettings, string | boolean>>, env?: NodeJS.ProcessEnv): ServerConfig =>
   loadConfig(serverSettings, flags, env);

@@ -9,7 +9,7 @@ import { backoffMs, systemClock, type Clock } from "../clock.ts";
 import type { StageSpec } from "../store/stages.ts";
 import type { Claim, Store } from "../store/store.ts";
 import { IdleWorkers } from "./idleWorkers.ts";
-import { executeRun } from "./runExecution.ts";
+import { executeRun, runContext } from "./runExecution.ts";
 import type { StageRunner } from "./stageRunner.ts";
 
 export interface WorkerPoolOptions {
@@ -153,9 +153,10 @@ export class WorkerPool {
       (error) => abort.abort(new CancelRequested(error)),
     );
     const tag = `run ${claim.run.id}`;
+    const run = runContext(claim);
     this.log?.(`${tag} started on ${workerId} (pipeline ${claim.run.pipeline_id}, ref ${claim.run.git_ref})`);
     try {
-      const error = await executeRun(claim, {
+      const error = await executeRun(claim, run, {
         store: this.store,
         runner: this.runner,
         clock: this.clock,
@@ -170,6 +171,8 @@ export class WorkerPool {
       await this.endAborted(claim, tag, coerceError(abort.signal.aborted ? abort.signal.reason : thrown));
     } finally {
       unwatch();
+      // After the run's end is recorded: a cancel does not wait for a workspace to be removed.
+      await this.runner.endRun?.(run).catch((error: unknown) => this.log?.(`${tag}: cleaning up failed: ${coerceError(error).message}`));
       this.inFlight.delete(abort);
     }
   }

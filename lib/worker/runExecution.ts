@@ -10,7 +10,7 @@ import { stageSpecs, type StageSpec } from "../store/stages.ts";
 import type { Claim, Store } from "../store/store.ts";
 import { RunWriter } from "./runWriter.ts";
 import { StageLog } from "./stageLog.ts";
-import { StageFailedError, type StageRunner } from "./stageRunner.ts";
+import { StageFailedError, type RunContext, type StageRunner } from "./stageRunner.ts";
 
 export interface ExecutionOptions {
   store: Store;
@@ -30,7 +30,17 @@ export interface ExecutionOptions {
  * Runs `claim`'s stages and ends the run; resolves with the run's error (null on success). Rejects
  * when the run was aborted (with the abort's reason) or could not be recorded: the caller ends it.
  */
-export async function executeRun(claim: Claim, opts: ExecutionOptions): Promise<string | null> {
+/** What the stage runner is told of `claim`'s run, for one execution of it. */
+export const runContext = ({ run, pipeline }: Claim): RunContext => ({
+  id: run.id,
+  pipelineId: run.pipeline_id,
+  pipelineName: pipeline.name,
+  repository: pipeline.repository,
+  gitRef: run.git_ref,
+  env: run.env,
+});
+
+export async function executeRun(claim: Claim, run: RunContext, opts: ExecutionOptions): Promise<string | null> {
   const { signal, print } = opts;
   const tag = `run ${claim.run.id}`;
   const writer = new RunWriter(opts.store, claim, { clock: opts.clock, signal, log: print, tag });
@@ -40,7 +50,7 @@ export async function executeRun(claim: Claim, opts: ExecutionOptions): Promise<
   for (let index = 0; ; index++) {
     const spec = specs[index]!;
     log.open(index);
-    const failure = await runStage(spec, index, { ...opts, log, writer, tag });
+    const failure = await runStage(spec, index, { ...opts, run, log, writer, tag });
     const lines = await log.close();
     if (signal.aborted) {
       // Keep what the stage logged while it was being stopped; the caller ends the run.
@@ -65,6 +75,7 @@ export async function executeRun(claim: Claim, opts: ExecutionOptions): Promise<
 }
 
 interface StageOptions extends ExecutionOptions {
+  run: RunContext;
   log: StageLog;
   writer: RunWriter;
   tag: string;
@@ -105,6 +116,7 @@ async function runStage(spec: StageSpec, index: number, opts: StageOptions): Pro
           log.add(index, mark + line);
         },
         signal: stage.signal,
+        run: opts.run,
       });
     } catch (thrown) {
       failure = coerceError(timedOut && !signal.aborted ? stage.signal.reason : thrown);
@@ -123,3 +135,9 @@ async function runStage(spec: StageSpec, index: number, opts: StageOptions): Pro
 
 /** The wait before a stage's second attempt; doubled for each one after. */
 const RETRY_BACKOFF_MS = 1000;
+
+/** The longest a stage can take, every attempt of `attemptMs` used up and the back-offs between them. */
+export const worstCaseMs = (spec: StageSpec, attemptMs: number): number => {
+  const retries = spec.retries ?? 0;
+  return (1 + retries) * attemptMs + RETRY_BACKOFF_MS * (2 ** retries - 1);
+};

@@ -1,11 +1,24 @@
 /**
- * Stage runners execute one stage of a run. The worker pool only knows this interface; `simulate`
- * is the default (the seed's executor, which only printed logs), a real command runner comes later.
+ * Stage runners execute one stage of a run. The worker pool only knows this interface: `simulate` is
+ * the default (the seed's executor, which only logs and waits), `shell` runs the commands (shell/).
  */
 import type { Clock } from "../clock.ts";
 import { describeStage, type StageSpec } from "../store/stages.ts";
 
+/** What a runner knows of the run whose stage it executes: one object per execution of the run. */
+export interface RunContext {
+  id: string;
+  pipelineId: string;
+  pipelineName: string;
+  /** As it was when the run was triggered. */
+  repository: string;
+  gitRef: string;
+  /** The trigger's parameters. */
+  env: Record<string, string>;
+}
+
 export interface StageContext {
+  run: RunContext;
   /** Appends a line to the stage's log (kept on the run and printed by the server). */
   log(line: string): void;
   /** Aborted when the run is cancelled or the server stops; the runner must stop promptly. */
@@ -15,6 +28,8 @@ export interface StageContext {
 export interface StageRunner {
   /** Resolves when the stage succeeded; rejects (with a message fit for the run's `error`) when it failed. */
   run(stage: StageSpec, ctx: StageContext): Promise<void>;
+  /** Called once when the run is over, however it ended: the runner lets go of what it kept for it. */
+  endRun?(run: RunContext): Promise<void>;
 }
 
 /** A stage that ran and failed (as opposed to one that was aborted). */

@@ -49,6 +49,9 @@ it("runs every bench part on tiny sizes, holds the queue's rules and checks ever
     const memory = r.runControl!.find((p) => p.store === "memory")!;
     expect(memory).toMatchObject({ cancels: 5, lines: 20 });
     expect([memory.cancel.p99, memory.sse.p99, memory.longPoll.p99].every((ms) => ms > 0)).toBe(true);
+    expect(r.shell!.map((p) => [p.command, p.runs])).toEqual([["true", 3], ["seq 100000", 3]]);
+    expect(r.shell!.every((p) => p.exit.p50 > 0 && p.bare.p50 > 0 && p.recorded.p50 >= 0)).toBe(true);
+    expect(r.shell![1]!.firstLine!.p50).toBeGreaterThan(0);
 
     const names = r.targets!.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining([

@@ -14,7 +14,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBundles } from "../../local/build.ts";
+import { existsSync } from "node:fs";
 import { seedPipeline } from "../support/fixtures.ts";
+import { makeRepository } from "../support/gitRepository.ts";
+import { allGone, pidsIn } from "../support/processes.ts";
 import { bin, cleanEnv, cli, lastId } from "./harness.ts";
 
 const TOKEN = "pg-secret";
@@ -216,5 +219,38 @@ describe.skipIf(!pgTestUrl)(`worker processes on PostgreSQL${pgTestUrl ? "" : ` 
     expect((await runsOfDb()).filter((r) => r.status === "running")).toEqual([]);
     apiProc.child.kill("SIGTERM");
     await once(apiProc.child, "exit");
+  });
+
+  it("`stagerunner worker --executor shell`: output followed live by the CLI; kill -9 leaves no stage process", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "stagerunner-shell-"));
+    const repository = makeRepository(join(dir, "repo")).path;
+    try {
+      const apiProc = start(["server", "--store", db, "--workers", "0", "--port", "0", "--token", TOKEN]);
+      const base = (await apiProc.waitFor(/listening on (\S+)/))[1]!;
+      const shell = ["--executor", "shell", "--allow-root", "--workspace-dir", join(dir, "ws"), "--kill-grace-ms", "500", "--lease-ms", "1000"];
+      const worker = start(["worker", "--store", db, "--workers", "1", ...shell]);
+      await worker.waitFor(/worker\(s\) on/);
+      const client = (...args: string[]) => cli(["client", "--url", base, "--token", TOKEN, ...args]);
+
+      const stages = { run_stage: { command: "./test.sh; echo from-the-worker" } };
+      await api(base, "POST", "/pipelines", { name: "shell-pg", repository, stages });
+      const followed = await client("trigger", "shell-pg", "feature", "--wait");
+      expect(followed.code, followed.stderr).toBe(0);
+      expect(followed.stdout).toContain("test.sh at feature");
+      expect(followed.stdout).toContain("from-the-worker");
+
+      const pids = join(dir, "stage.pids");
+      const hang = { run_stage: { command: `echo $$ > ${pids}; sleep 60 & echo $! >> ${pids}; sleep 60` } };
+      const pipeline = await api<{ id: string }>(base, "POST", "/pipelines", { name: "shell-kill", repository: "r", stages: hang });
+      await api(base, "POST", `/pipelines/${pipeline.body.id}/trigger`);
+      await until(async () => (existsSync(pids) && pidsIn(pids).length === 2 ? true : undefined), 20_000, "the stage's processes");
+      worker.child.kill("SIGKILL");
+      await allGone(pidsIn(pids));
+      apiProc.child.kill("SIGTERM");
+      await once(apiProc.child, "exit");
+    } finally {
+      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -28,6 +28,8 @@ describe.concurrent("stagerunner server start-up", { timeout: 30_000 }, () => {
     [["--stage-duration-ms", "fast"], {}, /--stage-duration-ms/],
     [["--colour", "red"], {}, /unknown option '--colour'/],
     [["--store", "mysql://root:hunter2@db/x"], {}, /^stagerunner: --store: must be "memory" or a postgres:\/\/ connection URL \(got "mysql:\/\/root:\*\*\*@db\/x"\)\n$/],
+    [["--executor", "shell", "--allow-root", "--build-command", "docker build {dir}"], {}, /^stagerunner: --build-command: unknown placeholder \{dir\} \(use .*\)\n$/],
+    [["--executor", "shell", "--allow-root", "--secrets-file", "/nonexistent/secrets.env"], {}, /^stagerunner: --secrets-file: cannot read \/nonexistent\/secrets\.env \(ENOENT\)\n$/],
     [["--store", "postgres://u:secret@127.0.0.1:1/x"], {}, /^stagerunner: cannot reach postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/x: connect ECONNREFUSED/],
   ])("refuses %j %j with one clear line and exit 2", async (args, env, message) => {
     const { code, stderr } = await fails(args as string[], env as Record<string, string>);

@@ -3,9 +3,11 @@
  * another stage, handing that run back instead of starting a stage it could not finish.
  */
 import { describe, expect, it } from "vitest";
-import { runWorker, SAFETY_MARGIN_MS } from "../../handlers/runWorker.ts";
+import { runWorker, SAFETY_MARGIN_MS, stageBudget } from "../../handlers/runWorker.ts";
+import { loadConfig, workerSettings } from "../../lib/config/settings.ts";
 import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
 import type { Store } from "../../lib/store/store.ts";
+import { simulateRunner } from "../../lib/worker/stageRunner.ts";
 import { ManualClock } from "../support/manualClock.ts";
 import { wrapStore } from "../support/storeWrappers.ts";
 import { seedPipeline } from "../support/fixtures.ts";
@@ -14,6 +16,12 @@ import { seedPipeline } from "../support/fixtures.ts";
 const contextUntil = (clock: ManualClock, deadline: number) => ({
   awsRequestId: "req-1",
   getRemainingTimeInMillis: () => deadline - clock.now(),
+});
+
+/** Stages of 1 s, simulated. */
+const simulated = (clock: ManualClock) => ({
+  runner: simulateRunner({ clock, durationMs: 1000, failureProbability: 0 }),
+  stageBudgetMs: () => 1000,
 });
 
 /** The memory store, but durable, so handed-back runs are requeued as on PostgreSQL. */
@@ -34,7 +42,7 @@ describe("runWorker", () => {
     const store = new MemoryStore({ clock });
     const pipeline = await store.createPipeline(seedPipeline);
     for (let i = 0; i < 3; i++) await store.triggerRun(pipeline.id, "main");
-    const summary = runWorker(contextUntil(clock, clock.now() + 60_000), { store, clock, workers: 2, stageDurationMs: 1000, failureProbability: 0 });
+    const summary = runWorker(contextUntil(clock, clock.now() + 60_000), { store, clock, workers: 2, ...simulated(clock) });
     await drive(clock, summary);
     expect(await summary).toMatchObject({ success: 3, failed: 0, released: 0, stopped: "idle" });
     expect((await store.listRuns({ limit: 10 })).items.every((r) => r.status === "success")).toBe(true);
@@ -47,7 +55,7 @@ describe("runWorker", () => {
     const pipeline = await store.createPipeline(seedPipeline);
     const run = (await store.triggerRun(pipeline.id, "main"))!;
     // Time for two 1-s stages plus the margin, not three.
-    const summary = runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS + 2_500), { store, clock, workers: 1, stageDurationMs: 1000, failureProbability: 0 });
+    const summary = runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS + 2_500), { store, clock, workers: 1, ...simulated(clock) });
     await drive(clock, summary);
     expect(await summary).toMatchObject({ success: 0, released: 1, stopped: "deadline" });
     const after = (await store.getRun(run.id))!;
@@ -61,8 +69,20 @@ describe("runWorker", () => {
     const store = new MemoryStore({ clock });
     const pipeline = await store.createPipeline(seedPipeline);
     await store.triggerRun(pipeline.id, "main");
-    const summary = await runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS), { store, clock, workers: 1, stageDurationMs: 1000, failureProbability: 0 });
+    const summary = await runWorker(contextUntil(clock, clock.now() + SAFETY_MARGIN_MS), { store, clock, workers: 1, ...simulated(clock) });
     expect(summary).toMatchObject({ success: 0, released: 0, stopped: "deadline" });
     expect((await store.listRuns({ limit: 1, status: "queued" })).items).toHaveLength(1);
+  });
+});
+
+describe("stageBudget", () => {
+  const config = loadConfig(workerSettings, { stageDurationMs: "2000", stageTimeoutS: "600", killGraceMs: "5000" }, {});
+  it("is the simulated duration, or with the shell executor the stage's time limit and the kill grace, every attempt counted", () => {
+    expect(stageBudget(config)({ kind: "run", command: "make" })).toBe(2000);
+    const shell = { ...config, executor: "shell" as const };
+    expect(stageBudget(shell)({ kind: "run", command: "make" })).toBe(605_000);
+    expect(stageBudget(shell)({ kind: "run", command: "make", timeout_seconds: 60 })).toBe(65_000);
+    // Two retries: three attempts, and back-offs of 1 s and 2 s between them.
+    expect(stageBudget(shell)({ kind: "run", command: "make", timeout_seconds: 60, retries: 2 })).toBe(3 * 65_000 + 3000);
   });
 });

@@ -19,6 +19,14 @@ const defaults = {
   leaseMs: 30_000,
   from: "",
   basePath: "",
+  executor: "simulate",
+  workspaceDir: "",
+  keepWorkspaces: false,
+  buildCommand: "docker build -f {dockerfile} -t {image} .",
+  deployCommand: "kubectl --context {cluster} apply -f {manifest}",
+  secretsFile: "",
+  killGraceMs: 10_000,
+  allowRoot: false,
 };
 
 /** The ConfigError thrown by loading `flags` over `env`; fails the test when nothing is thrown. */
@@ -52,6 +60,14 @@ describe("loadServerConfig", () => {
       STAGERUNNER_LEASE_MS: "5000",
       STAGERUNNER_STAGE_TIMEOUT_S: "60",
       STAGERUNNER_RETAIN_RUNS: "50",
+      STAGERUNNER_EXECUTOR: "shell",
+      STAGERUNNER_WORKSPACE_DIR: "/srv/ws",
+      STAGERUNNER_KEEP_WORKSPACES: "true",
+      STAGERUNNER_BUILD_COMMAND: "podman build -f {dockerfile} -t {image} .",
+      STAGERUNNER_DEPLOY_COMMAND: "kubectl apply -k {manifest}",
+      STAGERUNNER_SECRETS_FILE: "/etc/stagerunner/secrets.env",
+      STAGERUNNER_KILL_GRACE_MS: "2000",
+      STAGERUNNER_ALLOW_ROOT: "1",
     };
     expect(loadServerConfig({}, env)).toEqual({
       store: { kind: "postgres", url: "postgres://u:pw@db:5432/ci" },
@@ -69,6 +85,14 @@ describe("loadServerConfig", () => {
       shutdownGraceMs: 500,
       stageTimeoutS: 60,
       retainRuns: 50,
+      executor: "shell",
+      workspaceDir: "/srv/ws",
+      keepWorkspaces: true,
+      buildCommand: "podman build -f {dockerfile} -t {image} .",
+      deployCommand: "kubectl apply -k {manifest}",
+      secretsFile: "/etc/stagerunner/secrets.env",
+      killGraceMs: 2000,
+      allowRoot: true,
     });
     expect(loadServerConfig({}, { STAGERUNNER_PORT: "", STAGERUNNER_WORKERS: "" })).toEqual(defaults);
   });
@@ -84,6 +108,13 @@ describe("loadServerConfig", () => {
     expect(redactUrl("postgres://u:p@ss@db/x")).toBe("postgres://u:***@db/x");
     expect(redactUrl("postgres://u@db/x?password=secret&sslmode=require")).toBe("postgres://u@db/x?password=***&sslmode=require");
     expect(redactUrl("postgres://db/x")).toBe("postgres://db/x");
+  });
+
+  it("reads a switch as true when given as a flag, and true/false, 1/0, yes/no from the environment", () => {
+    expect(loadServerConfig({ allowRoot: true, keepWorkspaces: true }, {})).toMatchObject({ allowRoot: true, keepWorkspaces: true });
+    expect(loadServerConfig({}, { STAGERUNNER_ALLOW_ROOT: "no", STAGERUNNER_KEEP_WORKSPACES: "YES" })).toMatchObject({ allowRoot: false, keepWorkspaces: true });
+    expect(configError({}, { STAGERUNNER_ALLOW_ROOT: "maybe" }).message).toBe('STAGERUNNER_ALLOW_ROOT: must be true or false (got "maybe")');
+    expect(configError({ executor: "docker" }).message).toBe('--executor: must be "simulate" or "shell" (got "docker")');
   });
 
   it("takes flags over the environment", () => {
