@@ -11,6 +11,7 @@ import type { WorkerConfig } from "../config/settings.ts";
 import { parseTemplate } from "./shell/commands.ts";
 import { loadSecrets } from "./shell/secrets.ts";
 import { shellRunner } from "./shell/shellRunner.ts";
+import { processWorkspaceRoot } from "./shell/workspace.ts";
 import { simulateRunner, type StageRunner } from "./stageRunner.ts";
 
 export type RunnerConfig = Pick<
@@ -47,7 +48,7 @@ export function stageRunnerFor(config: RunnerConfig, clock: Clock, uid = process
     throw new ConfigError(`--workspace-dir: cannot use ${workspaceDir} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   return shellRunner({
-    workspaceDir,
+    workspaceDir: processWorkspaceRoot(workspaceDir, { removeStale: !config.keepWorkspaces }),
     keepWorkspaces: config.keepWorkspaces,
     templates: { build: parseTemplate("build", config.buildCommand), deploy: parseTemplate("deploy", config.deployCommand) },
     secrets: config.secretsFile ? loadSecrets(config.secretsFile) : {},

@@ -3,11 +3,33 @@
  * pipeline's repository at the run's git_ref when the repository is a git URL or a git repository on
  * this machine (otherwise the stages run in the empty directory).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { StageFailedError } from "../stageRunner.ts";
 import { describeExit, runInSession, type ExitStatus, type ProcessOptions } from "./processSession.ts";
+
+/**
+ * This process's folder under the workspace root, `<host>-<pid>`; the folders of this host's processes
+ * that no longer run are removed first (a worker killed with kill -9 leaves its runs' workspaces).
+ */
+export function processWorkspaceRoot(root: string, opts: { removeStale: boolean }, host = hostname(), pid = process.pid): string {
+  for (const entry of opts.removeStale ? readdirSync(root) : []) {
+    const match = /^(.+)-(\d+)$/.exec(entry);
+    if (match?.[1] === host && !isRunning(Number(match[2]))) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+  return join(root, `${host}-${pid}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 export async function createWorkspace(root: string, runId: string): Promise<string> {
   await mkdir(root, { recursive: true });

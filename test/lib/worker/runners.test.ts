@@ -2,7 +2,7 @@
  * Choosing the executor at start-up: the shell executor's settings are checked there, and a bad one
  * stops the process with one line rather than failing every run later.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { systemClock } from "../../../lib/clock.ts";
 import { loadConfig, workerSettings } from "../../../lib/config/settings.ts";
 import { loadSecrets, secretMasker } from "../../../lib/worker/shell/secrets.ts";
 import { stageRunnerFor } from "../../../lib/worker/runners.ts";
+import { processWorkspaceRoot } from "../../../lib/worker/shell/workspace.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sr-runners-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +49,16 @@ describe("stageRunnerFor", () => {
     const file = join(dir, "a-file");
     writeFileSync(file, "");
     expect(failure(() => stageRunnerFor(shell({ workspaceDir: join(file, "ws") }), systemClock, 1000))).toMatch(/^--workspace-dir: cannot use .*a-file\/ws \(ENOTDIR\)$/);
+  });
+});
+
+describe("workspace folders", () => {
+  it("gives each process a folder of its own and removes those of this host's processes that are gone", () => {
+    const root = join(dir, "roots");
+    const host = "ci-host-1";
+    for (const folder of [`${host}-999999999`, `${host}-${process.pid}`, `other-host-999999999`]) mkdirSync(join(root, folder, "run-x"), { recursive: true });
+    expect(processWorkspaceRoot(root, { removeStale: true }, host, 4242)).toBe(join(root, `${host}-4242`));
+    expect(readdirSync(root).sort()).toEqual([`${host}-${process.pid}`, "other-host-999999999"]);
   });
 });
 
