@@ -7,7 +7,7 @@
 import { performance } from "node:perf_hooks";
 import { Logger, run as runGraphile } from "graphile-worker";
 import { systemClock } from "../lib/clock.ts";
-import { PgStore } from "../lib/store/pg/pgStore.ts";
+import { connectPgStore } from "../lib/store/pg/schema/migrate.ts";
 import { simulateRunner } from "../lib/worker/stageRunner.ts";
 import { WorkerPool } from "../lib/worker/pool.ts";
 import { wrapStore } from "../test/support/storeWrappers.ts";
@@ -21,7 +21,7 @@ let stop: () => Promise<void>;
 if (kind === "stagerunner") {
   // `concurrency` connections for queries, as graphile-worker gets below, and the store's own LISTEN
   // connection beside them: both engines' processes are up at once, within the server's 100 connections.
-  const inner = await PgStore.connect(url!, { poolSize: concurrency });
+  const inner = await connectPgStore(url!, { poolSize: concurrency });
   // Records the moment a claim returns: that is when the run starts.
   const store = wrapStore(inner, {
     claimRun: async (workerId) => {

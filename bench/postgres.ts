@@ -14,8 +14,7 @@ import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { Logger, makeWorkerUtils } from "graphile-worker";
 import pg from "pg";
-import { migrate } from "../lib/store/pg/schema/migrate.ts";
-import { PgStore } from "../lib/store/pg/pgStore.ts";
+import { connectPgStore, migrate } from "../lib/store/pg/schema/migrate.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 
 export interface PgPoint {
@@ -132,7 +131,7 @@ async function setUp(engine: PgPoint["engine"], processes: number, opts: PgOptio
     await migrate(url);
     // The adding side's pools are small: with four worker processes of each engine up at once, the two
     // engines hold 4 x 2 x (10 + 1) connections of the server's 100.
-    const store = await PgStore.connect(url, { poolSize: ADD_POOL });
+    const store = await connectPgStore(url, { poolSize: ADD_POOL });
     const pipelines: string[] = [];
     for (let q = 0; q < opts.queues; q++)
       pipelines.push((await store.createPipeline({ name: `q${q}`, repository: "r", stages: { run_stage: { command: "true" } } })).id);

@@ -1,9 +1,9 @@
 /** A worker process for the run-control bench on PostgreSQL: a WorkerPool with the tick runner, until told "stop". */
-import { PgStore } from "../lib/store/pg/pgStore.ts";
+import { connectPgStore } from "../lib/store/pg/schema/migrate.ts";
 import { WorkerPool } from "../lib/worker/pool.ts";
 import { tickRunner } from "./tickRunner.ts";
 
-const store = await PgStore.connect(process.argv[2]!);
+const store = await connectPgStore(process.argv[2]!);
 const pool = new WorkerPool({ store, runner: tickRunner, size: 2, name: `bench-${process.pid}` });
 pool.start();
 process.send?.("ready");

@@ -6,7 +6,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { basename, relative, resolve } from "node:path";
-import { build, type Metafile } from "esbuild";
+import { build, type Metafile, type Plugin } from "esbuild";
 import { routes } from "../handlers/routes.ts";
 
 /** Largest bundle accepted, bytes. */
@@ -16,6 +16,18 @@ const root = new URL("..", import.meta.url).pathname;
 
 /** The handler files that become functions: every route's, and the scheduled worker. */
 export const bundleNames = (): string[] => [...new Set(routes.map((r) => r.name)), "runWorker"];
+
+/**
+ * pg's index requires ./native, its client over the pg-native addon, only for pg.native or
+ * NODE_PG_FORCE_NATIVE. Without pg-native (external, not shipped) that client cannot load, so it
+ * stays out too (8.5 KB of each bundle); its require fails as before and pg.native is null.
+ */
+const pgNativeClientExternal: Plugin = {
+  name: "pg-native-client-external",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/native$/ }, ({ path, importer }) => (/[\\/]pg[\\/]lib[\\/]index\.js$/.test(importer) ? { path, external: true } : undefined));
+  },
+};
 
 export interface BundleSize {
   name: string;
@@ -47,6 +59,7 @@ export async function buildBundles(outdir = `${root}dist`): Promise<BundleSize[]
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     // pg loads pg-native only when asked for it; it is a native addon and stays out.
     external: ["pg-native"],
+    plugins: [pgNativeClientExternal],
     logLevel: "warning",
   });
   return sizes(result.metafile, outdir);

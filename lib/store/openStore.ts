@@ -5,7 +5,7 @@ import type { Clock } from "../clock.ts";
 import { pgStoreOptions, redactUrl, storeSettings, type ConfigOf } from "../config/settings.ts";
 import { ConfigError, ServiceUnavailableError } from "../api/errors.ts";
 import { MemoryStore } from "./memory/memoryStore.ts";
-import { PgStore } from "./pg/pgStore.ts";
+import { connectPgStore } from "./pg/schema/migrate.ts";
 import type { Store } from "./store.ts";
 
 export type OpenStoreConfig = ConfigOf<typeof storeSettings>;
@@ -14,7 +14,7 @@ export type OpenStoreConfig = ConfigOf<typeof storeSettings>;
 export async function openStore(config: OpenStoreConfig, clock?: Clock, log?: (line: string) => void): Promise<Store> {
   if (config.store.kind === "memory") return new MemoryStore({ ...(clock ? { clock } : {}), retainRuns: config.retainRuns });
   const { url } = config.store;
-  return atStartUp(url, () => PgStore.connect(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}), ...(log ? { log } : {}) }));
+  return atStartUp(url, () => connectPgStore(url, { ...pgStoreOptions(config), ...(clock ? { clock } : {}), ...(log ? { log } : {}) }));
 }
 
 /**

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServerConfig } from "../../lib/config/settings.ts";
-import { PgStore } from "../../lib/store/pg/pgStore.ts";
+import { connectPgStore } from "../../lib/store/pg/schema/migrate.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 import { adminQuery, PG_SKIP_REASON, pgTestUrl } from "../support/pgTestDatabase.ts";
@@ -65,7 +65,7 @@ describe.skipIf(!pgTestUrl)(`PostgreSQL outage${pgTestUrl ? "" : ` (skipped: ${P
   let viaProxy: URL;
   /** A server on the proxy, with a short query timeout so that a database that stops answering is a 503 within a test's patience. */
   const serve = async (stageDurationMs: number) => {
-    const store = await PgStore.connect(viaProxy.toString(), { queryTimeoutMs: 500, connectTimeoutMs: 500 });
+    const store = await connectPgStore(viaProxy.toString(), { queryTimeoutMs: 500, connectTimeoutMs: 500 });
     return startServer(loadServerConfig({ port: "0", token: "t", workers: "2", stageDurationMs: String(stageDurationMs), store: viaProxy.toString() }, {}), { store });
   };
 

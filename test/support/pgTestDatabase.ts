@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterEach, beforeEach } from "vitest";
-import { PgStore, type PgStoreOptions } from "../../lib/store/pg/pgStore.ts";
+import type { PgStore, PgStoreOptions } from "../../lib/store/pg/pgStore.ts";
+import { connectPgStore } from "../../lib/store/pg/schema/migrate.ts";
 import type { Store } from "../../lib/store/store.ts";
 import { wrapStore } from "./storeWrappers.ts";
 
@@ -42,7 +43,7 @@ export const dropSchema = async (schema: string): Promise<void> => void (await a
 /** A migrated PgStore on a fresh schema that is dropped when the store closes (for the contract suite). */
 export async function pgStoreOnFreshSchema(opts: PgStoreOptions): Promise<Store> {
   const schema = freshSchema();
-  const store = await PgStore.connect(requirePgUrl(), { ...opts, schema });
+  const store = await connectPgStore(requirePgUrl(), { ...opts, schema });
   return wrapStore(store, {
     close: async () => {
       await store.close();
@@ -79,7 +80,7 @@ export function schemaPerTest(): SchemaPerTest {
       return schema;
     },
     open: async (opts = {}) => {
-      const store = await PgStore.connect(requirePgUrl(), { ...opts, schema });
+      const store = await connectPgStore(requirePgUrl(), { ...opts, schema });
       stores.push(store);
       return store;
     },

@@ -19,7 +19,6 @@ import { query, transaction } from "./database.ts";
 import { RERUN_SOURCE } from "./sql/controlSql.ts";
 import { once } from "./idempotency.ts";
 import { readLogs } from "./sql/logsSql.ts";
-import { migrate } from "./schema/migrate.ts";
 import { signalsOptions, type PgStoreOptions } from "./options.ts";
 import * as sql from "./sql/queueSql.ts";
 import * as records from "./sql/recordsSql.ts";
@@ -42,22 +41,9 @@ export class PgStore implements Store {
   private closing: Promise<void> | undefined;
 
   /**
-   * Connects, brings the schema up to date (lib/store/pg/schema/migrate.ts) and returns the store. Fails with
-   * ConfigError for a bad URL or a schema newer than this code, ServiceUnavailableError when the
-   * database cannot be reached.
+   * A store over an already migrated schema; no connection is made until the first call. A process
+   * that owns its database migrates first: connectPgStore (lib/store/pg/schema/migrate.ts).
    */
-  static async connect(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
-    const store = new PgStore(url, opts);
-    try {
-      await migrate(store.pool, opts);
-    } catch (thrown) {
-      await store.close();
-      throw thrown;
-    }
-    return store;
-  }
-
-  /** A store over an already migrated schema; no connection is made until the first call. */
   constructor(url: string, opts: PgStoreOptions = {}) {
     checkConnection(url, opts);
     this.clock = opts.clock ?? systemClock;

@@ -1,13 +1,15 @@
 /**
  * Applies the migrations of lib/store/pg/schema/migrations.ts: in order, in one transaction, under a transaction-level
  * advisory lock so that processes starting together apply each one once. For `stagerunner migrate`
- * and for every PgStore at start.
+ * and for the processes that open a PgStore at start (connectPgStore); deployed handlers construct
+ * theirs over a migrated schema, so this module and the migrations stay out of their bundles.
  */
 import pg from "pg";
 import { ConfigError } from "../../../api/errors.ts";
 import { checkConnection, poolConfig, quoteIdent, type ConnectionOptions } from "../connection.ts";
 import { transaction } from "../database.ts";
 import { LATEST_VERSION, MIGRATIONS, type Migration } from "./migrations.ts";
+import { PgStore, type PgStoreOptions } from "../pgStore.ts";
 
 /** Arbitrary, fixed: the first key of the two-key advisory lock; the second is the schema's hash. */
 const LOCK_KEY = 0x5374_6752; // "StgR"
@@ -56,4 +58,20 @@ export async function migrate(target: pg.Pool | string, opts: ConnectionOptions 
     }
     return { applied, version: Math.max(current, latest) };
   });
+}
+
+/**
+ * A PgStore over a schema brought up to date first. Fails with ConfigError for a bad URL or a schema
+ * newer than this code, ServiceUnavailableError when the database cannot be reached.
+ */
+export async function connectPgStore(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
+  // Constructed first: bad options are refused before anything connects.
+  const store = new PgStore(url, opts);
+  try {
+    await migrate(url, opts);
+  } catch (thrown) {
+    await store.close();
+    throw thrown;
+  }
+  return store;
 }

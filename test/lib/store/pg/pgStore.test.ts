@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { iso } from "../../../../lib/clock.ts";
 import { ConfigError, ServiceUnavailableError, StaleClaimError } from "../../../../lib/api/errors.ts";
 import { isConnectionError } from "../../../../lib/store/pg/connection.ts";
-import { migrate } from "../../../../lib/store/pg/schema/migrate.ts";
+import { connectPgStore, migrate } from "../../../../lib/store/pg/schema/migrate.ts";
 import { LATEST_VERSION, MIGRATIONS } from "../../../../lib/store/pg/schema/migrations.ts";
 import { MemoryStore } from "../../../../lib/store/memory/memoryStore.ts";
 import { LEASE_EXPIRED, PgStore } from "../../../../lib/store/pg/pgStore.ts";
@@ -96,7 +96,7 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
       const message = (await refused.catch((e: Error) => e)) as Error;
       expect(message.message).not.toContain("\n");
       expect(message.message).toMatch(new RegExp(`version ${LATEST_VERSION + 1}, newer than this stagerunner knows \\(${LATEST_VERSION}\\)`));
-      await expect(PgStore.connect(requirePgUrl(), { schema: db.schema })).rejects.toBeInstanceOf(ConfigError);
+      await expect(connectPgStore(requirePgUrl(), { schema: db.schema })).rejects.toBeInstanceOf(ConfigError);
     });
   });
 
@@ -271,7 +271,7 @@ describe.skipIf(!pgTestUrl)("PgStore on PostgreSQL", () => {
     });
 
     it("fails a store's start with ServiceUnavailableError", async () => {
-      await expect(PgStore.connect("postgres://postgres@127.0.0.1:1/test", { connectTimeoutMs: 500 })).rejects.toBeInstanceOf(ServiceUnavailableError);
+      await expect(connectPgStore("postgres://postgres@127.0.0.1:1/test", { connectTimeoutMs: 500 })).rejects.toBeInstanceOf(ServiceUnavailableError);
     });
   });
 });
