@@ -68,9 +68,9 @@ export async function runInSession(argv: readonly string[], opts: ProcessOptions
   else opts.signal.addEventListener("abort", stop, { once: true });
   try {
     const [code, signal] = await exited;
-    // What the command left running goes with it (and lets go of the pipes).
-    await signalSession(session, "SIGKILL");
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+    // What the command left running goes with it (and lets go of the pipes), while the output drains.
+    const drained = Promise.race([closed, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+    await Promise.all([signalSession(session, "SIGKILL"), drained]);
     child.stdout!.destroy();
     child.stderr!.destroy();
     return signal ? { code: null, signal } : { code: code ?? 0, signal: null };
