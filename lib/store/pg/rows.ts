@@ -41,8 +41,8 @@ export interface RunRow {
   lines: [number, string][] | null;
 }
 
-/** A claimed run's row: its spec comes along. */
-export interface ClaimedRow extends RunRow {
+/** A claimed run's row: what a worker needs of it (Store's ClaimedRun) and its spec. */
+export interface ClaimedRow extends Pick<RunRow, "id" | "pipeline_id" | "git_ref"> {
   spec: StagesSpec;
 }
 
