@@ -41,9 +41,10 @@ export interface RunRow {
   lines: [number, string][] | null;
 }
 
-/** A claimed run's row: what a worker needs of it (Store's ClaimedRun) and its spec. */
+/** A claimed run's row: what a worker needs of it (Store's ClaimedRun), its spec, and the error of a cancel asked for. */
 export interface ClaimedRow extends Pick<RunRow, "id" | "pipeline_id" | "git_ref"> {
   spec: StagesSpec;
+  cancel_error: string | null;
 }
 
 /** Columns of a pipeline as PipelineRow reads them. */
