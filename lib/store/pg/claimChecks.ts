@@ -13,15 +13,21 @@ import { query } from "./database.ts";
 import { WATCH_STATE } from "./sql/controlSql.ts";
 import { CLAIM_STATE, HOT, RENEW_LEASES } from "./sql/queueSql.ts";
 import { isRowId, type ClaimedRow } from "./rows.ts";
+import type { Signals } from "./signals/signals.ts";
 
 /** Claim attempts per claimRun when a lane changed under the statement or a unique violation hit. */
 const CLAIM_ATTEMPTS = 5;
 
-/** Store.claimRun: the oldest claimable run, marked running under a new claim for `workerId`. */
-export async function claimNext(pool: pg.Pool, workerId: string, clock: Clock, leaseMs: number): Promise<Claim | undefined> {
+/**
+ * Store.claimRun: the oldest claimable run, marked running under a new claim for `workerId`, made known
+ * to `signals` (with the LISTEN connection that listened before its statement was sent) so that its
+ * watch hears what happens to it from then on.
+ */
+export async function claimNext(pool: pg.Pool, signals: Signals, workerId: string, clock: Clock, leaseMs: number): Promise<Claim | undefined> {
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const now = clock.now();
     const token = randomId();
+    const listening = signals.listening;
     let row: (ClaimedRow & { locked: number }) | undefined;
     try {
       [row] = await query<ClaimedRow & { locked: number }>(pool, HOT.CLAIM_RUN, [iso(now), workerId, token, iso(now + leaseMs)]);
@@ -35,7 +41,9 @@ export async function claimNext(pool: pg.Pool, workerId: string, clock: Clock, l
     // A lane was locked but it changed after this statement's snapshot: try again with a fresh one.
     if (row.id === null) continue;
     const run = { id: row.id, pipeline_id: row.pipeline_id, git_ref: row.git_ref, env: sortedEnv(row.env) };
-    return { run, spec: row.spec, pipeline: { name: row.pipeline_name, repository: row.repository }, workerId, token };
+    const claim = { run, spec: row.spec, pipeline: { name: row.pipeline_name, repository: row.repository }, workerId, token };
+    signals.claimed(claim, listening, row.cancel_error);
+    return claim;
   }
   return undefined;
 }

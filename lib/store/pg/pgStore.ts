@@ -161,7 +161,7 @@ export class PgStore implements Store {
   }
 
   claimRun(workerId: string): Promise<Claim | undefined> {
-    return claimNext(this.pool, workerId, this.clock, this.leaseMs);
+    return claimNext(this.pool, this.signals, workerId, this.clock, this.leaseMs);
   }
 
   async updateStage(claim: Claim, index: number, patch: StagePatch): Promise<void> {

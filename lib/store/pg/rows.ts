@@ -42,11 +42,15 @@ export interface RunRow {
   lines: [number, string][] | null;
 }
 
-/** A claimed run's row: its spec and repository come along, and its pipeline's name. */
-export interface ClaimedRow extends RunRow {
+/**
+ * A claimed run's row: what a worker needs of it (Store's ClaimedRun), its spec and repository, its
+ * pipeline's name, and the error of a cancel asked for.
+ */
+export interface ClaimedRow extends Pick<RunRow, "id" | "pipeline_id" | "git_ref" | "env"> {
   spec: StagesSpec;
   repository: string;
   pipeline_name: string;
+  cancel_error: string | null;
 }
 
 /** Columns of a pipeline as PipelineRow reads them. */

@@ -25,6 +25,8 @@ export class ListenConnection {
   private closed = false;
   private failures = 0;
   private attempts = 0;
+  private connections = 0;
+  private listeningNow = 0;
   private retry: NodeJS.Timeout | undefined;
   private readonly channels: Set<string>;
   /** The LISTEN and UNLISTEN statements asked for, in order. */
@@ -35,6 +37,14 @@ export class ListenConnection {
 
   constructor(private readonly opts: ListenOptions) {
     this.channels = new Set(opts.channels);
+  }
+
+  /**
+   * Which connection listens now: 1 for the first, 2 for its replacement, ...; 0 while none does. A
+   * notification sent while connection g listens is received unless this has changed meanwhile.
+   */
+  get generation(): number {
+    return this.listeningNow;
   }
 
   /** Listens to `channel` too; resolves once its notifications are received (or the connection is closed). */
@@ -68,6 +78,7 @@ export class ListenConnection {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.listeningNow = 0;
     clearTimeout(this.retry);
     const client = this.client;
     this.client = undefined;
@@ -93,6 +104,7 @@ export class ListenConnection {
     // Anything but a first attempt that succeeded may have missed notifications.
     const reconnected = this.attempts > 1;
     this.failures = 0;
+    this.listeningNow = ++this.connections;
     this.markListening();
     if (reconnected) this.opts.onReconnect();
   }
@@ -101,6 +113,7 @@ export class ListenConnection {
   private replace(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.listeningNow = 0;
     client.removeAllListeners();
     client.on("error", () => {}); // a late error on a dropped connection must not crash the process
     void client.end().catch(() => {});

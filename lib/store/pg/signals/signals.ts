@@ -149,20 +149,37 @@ export class Signals {
     });
   }
 
+  /** Which LISTEN connection is listening now (ListenConnection.generation); read before a claim is sent. */
+  get listening(): number {
+    return this.connection.generation;
+  }
+
+  /**
+   * A claim this store made, with its run's cancel error as the claim statement read it, and the
+   * LISTEN connection that was listening before that statement was sent (`listening`, 0 for none).
+   */
+  claimed(claim: Claim, heardFrom: number, cancelError: string | null): void {
+    if (!this.closed) this.watches.claimed(claim, heardFrom, cancelError);
+  }
+
   watch(claim: Claim, onLost: (reason: string) => void, onCancel?: (error: string) => void): () => void {
     if (this.closed) return () => {};
+    const heardFrom = this.watches.heardFrom(claim.token);
     const unwatch = this.watches.add(claim, onLost, onCancel);
     this.renewTimer ??= repeat(this.opts.leaseMs / 3, () => void this.renewAll());
-    // Once cancel notices are heard, check that the claim was not lost or asked to cancel before: a
-    // notice committed before the LISTEN would go unheard until the next renewal.
-    void this.listen()
-      .then(() => this.opts.check(claim))
-      .then(({ lost, cancelError }) => {
-        if (this.closed) return;
-        if (lost) this.watches.lose(claim.token, LOST);
-        else if (cancelError !== null) this.watches.cancel(claim.token, cancelError);
-      })
-      .catch(() => {}); // unreachable: the renewals will tell
+    // Notices about a claim are committed after it. When the connection that listened before this
+    // store made the claim still listens, every one has been heard (and kept for this watch) or will
+    // be. Otherwise, once cancel notices are heard, a read checks that the claim was not lost or asked
+    // to cancel before: a notice committed before the LISTEN would go unheard until the next renewal.
+    if (heardFrom === 0 || heardFrom !== this.connection.generation)
+      void this.listen()
+        .then(() => this.opts.check(claim))
+        .then(({ lost, cancelError }) => {
+          if (this.closed) return;
+          if (lost) this.watches.lose(claim.token, LOST);
+          else if (cancelError !== null) this.watches.cancel(claim.token, cancelError);
+        })
+        .catch(() => {}); // unreachable: the renewals will tell
     return () => {
       unwatch();
       this.stopRenewingWhenIdle();

@@ -70,9 +70,9 @@ WITH lane AS (
   RETURNING *
 )`;
 
-/** The reply: `locked` (0 for no such pipeline), the run (none if nothing was written), its place. */
+/** The reply: `locked` (0 for no such pipeline), the run (none if nothing was written; a new run has no lines), its place. */
 const replySql = (extra: string): string => `
-SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("run.")}, lane_after.ready, place.queue_position, place.waiting_for,
+SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("run.", "NULL::json AS lines")}, lane_after.ready, place.queue_position, place.waiting_for,
   (SELECT count(*) FROM notified) AS notified${extra}
 FROM (SELECT 1) AS one LEFT JOIN run ON true LEFT JOIN lane_after ON true LEFT JOIN place ON true`;
 

@@ -48,8 +48,9 @@ import { appendLinesCtes, hasFollowersSql, runLinesAfterAppendSql } from "./logs
 import { runColumns } from "../rows.ts";
 
 /**
- * $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and the claimed run,
- * if any, with its spec and repository and its pipeline's name.
+ * $1 now, $2 worker id, $3 claim token, $4 lease expiry. One row: `locked` (0 or 1) and, if a run was
+ * claimed, what its worker needs (ClaimedRow: its spec, repository and env, its pipeline's name, a
+ * cancel asked for before a hand-back), not the whole run, whose lines would be read for nothing.
  */
 export const CLAIM_RUN = `
 WITH lane AS (
@@ -70,7 +71,7 @@ WITH lane AS (
     worker_id = $2, claim_token = $3, lease_expires_at = $4::text::timestamptz
   FROM current_lane l
   WHERE r.seq = l.head_seq AND r.status = 'queued'
-  RETURNING r.*
+  RETURNING r.id, r.seq, r.pipeline_id, r.git_ref, r.env, r.spec, r.repository, r.cancel_error
 ), lane_after AS (
   -- The next head: the first queued run after the claimed one in (pipeline, seq) order, if it is of the
   -- same pipeline. Written as a row comparison so that only runs_queued serves it, one index probe;
@@ -83,7 +84,8 @@ WITH lane AS (
       ORDER BY q.pipeline_id, q.seq LIMIT 1) AS n)
   FROM claimed c WHERE p.id = c.pipeline_id
 )
-SELECT (SELECT count(*) FROM lane)::int AS locked, ${runColumns("c.")}, c.spec, c.repository, (SELECT name FROM current_lane) AS pipeline_name
+SELECT (SELECT count(*) FROM lane)::int AS locked, c.id, c.pipeline_id, c.git_ref, c.env, c.spec, c.repository, c.cancel_error,
+  (SELECT name FROM current_lane) AS pipeline_name
 FROM (SELECT 1) AS one LEFT JOIN claimed c ON true`;
 
 /** Whether stage $3 (and, when $7, the stage after it) exists in `r.stages`. */

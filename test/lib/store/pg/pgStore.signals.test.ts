@@ -93,6 +93,35 @@ describe.skipIf(!pgTestUrl)("PgStore notifications on PostgreSQL", () => {
     expect(await within(lost, 1000)).toBe("pipeline deleted");
   });
 
+  it("keeps what it hears of a claim it made while listening for the claim's watch, which reads nothing", async () => {
+    const [api, worker] = await twoProcesses();
+    await worker.listen();
+    const [p, q] = [await api.createPipeline(runOnly("p")), await api.createPipeline(runOnly("q"))];
+    const run = (await api.triggerRun(p.id, "main"))!;
+    await api.triggerRun(q.id, "main");
+    const [toCancel, toDelete] = [(await worker.claimRun("w1"))!, (await worker.claimRun("w2"))!];
+    expect(toCancel.run.id).toBe(run.id);
+    await api.cancelRun(run.id, "before the watch");
+    await api.deletePipeline(q.id);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // both notices arrive, before any watch
+    const cancel = await new Promise<string>((resolve) => worker.watchClaim(toCancel, () => resolve("lost"), resolve));
+    expect(cancel).toBe("cancelled: before the watch");
+    // The notice's reason: a read of the run would have found the claim gone, and said so in its own words.
+    expect(await within(new Promise<string>((resolve) => worker.watchClaim(toDelete, resolve)), 1000)).toBe("pipeline deleted");
+  });
+
+  it("learns from its claim, made while listening, of a cancel asked for before the run was handed back", async () => {
+    const [api, worker] = await twoProcesses();
+    await worker.listen();
+    const run = (await api.triggerRun((await api.createPipeline(runOnly("p"))).id, "main"))!;
+    const first = (await worker.claimRun("w1"))!;
+    await api.cancelRun(run.id, "while shutting down");
+    await worker.releaseRun(first, "shutting down");
+    const next = (await worker.claimRun("w2"))!;
+    const heard = new Promise<string>((resolve) => worker.watchClaim(next, () => resolve("lost"), resolve));
+    expect(await within(heard, 1000)).toBe("cancelled: while shutting down");
+  });
+
   it("listens again after its connection is killed, and calls its listeners in case it missed something", async () => {
     const [api, worker] = await twoProcesses();
     await worker.listen();
