@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Run } from "../lib/api/schemas.ts";
 import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
+import { RunWatch } from "../lib/store/follow.ts";
 import { isTerminal } from "../lib/store/stages.ts";
 import type { Store } from "../lib/store/store.ts";
 import { DEFAULT_BUILD_COMMAND, DEFAULT_DEPLOY_COMMAND, parseTemplate } from "../lib/worker/shell/commands.ts";
@@ -113,16 +114,16 @@ async function measureCommand(command: string, lines: number, runs: number, work
 
 /** The run once it has ended. */
 async function finished(store: Store, id: string): Promise<Run | undefined> {
-  for (;;) {
-    const changed = new Promise<void>((resolve) => {
-      const stop = store.onRunChange(id, () => {
-        stop();
-        resolve();
-      });
-    });
-    const run = await store.getRun(id);
-    if (!run || isTerminal(run.status)) return run;
-    await changed;
+  const watch = new RunWatch(store, id);
+  try {
+    for (;;) {
+      watch.read();
+      const run = await store.getRun(id);
+      if (!run || isTerminal(run.status)) return run;
+      await watch.wait(Infinity);
+    }
+  } finally {
+    watch.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { redactUrl } from "../../config/settings.ts";
 import { StageFailedError } from "../stageRunner.ts";
 import { describeExit, runInSession, type ExitStatus, type ProcessOptions } from "./processSession.ts";
 
@@ -52,12 +53,10 @@ export function gitSource(repository: string): string | undefined {
 
 /** A URL as it may be shown: credentials (a token is often the user name, https://<token>@host) as ***. */
 export function displayUrl(source: string): string {
-  if (!URL.canParse(source)) return source;
+  if (!URL.canParse(source) || !new URL(source).username) return redactUrl(source);
   const url = new URL(source);
-  if (!url.username && !url.password) return source;
-  if (url.username) url.username = "***";
-  if (url.password) url.password = "***";
-  return url.toString().replaceAll("%2A%2A%2A", "***");
+  url.username = "***";
+  return redactUrl(url.toString()).replaceAll("%2A%2A%2A", "***");
 }
 
 /** What git may take from the worker's environment beside PATH and HOME: an ssh agent, proxies. */
