@@ -2,7 +2,7 @@
  * The Express boundary: a request becomes the v2 event API Gateway would deliver.
  */
 import type { Request } from "express";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { expressRequestToEvent } from "../../local/adapter.ts";
 
 const request = (target: string, headers: Record<string, string>): Request =>
@@ -41,5 +41,19 @@ describe("expressRequestToEvent", () => {
     expect(expressRequestToEvent(post, "POST /pipelines").isBase64Encoded).toBe(false);
     const splat = Object.assign(request("/files/a/b", { host: "h" }), { params: { path: ["a", "b"] } }) as unknown as Request;
     expect(expressRequestToEvent(splat, "GET /files/{path+}").pathParameters).toEqual({ path: "a/b" });
+  });
+
+  describe("request time", () => {
+    afterEach(() => void vi.useRealTimers());
+
+    it("is stamped as API Gateway writes it, to the second, and moves with the clock", () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      const at = (ms: number) => (vi.setSystemTime(ms), expressRequestToEvent(request("/runs", { host: "h" }), "GET /runs").requestContext);
+      const first = Date.UTC(2026, 11, 7, 0, 13, 34, 500);
+      expect(at(first)).toMatchObject({ time: "07/Dec/2026:00:13:34 +0000", timeEpoch: first });
+      expect(at(first + 499).time).toBe("07/Dec/2026:00:13:34 +0000");
+      expect(at(first + 500).time).toBe("07/Dec/2026:00:13:35 +0000");
+      expect(at(Date.UTC(2027, 0, 1, 9, 5, 0)).time).toBe("01/Jan/2027:09:05:00 +0000");
+    });
   });
 });
