@@ -26,10 +26,6 @@ export interface ExecutionOptions {
   stageTimeoutS: number;
 }
 
-/**
- * Runs `claim`'s stages and ends the run; resolves with the run's error (null on success). Rejects
- * when the run was aborted (with the abort's reason) or could not be recorded: the caller ends it.
- */
 /** What the stage runner is told of `claim`'s run, for one execution of it. */
 export const runContext = ({ run, pipeline }: Claim): RunContext => ({
   id: run.id,
@@ -40,6 +36,10 @@ export const runContext = ({ run, pipeline }: Claim): RunContext => ({
   env: run.env,
 });
 
+/**
+ * Runs `claim`'s stages and ends the run; resolves with the run's error (null on success). Rejects
+ * when the run was aborted (with the abort's reason) or could not be recorded: the caller ends it.
+ */
 export async function executeRun(claim: Claim, run: RunContext, opts: ExecutionOptions): Promise<string | null> {
   const { signal, print } = opts;
   const tag = `run ${claim.run.id}`;
