@@ -19,7 +19,8 @@
  *   here, rather than a channel per run, whose name would not fit PostgreSQL's 63 bytes with the
  *   schema suffix and which would cost a LISTEN round trip per follower.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
- *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs.
+ *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs,
+ *   each once when the first listener comes and then on its interval.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
  * PgStore.recoverExpired (and retention by PgStore.pruneFinished), and the clock only stamps times.
  */
@@ -252,16 +253,22 @@ export class Signals {
     this.periodicTimers = [];
   }
 
+  /**
+   * Runs `work` at once and then every intervalMs, one pass at a time. At once, because a worker
+   * function's invocation may end before one interval has passed: it would never recover a lease.
+   */
   private repeatWork(work: Periodic): NodeJS.Timeout {
     let running = false;
-    return repeat(work.intervalMs, () => {
+    const pass = () => {
       if (running || this.closed) return;
       running = true;
       work
         .run()
         .catch(() => {}) // the database is unreachable: the next time tries again
         .finally(() => (running = false));
-    });
+    };
+    pass();
+    return repeat(work.intervalMs, pass);
   }
 }
 

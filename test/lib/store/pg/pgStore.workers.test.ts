@@ -100,4 +100,21 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     // The process that recovered it says so.
     expect(lines).toEqual([`run ${lostRun.id} failed: ${LEASE_EXPIRED} (pipeline ${pipeline.id})`]);
   });
+
+  it("a process that starts after a dead worker's lease expired recovers its run at once, not after a sweep interval", async () => {
+    // As a worker function does: each invocation lasts seconds, less than one interval.
+    const api = await db.open();
+    const pipeline = await api.createPipeline(runOnly("p"));
+    const lostRun = (await api.triggerRun(pipeline.id, "main"))!;
+    const nextRun = (await api.triggerRun(pipeline.id, "main"))!;
+    const dead = await db.open({ leaseMs: 1000 });
+    expect((await dead.claimRun("dead-1"))!.run.id).toBe(lostRun.id);
+    await dead.close();
+
+    // Its clock a minute on: the lease has expired for it without anyone waiting.
+    const later = { ...systemClock, now: () => Date.now() + 60_000 };
+    pool(await db.open({ clock: later, leaseMs: 1000, sweepIntervalMs: 60_000, pollIntervalMs: 60_000 }), instant, 1, "fn");
+    await until(async () => (await api.getRun(nextRun.id))!.status === "success", 3000);
+    expect(await api.getRun(lostRun.id)).toMatchObject({ status: "failed", error: LEASE_EXPIRED });
+  });
 });
