@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so a
  * function opens no in-memory store, and its bundle does not carry one.
  */
-import { loadConfig, pgStoreOptions, storeSettings, workerSettings, type WorkerConfig } from "./settings.ts";
+import { loadConfig, pgStoreOptions, storeSettings } from "./settings.ts";
 import { ConfigError } from "../api/errors.ts";
 import type { Store } from "../store/store.ts";
 
@@ -30,6 +30,3 @@ async function open(env: NodeJS.ProcessEnv): Promise<Store> {
   const { PgStore } = await import("../store/pg/pgStore.ts");
   return new PgStore(config.store.url, pgStoreOptions(config));
 }
-
-/** Stage runner settings and the like for a worker function (STAGERUNNER_STAGE_DURATION_MS, ...). */
-export const workerConfigFromEnvironment = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => loadConfig(workerSettings, {}, env);
