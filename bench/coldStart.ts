@@ -45,10 +45,10 @@ process.stdout.write("ready " + typeof m.handler + "\\n");
 `;
 
 /**
- * What a deployed function has, without a database: the bundles open no connection on import, and
- * an explicit in-memory store keeps a first invocation from failing if a bundle ever did.
+ * What a deployed function has. The bundles read it, and connect, on their first invocation, not on
+ * import, so the database it names need not exist.
  */
-const deployedEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, STAGERUNNER_TOKEN: "cold-start", STAGERUNNER_STORE: "memory", NODE_ENV: "production" });
+const deployedEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, STAGERUNNER_TOKEN: "cold-start", DATABASE_URL: "postgres://cold-start.invalid/stagerunner", NODE_ENV: "production" });
 
 /**
  * Spawns node on the child script with `module`; ms from spawn to the ready line. Resolves once the

@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { loadServerConfig } from "../lib/config/settings.ts";
+import { loadServerConfig } from "../lib/config/serverSettings.ts";
 import { MemoryStore } from "../lib/store/memory/memoryStore.ts";
 import { startServer } from "../local/server.ts";
 import { benchPipeline } from "./engine.ts";

@@ -8,7 +8,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadServerConfig } from "../lib/config/settings.ts";
+import { loadServerConfig } from "../lib/config/serverSettings.ts";
 import { startServer, type RunningServer } from "../local/server.ts";
 import { percentiles, type Percentiles } from "./stats.ts";
 import { epochNow, tickRunner } from "./tickRunner.ts";

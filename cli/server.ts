@@ -3,7 +3,8 @@
  * variables, which override defaults; a bad value stops start-up with one line.
  */
 import { Command } from "commander";
-import { loadServerConfig, redactUrl, serverSettings, type ServerConfig } from "../lib/config/settings.ts";
+import { redactUrl } from "../lib/config/settings.ts";
+import { loadServerConfig, serverSettings, type ServerConfig } from "../lib/config/serverSettings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings } from "./settings.ts";
 import { describeExecutor } from "../lib/worker/runners.ts";

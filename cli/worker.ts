@@ -3,7 +3,8 @@
  * let running runs finish within the grace period, hand back the rest, exit 0.
  */
 import { Command } from "commander";
-import { loadConfig, redactUrl, workerSettings, type WorkerConfig } from "../lib/config/settings.ts";
+import { loadConfig, redactUrl } from "../lib/config/settings.ts";
+import { workerSettings, type WorkerConfig } from "../lib/config/workerSettings.ts";
 import { onShutdownSignal, stamp } from "./process.ts";
 import { addSettings, type HelpOverrides } from "./settings.ts";
 import { describeExecutor } from "../lib/worker/runners.ts";

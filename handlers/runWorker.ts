@@ -7,8 +7,9 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import { storeFromEnvironment, workerConfigFromEnvironment } from "../lib/config/environment.ts";
-import type { WorkerConfig } from "../lib/config/settings.ts";
+import { storeFromEnvironment } from "../lib/config/environment.ts";
+import { loadConfig } from "../lib/config/settings.ts";
+import { workerSettings, type WorkerConfig } from "../lib/config/workerSettings.ts";
 import type { StageSpec } from "../lib/store/stages.ts";
 import type { Store } from "../lib/store/store.ts";
 import { stageRunnerFor } from "../lib/worker/runners.ts";
@@ -76,7 +77,8 @@ export const stageBudget =
 let runner: StageRunner | undefined;
 
 export const handler = middy<unknown, WorkerSummary>({ timeoutEarlyInMillis: 0 }).handler(async (_event, context) => {
-  const config = workerConfigFromEnvironment();
+  // Stage runner settings and the like (STAGERUNNER_STAGE_DURATION_MS, ...), as `stagerunner worker` reads them.
+  const config = loadConfig(workerSettings, {}, process.env);
   runner ??= stageRunnerFor(config, systemClock);
   const longest = stageBudget(config)({ kind: "run", command: "" });
   if (longest + SAFETY_MARGIN_MS > context.getRemainingTimeInMillis())

@@ -8,7 +8,7 @@ import { access } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Route } from "../handlers/routes.ts";
-import type { ServerConfig } from "../lib/config/settings.ts";
+import type { ServerConfig } from "../lib/config/serverSettings.ts";
 import { ConfigError } from "../lib/api/errors.ts";
 import type { InvokeHandler } from "./app.ts";
 

@@ -5,7 +5,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { generateToken, tokenChecker } from "../lib/http/auth.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import type { ServerConfig } from "../lib/config/settings.ts";
+import type { ServerConfig } from "../lib/config/serverSettings.ts";
 import { ConfigError } from "../lib/api/errors.ts";
 import type { Services } from "../lib/http/services.ts";
 import { openStore } from "../lib/store/openStore.ts";

@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import { systemClock, type Clock } from "../lib/clock.ts";
-import type { WorkerConfig } from "../lib/config/settings.ts";
+import type { WorkerConfig } from "../lib/config/workerSettings.ts";
 import { ConfigError } from "../lib/api/errors.ts";
 import { openStore } from "../lib/store/openStore.ts";
 import type { StageRunner } from "../lib/worker/stageRunner.ts";

@@ -2,7 +2,8 @@
  * Human output of the client: plain lines, no colours, stable enough to grep. Each function returns
  * the lines so that commands, the run follower and the demo print them the same way.
  */
-import { STAGE_KINDS, type Pipeline, type Problem, type Run, type StageRun } from "../../lib/api/schemas.ts";
+import { STAGE_KINDS } from "../../lib/api/order.ts";
+import type { Pipeline, Problem, Run, StageRun } from "../../lib/api/schemas.ts";
 
 /** Stage kinds a pipeline defines, in execution order. */
 export function stageKinds(pipeline: Pipeline): string[] {

@@ -2,7 +2,8 @@
  * What a followed run prints as its log lines come: the lines, and each stage's status changes in the
  * order they happened (a stage's `running` before its first line, its end after its last).
  */
-import type { LogLine, Run, StageKind, StageStatus } from "../../lib/api/schemas.ts";
+import type { StageKind } from "../../lib/api/order.ts";
+import type { LogLine, Run, StageStatus } from "../../lib/api/schemas.ts";
 import { stageProgress } from "./format.ts";
 
 /** Receives a followed run's lines, page by page, and the run's state once it has finished. */

@@ -6,6 +6,7 @@
  */
 import * as z from "zod/mini";
 import { projectMessage } from "./messages.ts";
+import { sortedEnv, STAGE_KINDS } from "./order.ts";
 
 // zod/mini ships without messages (every issue would read "Invalid input"): the project words them.
 z.config({ customError: projectMessage });
@@ -41,10 +42,6 @@ export const DeployStageSpec = z.strictObject({
   manifest_path: text("manifest_path"),
   ...stageControl,
 });
-
-/** Stage kinds in the order they execute. */
-export const STAGE_KINDS = ["run", "build", "deploy"] as const;
-export type StageKind = (typeof STAGE_KINDS)[number];
 
 export const StagesSpec = z
   .strictObject({
@@ -195,9 +192,6 @@ export const RunEnv = z.pipe(
   z.transform((env: Record<string, string>) => sortedEnv(env)),
 );
 export type RunEnv = Record<string, string>;
-
-/** `env` with its names in sorted order (PostgreSQL's jsonb orders keys by length first). */
-export const sortedEnv = (env: RunEnv): RunEnv => Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export const TriggerInput = z.strictObject({ git_ref: z._default(gitRef, "main"), env: z._default(RunEnv, {}) }, bodyError);
 export type TriggerInput = z.infer<typeof TriggerInput>;

@@ -1,11 +1,10 @@
 /**
- * A deployed function's configuration, read once per instance from its environment. State must live in
- * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so
- * the in-memory store is refused unless asked for by name (STAGERUNNER_STORE=memory, for tests).
+ * A deployed function's configuration, read once per instance from its environment. State lives in
+ * PostgreSQL (DATABASE_URL or STAGERUNNER_STORE): each function instance has memory of its own, so a
+ * function opens no in-memory store, and its bundle does not carry one.
  */
-import { loadConfig, pgStoreOptions, storeSettings, workerSettings, type WorkerConfig } from "./settings.ts";
+import { loadConfig, pgStoreOptions, storeSettings } from "./settings.ts";
 import { ConfigError } from "../api/errors.ts";
-import { MemoryStore } from "../store/memory/memoryStore.ts";
 import type { Store } from "../store/store.ts";
 
 let store: Promise<Store> | undefined;
@@ -24,14 +23,10 @@ export function storeFromEnvironment(env: NodeJS.ProcessEnv = process.env): Prom
 
 async function open(env: NodeJS.ProcessEnv): Promise<Store> {
   const config = loadConfig(storeSettings, {}, env);
-  if (config.store.kind === "memory") {
-    if (env.STAGERUNNER_STORE !== "memory")
-      throw new ConfigError("DATABASE_URL is not set: a deployed function keeps no state of its own (STAGERUNNER_STORE=memory only for tests)");
-    return new MemoryStore({ retainRuns: config.retainRuns });
+  if (config.store.kind !== "postgres") {
+    const why = env.STAGERUNNER_STORE ? "STAGERUNNER_STORE=memory" : "DATABASE_URL is not set";
+    throw new ConfigError(`${why}: a deployed function keeps its state in PostgreSQL; set DATABASE_URL (or STAGERUNNER_STORE) to a postgres:// URL`);
   }
   const { PgStore } = await import("../store/pg/pgStore.ts");
   return new PgStore(config.store.url, pgStoreOptions(config));
 }
-
-/** Stage runner settings and the like for a worker function (STAGERUNNER_STAGE_DURATION_MS, ...). */
-export const workerConfigFromEnvironment = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => loadConfig(workerSettings, {}, env);

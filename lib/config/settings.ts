@@ -1,27 +1,26 @@
 /**
- * Server settings: each one a flag, an environment variable and a default, validated by a zod schema,
- * so that a bad value stops start-up with one line naming the setting and where it came from.
+ * Settings: each one a flag, an environment variable and a default, validated by a zod schema, so
+ * that a bad value stops start-up with one line naming the setting and where it came from. Here the
+ * store's, which every process reads (an HTTP function only these); workerSettings.ts and
+ * serverSettings.ts add those of the processes that run stages and serve HTTP.
  */
 import * as z from "zod/mini";
-import { parseTokens } from "../http/auth.ts";
 import { ConfigError } from "../api/errors.ts";
 
-const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
+export const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
 
-const whole = (min: number, max: number) =>
+export const whole = (min: number, max: number) =>
   z.pipe(
     z.pipe(trimmed(z.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)), z.transform(Number)),
     z.number().check(z.gte(min, `must be at least ${min}`), z.lte(max, `must be at most ${max}`)),
   );
 
 /** A whole number, or undefined when the setting is not given. */
-const optionalWhole = (min: number, max: number) =>
+export const optionalWhole = (min: number, max: number) =>
   z.pipe(
     trimmed(z.regex(/^(\d+)?$/, `must be a whole number from ${min} to ${max}`)),
     z.transform((v) => (v === "" ? undefined : Number(v))),
   ).check(z.refine((v) => v === undefined || (v >= min && v <= max), `must be a whole number from ${min} to ${max}`));
-
-const fraction = z.pipe(trimmed(z.regex(/^(0(\.\d*)?|\.\d+|1(\.0*)?)$/, "must be a number from 0 to 1")), z.transform(Number));
 
 export interface Setting<T> {
   flag: string;
@@ -36,12 +35,7 @@ export interface Setting<T> {
   schema: z.ZodMiniType<T, string>;
 }
 
-const setting = <T>(s: Setting<T>): Setting<T> => s;
-
-const onOff = z.pipe(
-  trimmed(z.regex(/^(true|false|1|0|yes|no|)$/i, "must be true or false")),
-  z.transform((v) => /^(true|1|yes)$/i.test(v)),
-);
+export const setting = <T>(s: Setting<T>): Setting<T> => s;
 
 /** Where state lives: this process's memory, or a PostgreSQL database shared by many processes. */
 export type StoreConfig = { kind: "memory" } | { kind: "postgres"; url: string };
@@ -109,131 +103,8 @@ export const pgStoreOptions = (config: ConfigOf<typeof storeSettings>) => ({
   retainRuns: config.retainRuns,
 });
 
-/** What every process running workers reads: `stagerunner worker` and the worker function. */
-export const workerSettings = {
-  ...storeSettings,
-  workers: setting({ flag: "workers", env: "STAGERUNNER_WORKERS", default: "4", description: "worker pool size (0: API only)", schema: whole(0, 1024) }),
-  failureProbability: setting({
-    flag: "failure-probability",
-    env: "STAGERUNNER_FAILURE_PROBABILITY",
-    default: "0",
-    description: "chance that a simulated stage fails, 0..1",
-    schema: fraction,
-  }),
-  stageDurationMs: setting({
-    flag: "stage-duration-ms",
-    env: "STAGERUNNER_STAGE_DURATION_MS",
-    default: "1000",
-    description: "how long a simulated stage takes",
-    schema: whole(0, 86_400_000),
-  }),
-  stageTimeoutS: setting({
-    flag: "stage-timeout-s",
-    env: "STAGERUNNER_STAGE_TIMEOUT_S",
-    default: "3600",
-    description: "a stage's time limit when its spec sets no timeout_seconds",
-    schema: whole(1, 86_400),
-  }),
-  executor: setting({
-    flag: "executor",
-    env: "STAGERUNNER_EXECUTOR",
-    default: "simulate",
-    description: 'how stages run: "simulate" (log and wait) or "shell" (run their commands; see README, Real execution)',
-    schema: z.pipe(trimmed(), z.enum(["simulate", "shell"], 'must be "simulate" or "shell"')),
-  }),
-  workspaceDir: setting({
-    flag: "workspace-dir",
-    env: "STAGERUNNER_WORKSPACE_DIR",
-    default: undefined,
-    description: "shell: where each run gets its workspace (default: stagerunner-workspaces in the OS temp dir)",
-    schema: trimmed(),
-  }),
-  keepWorkspaces: setting({
-    flag: "keep-workspaces",
-    env: "STAGERUNNER_KEEP_WORKSPACES",
-    switch: true,
-    default: undefined,
-    description: "shell: leave each run's workspace in place when it ends, for debugging",
-    schema: onOff,
-  }),
-  buildCommand: setting({
-    flag: "build-command",
-    env: "STAGERUNNER_BUILD_COMMAND",
-    default: "docker build -f {dockerfile} -t {image} .",
-    description: "shell: a build stage's command; placeholders {dockerfile} {image} {run_id} {git_ref}",
-    schema: trimmed(),
-  }),
-  deployCommand: setting({
-    flag: "deploy-command",
-    env: "STAGERUNNER_DEPLOY_COMMAND",
-    default: "kubectl --context {cluster} apply -f {manifest}",
-    description: "shell: a deploy stage's command; placeholders {cluster} {manifest} {image} {run_id} {git_ref}",
-    schema: trimmed(),
-  }),
-  secretsFile: setting({
-    flag: "secrets-file",
-    env: "STAGERUNNER_SECRETS_FILE",
-    default: undefined,
-    description: "shell: a dotenv file of secrets, given to stages as variables and masked as *** in logs",
-    schema: trimmed(),
-  }),
-  killGraceMs: setting({
-    flag: "kill-grace-ms",
-    env: "STAGERUNNER_KILL_GRACE_MS",
-    default: "10000",
-    description: "shell: a stopped stage's time between SIGTERM and SIGKILL",
-    schema: whole(0, 3_600_000),
-  }),
-  allowRoot: setting({
-    flag: "allow-root",
-    env: "STAGERUNNER_ALLOW_ROOT",
-    switch: true,
-    default: undefined,
-    description: "shell: run stages even though this process runs as root",
-    schema: onOff,
-  }),
-  shutdownGraceMs: setting({
-    flag: "shutdown-grace-ms",
-    env: "STAGERUNNER_SHUTDOWN_GRACE_MS",
-    default: "10000",
-    description: "on SIGINT/SIGTERM, how long running runs may go on before they are cancelled",
-    schema: whole(0, 3_600_000),
-  }),
-};
-
-/** `stagerunner server`: the worker settings and the HTTP ones. */
-export const serverSettings = {
-  host: setting({ flag: "host", env: "STAGERUNNER_HOST", default: "127.0.0.1", description: "address to listen on", schema: trimmed(z.minLength(1, "must not be empty")) }),
-  port: setting({ flag: "port", env: "STAGERUNNER_PORT", default: "8080", description: "port to listen on (0: any free port)", schema: whole(0, 65535) }),
-  token: setting({
-    flag: "token",
-    env: "STAGERUNNER_TOKEN",
-    default: undefined,
-    description: "accepted API token(s), comma-separated; one is generated and printed when none is set",
-    schema: z.pipe(z.string(), z.transform(parseTokens)),
-  }),
-  ...workerSettings,
-  from: setting({
-    flag: "from",
-    env: "STAGERUNNER_FROM",
-    default: "",
-    description: "serve the built bundles of this directory (npm run build writes dist/) instead of the sources",
-    schema: trimmed(),
-  }),
-  basePath: setting({
-    flag: "base-path",
-    env: "STAGERUNNER_BASE_PATH",
-    default: "",
-    description: "serve every route under this stage prefix, e.g. /prod",
-    schema: trimmed(z.regex(/^(\/[A-Za-z0-9._~-]+)?$/, "must be empty or one path segment such as /prod")),
-  }),
-};
-
 /** `stagerunner migrate` */
 export const migrateSettings = { store: storeSettings.store };
-
-export type ServerConfig = ConfigOf<typeof serverSettings>;
-export type WorkerConfig = ConfigOf<typeof workerSettings>;
 
 /**
  * Validates one raw value; ConfigError with a one-line message otherwise.
@@ -261,6 +132,3 @@ export function loadConfig<S extends Record<string, Setting<unknown>>>(
   }
   return out as ConfigOf<S>;
 }
-
-export const loadServerConfig = (flags: Partial<Record<keyof typeof serverSettings, string | boolean>>, env?: NodeJS.ProcessEnv): ServerConfig =>
-  loadConfig(serverSettings, flags, env);

@@ -2,7 +2,8 @@
  * Following a run as it goes, on any Store: a watch on the run's changes (its onRunChange), and the
  * run's log and stage changes as a sequence of events, for long-polls and SSE alike.
  */
-import type { LogLine, RunStatus, StageKind, StageStatus } from "../api/schemas.ts";
+import type { StageKind } from "../api/order.ts";
+import type { LogLine, RunStatus, StageStatus } from "../api/schemas.ts";
 import type { Store } from "./store.ts";
 
 /** Lines read a time; a follower reads again at once while a read comes back full. */

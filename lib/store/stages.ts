@@ -1,7 +1,8 @@
 /**
  * Run and stage state: one status union each, one transition table, everything else derived.
  */
-import { STAGE_KINDS, type RunStatus, type StageRun, type StageStatus, type StagesSpec } from "../api/schemas.ts";
+import { STAGE_KINDS } from "../api/order.ts";
+import type { RunStatus, StageRun, StageStatus, StagesSpec } from "../api/schemas.ts";
 
 /** Allowed run transitions. Terminal states have none. */
 export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../api/errors.ts";
 import type { Clock } from "../clock.ts";
-import type { WorkerConfig } from "../config/settings.ts";
+import type { WorkerConfig } from "../config/workerSettings.ts";
 import { parseTemplate } from "./shell/commands.ts";
 import { loadSecrets } from "./shell/secrets.ts";
 import { shellRunner } from "./shell/shellRunner.ts";

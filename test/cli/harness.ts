@@ -3,7 +3,7 @@
  * emulator started in-process with short stages.
  */
 import { execFile } from "node:child_process";
-import { loadServerConfig, type ServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig, type ServerConfig } from "../../lib/config/serverSettings.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 
 export const bin = new URL("../../cli/bin.mjs", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { tokenChecker } from "../../lib/http/auth.ts";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import type { HandlerContext, Services } from "../../lib/http/services.ts";
 import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
 import type { Store } from "../../lib/store/store.ts";

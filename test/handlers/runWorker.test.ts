@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { runWorker, SAFETY_MARGIN_MS, stageBudget } from "../../handlers/runWorker.ts";
-import { loadConfig, workerSettings } from "../../lib/config/settings.ts";
+import { loadConfig } from "../../lib/config/settings.ts";
+import { workerSettings } from "../../lib/config/workerSettings.ts";
 import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
 import type { Store } from "../../lib/store/store.ts";
 import { simulateRunner } from "../../lib/worker/stageRunner.ts";

@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, type CollectionTag, type ScalarTag } from "yaml";
 import { routes } from "../../handlers/routes.ts";
-import { serverSettings } from "../../lib/config/settings.ts";
+import { serverSettings } from "../../lib/config/serverSettings.ts";
 import { bundleNames } from "../../local/build.ts";
 
 const templatePath = new URL("../../handlers/template.yaml", import.meta.url).pathname;

@@ -3,7 +3,7 @@
  * runs with its worker pool, and shutting down.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import { Run } from "../../lib/api/schemas.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { seedPipeline } from "../support/fixtures.ts";

@@ -5,7 +5,7 @@
 import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import { Pipeline, Problem } from "../../lib/api/schemas.ts";
 import { createApp } from "../../local/app.ts";
 import { httpServer, startServer, type HttpTimeouts, type RunningServer } from "../../local/server.ts";

@@ -5,15 +5,22 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Context } from "aws-lambda";
 import { eventKinds, type ClientRequest, type EventKindFixture } from "../handlers/eventFixtures.ts";
+import { MemoryStore } from "../../lib/store/memory/memoryStore.ts";
 import { seedPipeline } from "../support/fixtures.ts";
 
 const context = { awsRequestId: "req", getRemainingTimeInMillis: () => 30_000 } as Context;
 
-/** A fresh module instance of the app with the environment a deployment would give it. */
+const environmentModule = "../../lib/config/environment.ts";
+
+/**
+ * A fresh module instance of the app with the environment a deployment would give it, but for its
+ * store: a deployed function opens only PostgreSQL (test/handlers/bundles.test.ts runs dist/app.mjs
+ * on it), and here an in-memory store stands in for it.
+ */
 async function appFor(fixture: EventKindFixture) {
   vi.resetModules();
+  vi.doMock(environmentModule, () => ({ storeFromEnvironment: async () => new MemoryStore() }));
   vi.stubEnv("STAGERUNNER_TOKEN", "fn-token");
-  vi.stubEnv("STAGERUNNER_STORE", "memory");
   vi.stubEnv("STAGERUNNER_BASE_PATH", fixture.stagePrefix);
   const { handler } = await import("../../local/lambdaApp.ts");
   // The catch-all route API Gateway matched: `/{proxy+}`.
@@ -24,7 +31,10 @@ async function appFor(fixture: EventKindFixture) {
   };
 }
 
-afterEach(() => vi.unstubAllEnvs());
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.doUnmock(environmentModule);
+});
 
 describe.each(eventKinds)("one-function app over $name events", (fixture) => {
   const auth = { Authorization: "fn-token" };

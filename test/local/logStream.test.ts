@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LogsPage } from "../../lib/api/schemas.ts";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { runOnly } from "../support/fixtures.ts";
 

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import { connectPgStore } from "../../lib/store/pg/schema/migrate.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { seedPipeline } from "../support/fixtures.ts";

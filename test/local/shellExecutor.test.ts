@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LogsPage, Run } from "../../lib/api/schemas.ts";
-import { loadServerConfig } from "../../lib/config/settings.ts";
+import { loadServerConfig } from "../../lib/config/serverSettings.ts";
 import { startServer, type RunningServer } from "../../local/server.ts";
 import { makeRepository, type TestRepository } from "../support/gitRepository.ts";
 import { ManualClock } from "../support/manualClock.ts";

@@ -4,7 +4,7 @@
  */
 import type pg from "pg";
 import { StaleClaimError } from "../../api/errors.ts";
-import { sortedEnv } from "../../api/schemas.ts";
+import { sortedEnv } from "../../api/order.ts";
 import { iso, type Clock } from "../../clock.ts";
 import { randomId } from "../../ids.ts";
 import { stageSpecs } from "../stages.ts";

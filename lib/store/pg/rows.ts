@@ -4,7 +4,8 @@
  * ever writes millisecond values, so nothing is rounded.
  */
 import { encodeCursor } from "../cursor.ts";
-import { sortedEnv, type Concurrency, type Pipeline, type Run, type RunEnv, type RunStatus, type StageRun, type StagesSpec } from "../../api/schemas.ts";
+import { sortedEnv } from "../../api/order.ts";
+import type { Concurrency, Pipeline, Run, RunEnv, RunStatus, StageRun, StagesSpec } from "../../api/schemas.ts";
 import type { Page } from "../store.ts";
 import { runLinesSql } from "./sql/logsSql.ts";
 

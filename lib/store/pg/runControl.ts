@@ -5,7 +5,8 @@
  * notice its statement sends.
  */
 import type pg from "pg";
-import { STAGE_KINDS, type Run, type RunEnv } from "../../api/schemas.ts";
+import { STAGE_KINDS } from "../../api/order.ts";
+import type { Run, RunEnv } from "../../api/schemas.ts";
 import type { CancelResult } from "../store.ts";
 import { CANCEL_RUN, LOCK_LANE, POLICY_RERUN_RUN, POLICY_TRIGGER_RUN, RERUN_RUN, SET_ATTEMPT } from "./sql/controlSql.ts";
 import { query, transaction } from "./database.ts";

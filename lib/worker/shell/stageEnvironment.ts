@@ -2,7 +2,7 @@
  * The environment a stage process gets: small and written down (README, "Real execution"), so that
  * nothing of the server's own (its token, its DATABASE_URL) reaches a command someone else wrote.
  */
-import type { StageKind } from "../../api/schemas.ts";
+import type { StageKind } from "../../api/order.ts";
 import type { RunContext } from "../stageRunner.ts";
 
 /** Names Stagerunner sets itself: a trigger's env or a secret cannot take them. */

@@ -1,6 +1,7 @@
 /** Server configuration: flags over environment over defaults, and one clear line for a bad value. */
 import { describe, expect, it } from "vitest";
-import { loadServerConfig, redactUrl } from "../../../lib/config/settings.ts";
+import { loadServerConfig } from "../../../lib/config/serverSettings.ts";
+import { redactUrl } from "../../../lib/config/settings.ts";
 import { ConfigError } from "../../../lib/api/errors.ts";
 
 const defaults = {
