@@ -16,7 +16,7 @@ export async function loadBundles(config: ServerConfig, tokens: string[]): Promi
   if (config.store.kind !== "postgres")
     throw new ConfigError("--from: every bundle would keep its own in-memory state; use --store postgres://... (or DATABASE_URL)");
   const dir = resolve(config.from, "handlers");
-  // What a deployed function reads (lib/environment.ts); set before the bundles load.
+  // What a deployed function reads (lib/config/environment.ts); set before the bundles load.
   process.env.DATABASE_URL = config.store.url;
   process.env.STAGERUNNER_TOKEN = tokens.join(",");
   delete process.env.STAGERUNNER_STORE;

@@ -26,7 +26,7 @@ let fromEnvironment: Promise<Services> | undefined;
 
 /**
  * Services for a deployed function, built on first use from the environment: STAGERUNNER_TOKEN is
- * required, and the store comes from DATABASE_URL (lib/environment.ts).
+ * required, and the store comes from DATABASE_URL (lib/config/environment.ts).
  */
 export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
   return (fromEnvironment ??= (async () => {
