@@ -4,7 +4,6 @@
  * Idle workers wait until the store's `onClaimable` notification wakes them (idleWorkers.ts).
  */
 import { CancelRequested, coerceError, ShutdownAbort, StaleClaimError } from "../api/errors.ts";
-import type { Run } from "../api/schemas.ts";
 import { backoffMs, systemClock, type Clock } from "../clock.ts";
 import type { StageSpec } from "../store/stages.ts";
 import type { Claim, Store } from "../store/store.ts";
@@ -39,8 +38,8 @@ export interface PoolCounts {
 }
 
 export interface StopReport {
-  /** Runs that were still executing when the grace period ran out, now cancelled (non-durable store). */
-  interrupted: Run[];
+  /** Ids of runs still executing when the grace period ran out, now cancelled (non-durable store). */
+  interrupted: string[];
   /** Ids of runs still executing when the grace period ran out, handed back to the queue (durable store). */
   released: string[];
 }
@@ -60,7 +59,7 @@ export class WorkerPool {
   private loops: Promise<void>[] = [];
   /** The aborts of the runs being executed. */
   private readonly inFlight = new Set<AbortController>();
-  private readonly interrupted: Run[] = [];
+  private readonly interrupted: string[] = [];
   private readonly released: string[] = [];
   private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.inFlight.size === 0));
   private unsubscribe: (() => void) | undefined;
@@ -205,9 +204,9 @@ export class WorkerPool {
         this.log?.(`${tag} handed back to the queue: ${error.message}`);
         return;
       }
-      const run = await this.store.finishRun(claim, status, error.message);
+      await this.store.finishRun(claim, status, error.message);
       this.counts[status]++;
-      if (error instanceof ShutdownAbort) this.interrupted.push(run);
+      if (error instanceof ShutdownAbort) this.interrupted.push(claim.run.id);
       this.log?.(`${tag} ${status}: ${error.message}`);
     } catch (thrown) {
       this.log?.(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);

@@ -4,7 +4,6 @@
  * unavailable, and never made twice.
  */
 import { ServiceUnavailableError } from "../api/errors.ts";
-import type { Run } from "../api/schemas.ts";
 import { backoffMs, type Clock } from "../clock.ts";
 import type { Claim, LastStage, Store } from "../store/store.ts";
 
@@ -48,13 +47,13 @@ export class RunWriter {
   }
 
   /** Ends the run, its stage `last.index` patched in the same write. */
-  finish(status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
+  finish(status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<void> {
     const { store, claim } = this;
     return this.persist(
       () => store.finishRun(claim, status, error, last),
       async () => {
         const run = await store.getRun(claim.run.id);
-        return run?.status === status && run.error === error ? { value: run } : undefined;
+        return run?.status === status && run.error === error ? { value: undefined } : undefined;
       },
     );
   }

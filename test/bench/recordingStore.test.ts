@@ -19,7 +19,7 @@ async function recordingOf(order: string[]) {
     durable: false,
     triggerRun: async (pipelineId: string) => ({ id: `run-${++n}`, pipeline_id: pipelineId }) as Run,
     claimRun: async () => claims.shift(),
-    finishRun: async () => ({}) as Run,
+    finishRun: async () => {},
   } as unknown as Store;
   const { store, recording } = recordingStore(inner);
   await store.triggerRun("p", "main");

@@ -92,8 +92,8 @@ export class MemoryStore implements Store {
     if (!record) return undefined;
     this.pipelines.delete(id);
     const now = this.clock.now();
-    const cancelledQueued = [...record.queue].map((queued) => this.end(queued, "cancelled", "pipeline deleted", now));
-    const cancelledRunning = record.running ? [this.end(record.running, "cancelled", "pipeline deleted", now)] : [];
+    const cancelledQueued = [...record.queue].map((queued) => this.cancelled(queued, "pipeline deleted", now));
+    const cancelledRunning = record.running ? [this.cancelled(record.running, "pipeline deleted", now)] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
@@ -123,7 +123,7 @@ export class MemoryStore implements Store {
     const error = `cancelled: ${reason}`;
     if (record.run.status === "queued") {
       this.pipelines.get(record.run.pipeline_id)?.queue.remove(record);
-      return { outcome: "cancelled", run: this.end(record, "cancelled", error, this.clock.now()) };
+      return { outcome: "cancelled", run: this.cancelled(record, error, this.clock.now()) };
     }
     if (record.run.status === "running") {
       this.cancelRunning(record, error);
@@ -208,14 +208,14 @@ export class MemoryStore implements Store {
     this.changed(record);
   }
 
-  async finishRun(claim: Claim, status: EndStatus, error: string | null, last?: LastStage): Promise<Run> {
+  async finishRun(claim: Claim, status: EndStatus, error: string | null, last?: LastStage): Promise<void> {
     const record = this.owned(claim);
     const { run } = record;
     if (last && (!Number.isInteger(last.index) || !run.stages[last.index])) throw new RangeError(`run ${run.id} has no stage ${last.index}`);
     const now = this.clock.now();
     if (last) patchStage(record, last.index, last.status, last.logs, iso(now));
     record.claim!.lost = []; // the owner ends its own run: nobody to tell
-    return this.end(record, status, error, now);
+    this.end(record, status, error, now);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {
@@ -251,7 +251,7 @@ export class MemoryStore implements Store {
   async cancelQueued(reason: string): Promise<Run[]> {
     const now = this.clock.now();
     const queued = [...this.pipelines.values()].flatMap((pipeline) => pipeline.queue.drain());
-    return queued.sort((a, b) => a.seq - b.seq).map((record) => this.end(record, "cancelled", reason, now));
+    return queued.sort((a, b) => a.seq - b.seq).map((record) => this.cancelled(record, reason, now));
   }
 
   async close(): Promise<void> {
@@ -267,7 +267,7 @@ export class MemoryStore implements Store {
   }
 
   /** Ends a queued (already dequeued) or running run: frees its pipeline, tells who waits, applies retention. */
-  private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): Run {
+  private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): void {
     const { run } = record;
     endRun(record, status, error, iso(ms));
     const pipeline = this.pipelines.get(run.pipeline_id);
@@ -276,9 +276,13 @@ export class MemoryStore implements Store {
       if (pipeline.queue.size) this.notify();
     }
     this.changed(record);
-    const reply = this.snapshot(record);
     this.runs.finished(record);
-    return reply;
+  }
+
+  /** Ends `record` cancelled and returns a copy of it, for the callers that answer with the run. */
+  private cancelled(record: RunRecord, error: string, ms: number): Run {
+    this.end(record, "cancelled", error, ms);
+    return this.snapshot(record);
   }
 
   /** A copy for a reader; a queued run says where it stands in its pipeline's queue and what it waits for. */

@@ -177,17 +177,16 @@ export class PgStore implements Store {
     }
   }
 
-  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<Run> {
+  async finishRun(claim: Claim, status: "success" | "failed" | "cancelled", error: string | null, last?: LastStage): Promise<void> {
     if (last && !hasStage(claim, last.index)) throw new RangeError(`run ${claim.run.id} has no stage ${last.index}`);
     const now = iso(this.clock.now());
     const { claimableChannel, instance } = this.signals;
     const lastValues = last ? [last.index, last.status ?? null, logTexts(last)] : [null, null, []];
     // The watch (the lease's renewal) stays until the run has ended, through a failed finish's retries.
-    const [row] = await this.ownedQuery<RunRow & { became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues, this.signals.runChannel]);
+    const [row] = await this.ownedQuery<{ became_ready: boolean }>(claim, sql.HOT.FINISH_RUN, (ids) => [ids.id, ids.token, status, error, now, claimableChannel, instance, ids.pipelineId, ...lastValues, this.signals.runChannel]);
     if (!row) return assertLaneAgrees(this.pool, claim);
     this.signals.watches.drop(claim.token); // the owner ended its own run: nobody to tell
     if (row.became_ready) this.signals.claimable();
-    return toRun(row);
   }
 
   async releaseRun(claim: Claim, reason: string): Promise<void> {

@@ -58,8 +58,8 @@ export interface ClaimedRow extends Pick<RunRow, "id" | "pipeline_id" | "git_ref
 export const PIPELINE_COLUMNS = "id, seq, name, repository, stages, concurrency, created_at, updated_at";
 
 /**
- * Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. `lines` is the
- * expression of its lines when a statement changes them (lib/store/pg/sql/logsSql.ts).
+ * Columns of a run as RunRow reads them; `prefix` qualifies them (`r.`) in joins. `lines` replaces the
+ * read of its lines (`NULL::json AS lines` for a run just inserted, which has none).
  */
 export const runColumns = (prefix = "", lines = runLinesSql(`${prefix || "runs."}id`)): string =>
   ["id", "seq", "pipeline_id", "git_ref", "env", "status", "stages", "error", "created_at", "started_at", "finished_at", "updated_at", "rerun_of", "cancel_requested_at"]

@@ -208,7 +208,10 @@ async function check(scenario: Scenario): Promise<void> {
     }
     if (!report) violations.push("stop did not resolve");
     else if (clock.now() - stoppedAt > grace) violations.push(`stop(${grace}) resolved only after ${clock.now() - stoppedAt} ms`);
-    for (const run of report?.interrupted ?? []) if (run.status !== "cancelled") violations.push(`interrupted run ${run.id} is ${run.status}`);
+    for (const id of report?.interrupted ?? []) {
+      const status = (await store.getRun(id))?.status;
+      if (status !== "cancelled") violations.push(`interrupted run ${id} is ${status}`);
+    }
     const stillRunning = (await allRuns()).filter((r) => r.status === "running");
     if (stillRunning.length) violations.push(`after stop, ${stillRunning.length} runs are still running`);
     await store.cancelQueued("server stopped");

@@ -27,7 +27,8 @@ const markerSql = (given: string): string => `'[... ' || (${given} - ${MAX_STAGE
  * CTEs `added_lines`, `marked_line` and `dropped_lines` that append `texts` (text[]) to stage `stage`
  * of the run row of CTE `run`, at `at` (timestamptz). `run` has the columns id, seq_before (the run's
  * last_seq before the append) and given (the stage's runs.stage_lines after it); the caller's UPDATE
- * moves those counters, in the same statement.
+ * moves those counters, in the same statement. They return nothing: data-modifying CTEs run to the
+ * end whether or not the statement reads them.
  */
 export const appendLinesCtes = (run: string, stage: string, texts: string, at: string): string => `
 added_lines AS (
@@ -37,31 +38,20 @@ added_lines AS (
   FROM ${run}, unnest(${texts}) WITH ORDINALITY AS t(text, n),
     LATERAL (SELECT t.text, t.n, ${run}.given - cardinality(${texts}) + t.n AS pos) AS a
   WHERE a.pos <= ${MARKER_POS} OR a.pos > ${run}.given - ${LAST_LINES}
-  RETURNING seq, stage, text
 ), marked_line AS (
   UPDATE run_lines l SET text = ${markerSql(`${run}.given`)}, at = ${at}
   FROM ${run}
   WHERE ${run}.given > ${MAX_STAGE_LINES} AND cardinality(${texts}) > 0
     AND l.run_id = ${run}.id AND l.stage = ${stage} AND l.pos = ${MARKER_POS}
-  RETURNING l.seq, l.stage, l.text
 ), dropped_lines AS (
   DELETE FROM run_lines l USING ${run}
   WHERE ${run}.given > ${MAX_STAGE_LINES} AND cardinality(${texts}) > 0
     AND l.run_id = ${run}.id AND l.stage = ${stage} AND l.pos > ${MARKER_POS} AND l.pos <= ${run}.given - ${LAST_LINES}
-  RETURNING l.seq
 )`;
 
 /** A run's lines as RunRow.lines reads them: [stage index, text] in seq order, or NULL for none. */
 export const runLinesSql = (runId: string): string =>
   `(SELECT json_agg(json_build_array(l.stage, l.text) ORDER BY l.seq) FROM run_lines l WHERE l.run_id = ${runId}) AS lines`;
-
-/** runLinesSql in a statement with appendLinesCtes: the lines as they are once the statement is done. */
-export const runLinesAfterAppendSql = (runId: string): string => `(
-  SELECT json_agg(json_build_array(x.stage, x.text) ORDER BY x.seq) FROM (
-    SELECT l.seq, l.stage, l.text FROM run_lines l
-    WHERE l.run_id = ${runId} AND l.seq NOT IN (SELECT seq FROM dropped_lines) AND l.seq NOT IN (SELECT seq FROM marked_line)
-    UNION ALL SELECT seq, stage, text FROM added_lines
-    UNION ALL SELECT seq, stage, text FROM marked_line) AS x) AS lines`;
 
 /**
  * $1 run, $2 after this seq, $3 how many. The run's status and up to $3 + 1 lines after $2 (one more

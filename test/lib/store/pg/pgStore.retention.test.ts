@@ -75,7 +75,9 @@ describe.skipIf(!pgTestUrl)("PgStore retention on PostgreSQL", () => {
     await insertRuns(mixed(3000));
     // The newest: finished through the store, to be kept as it was.
     await store.triggerRun((await store.createPipeline(runOnly("q"))).id, "main");
-    const newest = await store.finishRun((await store.claimRun("w1"))!, "failed", "exit 1", { index: 0, status: "failed", logs: ["boom"] });
+    const last = (await store.claimRun("w1"))!;
+    await store.finishRun(last, "failed", "exit 1", { index: 0, status: "failed", logs: ["boom"] });
+    const newest = (await store.getRun(last.run.id))!;
 
     const before = await runsBySeq();
     const finished = before.filter((r) => FINISHED.has(r.status)).length;
