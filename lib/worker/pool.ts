@@ -209,7 +209,9 @@ export class WorkerPool {
       if (error instanceof ShutdownAbort) this.interrupted.push(claim.run.id);
       this.log?.(`${tag} ${status}: ${error.message}`);
     } catch (thrown) {
-      this.log?.(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);
+      // A stale claim: the run was ended or taken elsewhere meanwhile (deleted with its pipeline, recovered).
+      if (thrown instanceof StaleClaimError) this.log?.(`${tag} stopped: ${thrown.message}`);
+      else this.log?.(`${tag} could not be ended (${coerceError(thrown).message}); the store will recover it`);
     }
   }
 }

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { iso } from "../../../lib/clock.ts";
-import { ServiceUnavailableError } from "../../../lib/api/errors.ts";
+import { ServiceUnavailableError, StaleClaimError } from "../../../lib/api/errors.ts";
 import { MemoryStore } from "../../../lib/store/memory/memoryStore.ts";
 import { simulateRunner, type StageRunner } from "../../../lib/worker/stageRunner.ts";
 import { describeStage, stageSpecs } from "../../../lib/store/stages.ts";
@@ -226,6 +226,18 @@ describe("WorkerPool", () => {
     expect(cancelled.stages[1]!.logs).toEqual(["$ docker build -f Dockerfile ."]);
     expect(t.pool.counts.cancelled).toBe(1);
     expect((await t.run(next)).status).toBe("running");
+  });
+
+  it("says a cancelled run was ended elsewhere when the store refuses its end as stale, not that it will be recovered", async () => {
+    const refuse = (memory: MemoryStore) =>
+      wrapStore(memory, { finishRun: (claim) => Promise.reject(new StaleClaimError(claim.run.id, "run ended elsewhere")) });
+    const t = setup({ size: 1, wrap: refuse });
+    const run = await t.trigger(await t.create(seedPipeline));
+    t.pool.start();
+    await t.clock.advance(50);
+    await t.store.cancelRun(run, "wrong commit");
+    await settle();
+    expect(t.lines.filter((line) => line.includes(run)).at(-1)).toBe(`run ${run} stopped: claim on run ${run} is no longer valid: run ended elsewhere`);
   });
 
   it("aborts the running stage when its pipeline is deleted, ends the run cancelled, and goes on to other work", async () => {
