@@ -7,6 +7,9 @@
 
 export const MAX_LINE_BYTES = 16 * 1024;
 
+/** What ends a line that was cut. */
+export const CUT_MARK = ` [line cut at ${MAX_LINE_BYTES / 1024} KB]`;
+
 export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;
@@ -52,7 +55,7 @@ export class LineSplitter {
     if (line.endsWith("\r")) line = line.slice(0, -1);
     // A "\r" that ended one chunk and was redrawn over in the next.
     line = line.slice(line.lastIndexOf("\r") + 1);
-    if (this.cut) line += ` [line cut at ${MAX_LINE_BYTES / 1024} KB]`;
+    if (this.cut) line += CUT_MARK;
     this.parts = [];
     this.size = 0;
     this.cut = false;

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { ConfigError } from "../../api/errors.ts";
+import { CUT_MARK } from "./lineSplitter.ts";
 import { isReservedVariable } from "./stageEnvironment.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -31,7 +32,8 @@ export function loadSecrets(path: string): Record<string, string> {
  * Replaces every secret value in a line with `***`. A value of several lines is masked line by line,
  * since output is stored a line at a time, leaving out its lines of under 4 characters (the braces of
  * a JSON key would otherwise be masked in every log); longer values go first, so that a value
- * containing another is masked whole.
+ * containing another is masked whole. A line cut at its size limit may end in a secret's start: that
+ * is masked too.
  */
 export function secretMasker(secrets: Record<string, string>): (line: string) => string {
   const fragments = Object.values(secrets).flatMap((value) => {
@@ -42,6 +44,18 @@ export function secretMasker(secrets: Record<string, string>): (line: string) =>
   if (values.length === 0) return (line) => line;
   return (line) => {
     for (const value of values) if (line.includes(value)) line = line.replaceAll(value, "***");
-    return line;
+    return line.endsWith(CUT_MARK) ? maskCutStart(line.slice(0, -CUT_MARK.length), values) + CUT_MARK : line;
   };
+}
+
+/** `text` with its longest ending that starts one of `values` masked. */
+function maskCutStart(text: string, values: string[]): string {
+  let longest = 0;
+  for (const value of values)
+    for (let length = Math.min(value.length - 1, text.length); length > longest; length--)
+      if (text.endsWith(value.slice(0, length))) {
+        longest = length;
+        break;
+      }
+  return longest ? `${text.slice(0, -longest)}***` : text;
 }

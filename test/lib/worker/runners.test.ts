@@ -10,6 +10,7 @@ import { ConfigError } from "../../../lib/api/errors.ts";
 import { systemClock } from "../../../lib/clock.ts";
 import { loadConfig } from "../../../lib/config/settings.ts";
 import { workerSettings } from "../../../lib/config/workerSettings.ts";
+import { CUT_MARK } from "../../../lib/worker/shell/lineSplitter.ts";
 import { loadSecrets, secretMasker } from "../../../lib/worker/shell/secrets.ts";
 import { stageRunnerFor } from "../../../lib/worker/runners.ts";
 import { processWorkspaceRoot } from "../../../lib/worker/shell/workspace.ts";
@@ -83,5 +84,13 @@ describe("secrets", () => {
     const mask = secretMasker({ SHORT: "abc", LONG: "abcdef", EMPTY: "", SPACE: " " });
     expect(mask("x abcdef y abc z")).toBe("x *** y *** z");
     expect(mask("nothing here")).toBe("nothing here");
+  });
+
+  it("masks the start of a secret that a cut line ends in, and only in a cut line", () => {
+    const mask = secretMasker({ TOKEN: "s3cr3t-t0ken" });
+    expect(mask(`${"x".repeat(20)}s3cr3t-t${CUT_MARK}`)).toBe(`${"x".repeat(20)}***${CUT_MARK}`);
+    expect(mask(`a s3cr3t-t0ken b s3c${CUT_MARK}`)).toBe(`a *** b ***${CUT_MARK}`);
+    expect(mask(`nothing of it${CUT_MARK}`)).toBe(`nothing of it${CUT_MARK}`);
+    expect(mask("ends in s3cr3t-t")).toBe("ends in s3cr3t-t");
   });
 });
