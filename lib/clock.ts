@@ -12,6 +12,11 @@ export interface Clock {
    * the next microtask, so that a 0-ms stage costs no timer tick.
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Calls `fire` after `ms` unless the function returned is called first: a time limit that is nearly
+   * always cancelled, for one timer rather than a sleep's AbortController and rejected promise.
+   */
+  timer(ms: number, fire: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -20,6 +25,10 @@ export const systemClock: Clock = {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (ms <= 0) return Promise.resolve();
     return delay(ms, undefined, { signal }).catch(() => Promise.reject(signal?.reason));
+  },
+  timer: (ms, fire) => {
+    const timeout = setTimeout(fire, ms);
+    return () => clearTimeout(timeout);
   },
 };
 

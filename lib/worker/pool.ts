@@ -57,11 +57,17 @@ export class WorkerPool {
   /** Set when the shutdown grace period has run out: every run still executing is aborted. */
   private graceOver = false;
   private loops: Promise<void>[] = [];
-  /** The aborts of the runs being executed. */
-  private readonly inFlight = new Set<AbortController>();
+  /**
+   * The abort of the run each worker executes, by worker; undefined while it executes none. Not a Set:
+   * a Set that takes an object in and out every run keeps each one reachable from its retired hash
+   * tables (V8 links each to the next, for iterators) until a full collection, so that every run's
+   * controller and signal went to the old generation (bench/README.md, retention).
+   */
+  private readonly inFlight: (AbortController | undefined)[];
+  private executing = 0;
   private readonly interrupted: string[] = [];
   private readonly released: string[] = [];
-  private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.inFlight.size === 0));
+  private readonly idle = new IdleWorkers((waiting) => this.stopping || (waiting === this.ids.length && this.executing === 0));
   private unsubscribe: (() => void) | undefined;
   private readonly canStartStage: ((stage: StageSpec) => boolean) | undefined;
   private readonly stageTimeoutS: number;
@@ -78,6 +84,7 @@ export class WorkerPool {
     this.stageTimeoutS = opts.stageTimeoutS ?? 3600;
     const name = opts.name ?? "worker";
     this.ids = Array.from({ length: opts.size }, (_, i) => `${name}-${i + 1}`);
+    this.inFlight = this.ids.map(() => undefined);
   }
 
   get size(): number {
@@ -86,13 +93,13 @@ export class WorkerPool {
 
   /** Number of runs being executed right now. */
   get busy(): number {
-    return this.inFlight.size;
+    return this.executing;
   }
 
   start(): void {
     if (this.loops.length || this.stopping) return;
     this.unsubscribe = this.store.onClaimable(() => this.idle.wake(1));
-    this.loops = this.ids.map((id) => this.workerLoop(id));
+    this.loops = this.ids.map((id, slot) => this.workerLoop(id, slot));
   }
 
   /**
@@ -111,7 +118,7 @@ export class WorkerPool {
     await Promise.race([all, this.clock.sleep(graceMs, grace.signal).catch(() => {})]);
     grace.abort();
     this.graceOver = true;
-    for (const abort of this.inFlight) abort.abort(new ShutdownAbort());
+    for (const abort of this.inFlight) abort?.abort(new ShutdownAbort());
     await all;
     return { interrupted: this.interrupted.splice(0), released: this.released.splice(0) };
   }
@@ -121,7 +128,7 @@ export class WorkerPool {
     return this.idle.whenIdle();
   }
 
-  private async workerLoop(workerId: string): Promise<void> {
+  private async workerLoop(workerId: string, slot: number): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       const generation = this.idle.generation;
@@ -136,16 +143,17 @@ export class WorkerPool {
         await this.clock.sleep(delay, this.stopped.signal).catch(() => {});
         continue;
       }
-      if (claim) await this.execute(workerId, claim);
+      if (claim) await this.execute(workerId, slot, claim);
       else if (generation === this.idle.generation && !this.stopping) await this.idle.wait();
     }
   }
 
   /** Executes a claimed run to its end; never throws. */
-  private async execute(workerId: string, claim: Claim): Promise<void> {
+  private async execute(workerId: string, slot: number, claim: Claim): Promise<void> {
     const abort = new AbortController();
     if (this.graceOver) abort.abort(new ShutdownAbort());
-    this.inFlight.add(abort);
+    this.inFlight[slot] = abort;
+    this.executing++;
     const unwatch = this.store.watchClaim(
       claim,
       (reason) => abort.abort(new StaleClaimError(claim.run.id, reason)),
@@ -172,7 +180,8 @@ export class WorkerPool {
       unwatch();
       // After the run's end is recorded: a cancel does not wait for a workspace to be removed.
       await this.runner.endRun?.(run).catch((error: unknown) => this.log?.(`${tag}: cleaning up failed: ${coerceError(error).message}`));
-      this.inFlight.delete(abort);
+      this.inFlight[slot] = undefined;
+      this.executing--;
     }
   }
 

@@ -1,4 +1,7 @@
-/** The real clock's sleep: a 0-ms sleep costs no timer, and an abort ends a sleep at once with its reason. */
+/**
+ * The real clock's sleep: a 0-ms sleep costs no timer, and an abort ends a sleep at once with its reason;
+ * its timer fires once unless cancelled.
+ */
 import { describe, expect, it } from "vitest";
 import { backoffMs, iso, systemClock } from "../../lib/clock.ts";
 
@@ -16,6 +19,15 @@ describe("systemClock", () => {
     abort.abort(new Error("cancelled"));
     await expect(sleeping).rejects.toThrow("cancelled");
     await expect(systemClock.sleep(10, abort.signal)).rejects.toThrow("cancelled");
+  });
+
+  it("fires a timer after its time, and never once it is cancelled", async () => {
+    const fired: string[] = [];
+    systemClock.timer(5, () => fired.push("kept"));
+    const cancel = systemClock.timer(5, () => fired.push("cancelled"));
+    cancel();
+    await systemClock.sleep(30);
+    expect(fired).toEqual(["kept"]);
   });
 });
 

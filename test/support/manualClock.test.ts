@@ -52,6 +52,19 @@ describe("ManualClock", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("fires a timer at its deadline as a sleep wakes, and never once it is cancelled", async () => {
+    const clock = new ManualClock();
+    const fired: [string, number][] = [];
+    clock.timer(100, () => fired.push(["kept", clock.now()]));
+    const cancel = clock.timer(50, () => fired.push(["cancelled", clock.now()]));
+    expect(clock.pending).toBe(2);
+    cancel();
+    await settle();
+    expect(clock.pending).toBe(1);
+    await clock.advance(200);
+    expect(fired).toEqual([["kept", EPOCH + 100]]);
+  });
+
   it("advances to the next deadline, and says when nobody sleeps", async () => {
     const clock = new ManualClock();
     expect(await clock.advanceToNext()).toBe(false);

@@ -64,6 +64,13 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** A sleep of `ms` that calls `fire`, cancelled by aborting it. */
+  timer(ms: number, fire: () => void): () => void {
+    const cancel = new AbortController();
+    this.sleep(ms, cancel.signal).then(fire, () => {});
+    return () => cancel.abort();
+  }
+
   /** Number of sleeps waiting for time to pass. */
   get pending(): number {
     return this.sleepers.length;

@@ -1,8 +1,9 @@
 /**
  * The in-memory store's runs: by id, and in trigger order for listing newest first; at most `retain`
- * finished ones, the first to finish dropped first. A dropped run leaves the Map at once and the
- * ordered array when more than half of it is dropped runs, so that a drop costs O(1) on average
- * rather than a splice.
+ * finished ones, the first to finish dropped first. A dropped run is let go at once: it leaves the Map,
+ * and its slot in the ordered list is emptied (found by its seq, a binary search). The emptied slots are
+ * taken out when they are more than half of the list, so that a drop costs O(log n) on average rather
+ * than a splice, and the list never holds a dropped run, only its seq.
  */
 import type { Run } from "../../api/schemas.ts";
 import { Fifo } from "./fifo.ts";
@@ -10,8 +11,10 @@ import { newRecord, type RunRecord, type RunSource } from "./runRecord.ts";
 
 export class RunList {
   private readonly byId = new Map<string, RunRecord>();
-  /** Ascending seq; may still hold dropped runs. */
-  private order: RunRecord[] = [];
+  /** Ascending seq, a run's seq at the same index as its record in `records`. */
+  private seqs: number[] = [];
+  /** The records in trigger order; undefined where a run was dropped. */
+  private records: (RunRecord | undefined)[] = [];
   private seq = 0;
   /** Finished runs' ids in the order they finished. */
   private readonly ended = new Fifo<string>();
@@ -29,7 +32,8 @@ export class RunList {
   add(run: Run, source: RunSource): RunRecord {
     const record = newRecord(++this.seq, run, source);
     this.byId.set(run.id, record);
-    this.order.push(record);
+    this.seqs.push(record.seq);
+    this.records.push(record);
     return record;
   }
 
@@ -38,22 +42,37 @@ export class RunList {
   }
 
   delete(id: string): void {
-    if (!this.byId.delete(id)) return;
-    if (this.order.length > 2 * this.byId.size + 64) this.order = this.order.filter((r) => this.byId.get(r.run.id) === r);
+    const record = this.byId.get(id);
+    if (!record) return;
+    this.byId.delete(id);
+    this.records[this.below(record.seq + 1) - 1] = undefined;
+    if (this.records.length > 2 * this.byId.size + 64) this.compact();
   }
 
   /** The runs with a seq below `before`, newest first. */
   *newestFirst(before: number): Generator<RunRecord> {
+    for (let i = this.below(before) - 1; i >= 0; i--) {
+      const record = this.records[i];
+      if (record) yield record;
+    }
+  }
+
+  /** How many runs in the list have a seq below `seq`. */
+  private below(seq: number): number {
     let lo = 0;
-    let hi = this.order.length;
+    let hi = this.seqs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.order[mid]!.seq < before) lo = mid + 1;
+      if (this.seqs[mid]! < seq) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo - 1; i >= 0; i--) {
-      const record = this.order[i]!;
-      if (this.byId.get(record.run.id) === record) yield record;
-    }
+    return lo;
+  }
+
+  /** Takes the dropped runs' slots out. */
+  private compact(): void {
+    const records = this.records.filter((r): r is RunRecord => r !== undefined);
+    this.records = records;
+    this.seqs = records.map((r) => r.seq);
   }
 }

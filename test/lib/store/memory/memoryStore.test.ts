@@ -53,6 +53,25 @@ describe("MemoryStore retention", () => {
     expect(pages).toEqual(ids.slice(-5).reverse());
   });
 
+  it("lists and pages the same as runs are dropped, the list compacted many times over, a long run kept", async () => {
+    const store = new MemoryStore({ retainRuns: 7 });
+    const p = (await store.createPipeline(runOnly("p"))).id;
+    const q = (await store.createPipeline(runOnly("q"))).id;
+    const long = (await store.triggerRun(q, "main"))!.id;
+    expect((await store.claimRun("long"))!.run.id).toBe(long); // running throughout, the oldest run
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 600; i++) {
+      ids.push((await store.triggerRun(p, "main"))!.id);
+      await finishOne(store);
+      // A cursor from a page read before hundreds of drops still leads to what is left older than it.
+      if (i === 300) cursor = (await store.listRuns({ limit: 3 })).next;
+    }
+    expect((await store.listRuns({ limit: 100 })).items.map((r) => r.id)).toEqual([...ids.slice(-7).reverse(), long]);
+    expect((await store.listRuns({ limit: 100, cursor })).items.map((r) => r.id)).toEqual([long]);
+    for (const id of ids.slice(0, -7)) expect(await store.getRun(id)).toBeUndefined();
+  });
+
   it("refuses a retention limit that is not a whole number of at least 1", () => {
     for (const retainRuns of [0, -1, 1.5]) expect(() => new MemoryStore({ retainRuns })).toThrow(RangeError);
   });
