@@ -1,7 +1,8 @@
 /**
  * RSS under retention and memory per kept run: a child process (retentionProcess.ts) runs many 0-ms
  * runs through one in-memory store with the default retention and samples its RSS after a full
- * collection. Flat means: no sample after the warm-up more than 10% above the first one after it.
+ * collection, once V8 has returned the pages it freed. Flat means: no sample after the warm-up more
+ * than 10% above the first one after it.
  */
 import { fork } from "node:child_process";
 import { once } from "node:events";

@@ -6,6 +6,7 @@
  * with the store full, less heap used once it is let go. Sends the result over IPC.
  */
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_RETAIN_RUNS, MemoryStore } from "../lib/store/memory/memoryStore.ts";
 import { startPool, triggerAll } from "./engine.ts";
 import type { RetentionRun, RetentionSample } from "./retention.ts";
@@ -17,11 +18,24 @@ if (!collect) throw new Error("retention: run with --expose-gc");
 /** Runs queued at a time, so that what the process holds is what retention keeps, not a backlog. */
 const BATCH = 1_000;
 
-function sample(done: number, seconds: number): RetentionSample {
+/**
+ * How long a sample waits between the collection and reading RSS. V8 gives the pages a collection
+ * emptied back to the system on a background thread, after gc() has returned: read at once, RSS
+ * counted 30 to 50 MB of pages already freed, or part of them, as that thread happened to run (125
+ * to 185 of V8's 256-KB pages still mapped, heapTotal unchanged; gone 20 to 100 ms later, even with
+ * the main thread spinning). The pool is idle meanwhile, so nothing else changes (bench/README.md).
+ */
+const SETTLE_MS = 250;
+
+async function sample(done: number, seconds: number): Promise<RetentionSample> {
   collect!();
+  await sleep(SETTLE_MS);
   const { rss, heapUsed } = process.memoryUsage();
   return { runs: done, seconds, rssBytes: rss, heapUsedBytes: heapUsed };
 }
+
+/** Heap used after a full collection (no RSS, so no wait). */
+const heapUsed = () => (collect!(), process.memoryUsage().heapUsed);
 
 /**
  * `count` runs through a new store, sampled every `sampleEvery` runs; the heap with the store still
@@ -30,7 +44,7 @@ function sample(done: number, seconds: number): RetentionSample {
 async function through(count: number, sampleEvery: number) {
   const store = new MemoryStore();
   const { pool, trigger } = await startPool(store, workers, pipelines, 0);
-  const samples = [sample(0, 0)];
+  const samples = [await sample(0, 0)];
   let seconds = 0;
   for (let done = 0, next = sampleEvery; done < count; ) {
     const began = performance.now();
@@ -40,7 +54,7 @@ async function through(count: number, sampleEvery: number) {
     done += batch;
     seconds += (performance.now() - began) / 1000;
     if (done >= next || done === count) {
-      samples.push(sample(done, seconds));
+      samples.push(await sample(done, seconds));
       next += sampleEvery;
     }
   }
@@ -52,11 +66,11 @@ async function through(count: number, sampleEvery: number) {
     kept += page.items.length;
     if (!(cursor = page.next)) break;
   }
-  return { samples, seconds, kept, heapWithStore: sample(count, seconds).heapUsedBytes };
+  return { samples, seconds, kept, heapWithStore: heapUsed() };
 }
 
 /** Heap used once whatever `through` held is let go. */
-const heapWithout = () => (collect!(), sample(0, 0).heapUsedBytes);
+const heapWithout = () => (collect!(), heapUsed());
 
 const churn = await through(runs, every);
 const churnHeap = churn.heapWithStore - heapWithout();
