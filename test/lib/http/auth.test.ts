@@ -21,6 +21,12 @@ describe("tokenChecker", () => {
     expect(several.accepts("delta")).toBe(false);
   });
 
+  it("compares bytes, so a token beyond ASCII matches itself only", () => {
+    const unicode = tokenChecker(["tökén-✓"]);
+    expect(unicode.accepts("Bearer tökén-✓")).toBe(true);
+    for (const header of ["tökén-", "tökén-✓✓", "tokén-✓", "tökén-\u0000"]) expect(unicode.accepts(header), header).toBe(false);
+  });
+
   it("rejects a missing, empty, wrong or differently long token without throwing", () => {
     for (const header of [undefined, "", " ", "Bearer", "Bearer ", "s3cret-tokeN", "s3cret-toke", "s3cret-token-and-more", "x", "Basic czNjcmV0LXRva2Vu", "Bearer Bearer s3cret-token", "s3cret-token, s3cret-token", "\u0000", "é".repeat(10_000)])
       expect(checker.accepts(header), JSON.stringify(header)?.slice(0, 40)).toBe(false);
