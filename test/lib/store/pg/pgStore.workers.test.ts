@@ -83,16 +83,20 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     expect(await api.getRun(run.id)).toMatchObject({ status: "cancelled", error: "cancelled: not wanted", stages: [{ status: "cancelled", attempts: 1 }] });
   });
 
-  it("a dead worker's run is failed once its lease expires, the recovering process logs it, and its pipeline's next run then runs", async () => {
+  /** A pipeline with two runs, the first claimed by a worker that then dies: nothing renews its lease. */
+  const deadWorkersRun = async (leaseMs: number) => {
     const api = await db.open();
     const pipeline = await api.createPipeline(runOnly("p"));
     const lostRun = (await api.triggerRun(pipeline.id, "main"))!;
     const nextRun = (await api.triggerRun(pipeline.id, "main"))!;
-    // A worker that claims and dies: nothing renews its 300-ms lease.
-    const dead = await db.open({ leaseMs: 300 });
+    const dead = await db.open({ leaseMs });
     expect((await dead.claimRun("dead-1"))!.run.id).toBe(lostRun.id);
     await dead.close();
+    return { api, pipeline, lostRun, nextRun };
+  };
 
+  it("a dead worker's run is failed once its lease expires, the recovering process logs it, and its pipeline's next run then runs", async () => {
+    const { api, pipeline, lostRun, nextRun } = await deadWorkersRun(300);
     const lines: string[] = [];
     pool(await db.open({ leaseMs: 300, sweepIntervalMs: 50, log: (line) => lines.push(line) }), instant, 1, "b");
     await until(async () => (await api.getRun(nextRun.id))!.status === "success", 3000);
@@ -103,13 +107,7 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
 
   it("a process that starts after a dead worker's lease expired recovers its run at once, not after a sweep interval", async () => {
     // As a worker function does: each invocation lasts seconds, less than one interval.
-    const api = await db.open();
-    const pipeline = await api.createPipeline(runOnly("p"));
-    const lostRun = (await api.triggerRun(pipeline.id, "main"))!;
-    const nextRun = (await api.triggerRun(pipeline.id, "main"))!;
-    const dead = await db.open({ leaseMs: 1000 });
-    expect((await dead.claimRun("dead-1"))!.run.id).toBe(lostRun.id);
-    await dead.close();
+    const { api, lostRun, nextRun } = await deadWorkersRun(1000);
 
     // Its clock a minute on: the lease has expired for it without anyone waiting.
     const later = { ...systemClock, now: () => Date.now() + 60_000 };
