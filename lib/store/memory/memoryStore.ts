@@ -92,8 +92,8 @@ export class MemoryStore implements Store {
     if (!record) return undefined;
     this.pipelines.delete(id);
     const now = this.clock.now();
-    const cancelledQueued = [...record.queue].map((queued) => this.cancelled(queued, "pipeline deleted", now));
-    const cancelledRunning = record.running ? [this.cancelled(record.running, "pipeline deleted", now)] : [];
+    const cancelledQueued = [...record.queue].map((queued) => this.snapshot(this.end(queued, "cancelled", "pipeline deleted", now)));
+    const cancelledRunning = record.running ? [this.snapshot(this.end(record.running, "cancelled", "pipeline deleted", now))] : [];
     return { cancelledQueued, cancelledRunning };
   }
 
@@ -123,7 +123,7 @@ export class MemoryStore implements Store {
     const error = `cancelled: ${reason}`;
     if (record.run.status === "queued") {
       this.pipelines.get(record.run.pipeline_id)?.queue.remove(record);
-      return { outcome: "cancelled", run: this.cancelled(record, error, this.clock.now()) };
+      return { outcome: "cancelled", run: this.snapshot(this.end(record, "cancelled", error, this.clock.now())) };
     }
     if (record.run.status === "running") {
       this.cancelRunning(record, error);
@@ -251,7 +251,7 @@ export class MemoryStore implements Store {
   async cancelQueued(reason: string): Promise<Run[]> {
     const now = this.clock.now();
     const queued = [...this.pipelines.values()].flatMap((pipeline) => pipeline.queue.drain());
-    return queued.sort((a, b) => a.seq - b.seq).map((record) => this.cancelled(record, reason, now));
+    return queued.sort((a, b) => a.seq - b.seq).map((record) => this.snapshot(this.end(record, "cancelled", reason, now)));
   }
 
   async close(): Promise<void> {
@@ -267,22 +267,16 @@ export class MemoryStore implements Store {
   }
 
   /** Ends a queued (already dequeued) or running run: frees its pipeline, tells who waits, applies retention. */
-  private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): void {
-    const { run } = record;
+  private end(record: RunRecord, status: EndStatus, error: string | null, ms: number): RunRecord {
     endRun(record, status, error, iso(ms));
-    const pipeline = this.pipelines.get(run.pipeline_id);
+    const pipeline = this.pipelines.get(record.run.pipeline_id);
     if (pipeline?.running === record) {
       pipeline.running = undefined;
       if (pipeline.queue.size) this.notify();
     }
     this.changed(record);
     this.runs.finished(record);
-  }
-
-  /** Ends `record` cancelled and returns a copy of it, for the callers that answer with the run. */
-  private cancelled(record: RunRecord, error: string, ms: number): Run {
-    this.end(record, "cancelled", error, ms);
-    return this.snapshot(record);
+    return record;
   }
 
   /** A copy for a reader; a queued run says where it stands in its pipeline's queue and what it waits for. */
