@@ -55,6 +55,9 @@ export async function runWorker(context: Pick<Context, "getRemainingTimeInMillis
     ...(deps.stageTimeoutS ? { stageTimeoutS: deps.stageTimeoutS } : {}),
   });
   if (!enoughTime()) return { ...pool.counts, stopped: "deadline", remainingMs: context.getRemainingTimeInMillis() };
+  // Before claiming, so that a pipeline a dead worker held runs in this invocation; a database that
+  // cannot be reached fails the claims too, which back off as ever.
+  await deps.store.recoverExpired?.().catch(() => {});
   pool.start();
   await pool.whenIdle();
   const stopped = refused || !enoughTime() ? "deadline" : "idle";

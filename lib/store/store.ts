@@ -171,6 +171,13 @@ export interface Store {
   /** Calls `listener` whenever a run may have become claimable. Returns an unsubscribe function. */
   onClaimable(listener: () => void): () => void;
 
+  /**
+   * A durable store's: ends the runs of workers whose leases expired, so that their pipelines move on.
+   * Such a store runs it on its own while workers listen; the worker function also calls it before it
+   * claims, since an invocation may end before the store's own pass has.
+   */
+  recoverExpired?(): Promise<Run[]>;
+
   /** Cancels every queued run (used when a non-durable store shuts down). */
   cancelQueued(reason: string): Promise<Run[]>;
   close(): Promise<void>;

@@ -65,6 +65,27 @@ describe("runWorker", () => {
     expect(after.stages[0]!.logs[0]).toMatch(/not enough time left to run the deploy stage/);
   });
 
+  it("recovers expired leases before it claims, so a pipeline a dead worker held runs in this invocation", async () => {
+    const clock = new ManualClock();
+    const memory = new MemoryStore({ clock });
+    const pipeline = await memory.createPipeline(seedPipeline);
+    const lost = (await memory.triggerRun(pipeline.id, "main"))!;
+    const next = (await memory.triggerRun(pipeline.id, "main"))!;
+    const dead = (await memory.claimRun("dead-worker"))!;
+    const calls: string[] = [];
+    const store = wrapStore(memory, {
+      // What a durable store does for a lease that expired: the run ends failed and its pipeline is free.
+      recoverExpired: async () => (calls.push("recover"), await memory.finishRun(dead, "failed", "worker lost: lease expired"), []),
+      claimRun: (workerId) => (calls.push("claim"), memory.claimRun(workerId)),
+    });
+    const summary = runWorker(contextUntil(clock, clock.now() + 60_000), { store, clock, workers: 1, ...simulated(clock) });
+    await drive(clock, summary);
+    expect(await summary).toMatchObject({ success: 1, stopped: "idle" });
+    expect(calls[0]).toBe("recover");
+    expect((await memory.getRun(lost.id))!.status).toBe("failed");
+    expect((await memory.getRun(next.id))!.status).toBe("success");
+  });
+
   it("does nothing when invoked with too little time", async () => {
     const clock = new ManualClock();
     const store = new MemoryStore({ clock });

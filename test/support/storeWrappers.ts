@@ -12,6 +12,8 @@ export type StoreOverrides = Partial<Omit<Store, "durable">>;
  * functions are made once here, not per call (the bench calls them on its hot path).
  */
 export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
+  // Optional in Store: forwarded only where the inner store (or the override) has it.
+  const recoverExpired = overrides.recoverExpired ?? (inner.recoverExpired ? () => inner.recoverExpired!() : undefined);
   return {
     get durable() {
       return inner.durable;
@@ -38,6 +40,7 @@ export function wrapStore(inner: Store, overrides: StoreOverrides): Store {
     onClaimable: overrides.onClaimable ?? ((listener) => inner.onClaimable(listener)),
     cancelQueued: overrides.cancelQueued ?? ((reason) => inner.cancelQueued(reason)),
     close: overrides.close ?? (() => inner.close()),
+    ...(recoverExpired ? { recoverExpired } : {}),
   };
 }
 

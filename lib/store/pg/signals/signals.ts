@@ -20,7 +20,7 @@
  *   schema suffix and which would cost a LISTEN round trip per follower.
  * - Stores with onClaimable listeners (those running workers) do the store's periodic work: the
  *   sweep for expired leases, expired Idempotency-Keys and, with --retain-runs, old finished runs,
- *   each once when the first listener comes and then on its interval.
+ *   each on its interval, and at once when listening starts if its interval has passed.
  * These cadences run on real timers, not the injected clock: tests drive recovery by calling
  * PgStore.recoverExpired (and retention by PgStore.pruneFinished), and the clock only stamps times.
  */
@@ -71,6 +71,8 @@ export class Signals {
   private readonly connection: ListenConnection;
   private pollTimer: NodeJS.Timeout | undefined;
   private periodicTimers: NodeJS.Timeout[] = [];
+  /** Each periodic work's last pass: when it started and whether it is still going. */
+  private readonly passes = new Map<Periodic, { startedAt: number; running: boolean }>();
   private renewTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -254,20 +256,23 @@ export class Signals {
   }
 
   /**
-   * Runs `work` at once and then every intervalMs, one pass at a time. At once, because a worker
-   * function's invocation may end before one interval has passed: it would never recover a lease.
+   * Runs `work` every intervalMs while there are listeners, one pass at a time across subscriptions,
+   * and at once when listening starts if no pass has started for an interval: a short-lived worker
+   * would otherwise never get to it.
    */
   private repeatWork(work: Periodic): NodeJS.Timeout {
-    let running = false;
     const pass = () => {
-      if (running || this.closed) return;
-      running = true;
+      const state = this.passes.get(work);
+      if (state?.running || this.closed) return;
+      const next = { startedAt: performance.now(), running: true };
+      this.passes.set(work, next);
       work
         .run()
         .catch(() => {}) // the database is unreachable: the next time tries again
-        .finally(() => (running = false));
+        .finally(() => (next.running = false));
     };
-    pass();
+    const last = this.passes.get(work)?.startedAt;
+    if (last === undefined || performance.now() - last >= work.intervalMs) pass();
     return repeat(work.intervalMs, pass);
   }
 }

@@ -115,4 +115,24 @@ describe.skipIf(!pgTestUrl)("worker pools on PgStore", () => {
     await until(async () => (await api.getRun(nextRun.id))!.status === "success", 3000);
     expect(await api.getRun(lostRun.id)).toMatchObject({ status: "failed", error: LEASE_EXPIRED });
   });
+
+  it("sweeps at once when listening starts, and not again within its interval however often listeners come and go", async () => {
+    const { api, pipeline, lostRun } = await deadWorkersRun(1000);
+    const lines: string[] = [];
+    const later = { ...systemClock, now: () => Date.now() + 60_000 };
+    const store = await db.open({ clock: later, leaseMs: 1000, sweepIntervalMs: 60_000, pollIntervalMs: 60_000, log: (line) => lines.push(line) });
+    store.onClaimable(() => {})(); // a listener that comes and goes at once, as a short invocation's pool
+    await until(async () => (await api.getRun(lostRun.id))!.status === "failed", 2000);
+
+    // A second dead worker's run, and listeners coming and going again within the minute: no sweep.
+    const dead = await db.open({ leaseMs: 1000 });
+    const second = (await dead.claimRun("dead-2"))!.run;
+    await dead.close();
+    for (let i = 0; i < 3; i++) store.onClaimable(() => {})();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await api.getRun(second.id))!.status).toBe("running");
+    expect(lines).toEqual([`run ${lostRun.id} failed: ${LEASE_EXPIRED} (pipeline ${pipeline.id})`]);
+    // Asked for, it is recovered at once.
+    expect((await store.recoverExpired()).map((run) => run.id)).toEqual([second.id]);
+  });
 });
