@@ -6,11 +6,11 @@ import { stripVTControlCharacters } from "node:util";
 
 /**
  * A line as the operator's terminal may show it: stage output goes here too, so its escape sequences
- * are dropped and other control characters (a carriage return, a bell) shown as `\xNN`; tabs stay.
+ * are dropped and other control characters (a carriage return, a bell, C1's) shown as `\xNN`; tabs stay.
  * The run's log in the store keeps them all.
  */
 export const printable = (line: string): string =>
-  stripVTControlCharacters(line).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  stripVTControlCharacters(line).replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 /** A progress line with an ISO timestamp, on stdout. */
 export const stamp = (line: string): void => console.log(`${new Date().toISOString()} ${printable(line)}`);

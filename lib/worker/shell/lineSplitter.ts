@@ -43,7 +43,11 @@ export class LineSplitter {
     const room = MAX_LINE_BYTES - this.size;
     if (bytes.length > room) {
       this.cut = true;
-      bytes = bytes.subarray(0, room);
+      // Cut before a character rather than through it (0b10xxxxxx continues one): a secret's start
+      // must stay text for secrets.ts to mask it.
+      let end = room;
+      while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+      bytes = bytes.subarray(0, end);
     }
     if (bytes.length === 0) return;
     this.parts.push(bytes);

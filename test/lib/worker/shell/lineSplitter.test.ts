@@ -35,6 +35,11 @@ describe("LineSplitter", () => {
     expect(lines[1]).toBe("next");
   });
 
+  it("cuts before a character that would straddle 16 KB, never through it", () => {
+    const lines = split("x".repeat(MAX_LINE_BYTES - 1) + "€uro\n");
+    expect(lines).toEqual(["x".repeat(MAX_LINE_BYTES - 1) + " [line cut at 16 KB]"]);
+  });
+
   it("keeps the last state of a line redrawn with carriage returns, however the chunks fall", () => {
     expect(split("10%\r50%\r100%\ndone\n")).toEqual(["100%", "done"]);
     expect(split("10%\r", "50%\r", "\n")).toEqual(["50%"]);
