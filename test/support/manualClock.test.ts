@@ -63,6 +63,10 @@ describe("ManualClock", () => {
     expect(clock.pending).toBe(1);
     await clock.advance(200);
     expect(fired).toEqual([["kept", EPOCH + 100]]);
+    // A timer of 0 cancelled before its turn does not fire either.
+    clock.timer(0, () => fired.push(["zero", clock.now()]))();
+    await settle();
+    expect(fired).toHaveLength(1);
   });
 
   it("advances to the next deadline, and says when nobody sleeps", async () => {

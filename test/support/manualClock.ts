@@ -67,7 +67,8 @@ export class ManualClock implements Clock {
   /** A sleep of `ms` that calls `fire`, cancelled by aborting it. */
   timer(ms: number, fire: () => void): () => void {
     const cancel = new AbortController();
-    this.sleep(ms, cancel.signal).then(fire, () => {});
+    // Checked again when it is due: a sleep of 0 resolves without looking at its signal.
+    this.sleep(ms, cancel.signal).then(() => cancel.signal.aborted || fire(), () => {});
     return () => cancel.abort();
   }
 
