@@ -52,34 +52,34 @@ describe("runInSession", () => {
     );
   });
 
-  it("stops the whole group on abort, a background grandchild included", async () => {
-    const pids = join(dir, "abort.pids");
+  /**
+   * Runs `script(pidsFile)`, which writes `count` process ids there, and aborts it once they are all
+   * written; resolves to how it ended and those processes.
+   */
+  const abortOnce = async (name: string, count: number, script: (pids: string) => string, killGraceMs?: number) => {
+    const pids = join(dir, `${name}.pids`);
     const abort = new AbortController();
-    const { done } = sh(`echo $$ > ${pids}; sleep 60 & echo $! >> ${pids}; sleep 60`, { signal: abort.signal });
-    await until(async () => existsSync(pids) && pidsIn(pids).length === 2, 5000);
+    const { done } = sh(script(pids), { signal: abort.signal, ...(killGraceMs === undefined ? {} : { killGraceMs }) });
+    await until(async () => existsSync(pids) && pidsIn(pids).length === count, 5000);
     abort.abort();
-    expect(await done).toEqual({ code: null, signal: "SIGTERM" });
-    await allGone(pidsIn(pids));
+    return { end: await done, pids: pidsIn(pids) };
+  };
+
+  it("stops the whole group on abort, a background grandchild included", async () => {
+    const { end, pids } = await abortOnce("abort", 2, (f) => `echo $$ > ${f}; sleep 60 & echo $! >> ${f}; sleep 60`);
+    expect(end).toEqual({ code: null, signal: "SIGTERM" });
+    await allGone(pids);
   });
 
   it("stops a process that moved to a process group of its own (GNU timeout does)", async () => {
-    const pids = join(dir, "timeout.pids");
-    const abort = new AbortController();
-    const { done } = sh(`timeout 60 sh -c 'echo $$ > ${pids}; sleep 60' & wait`, { signal: abort.signal });
-    await until(async () => existsSync(pids) && pidsIn(pids).length === 1, 5000);
-    abort.abort();
-    await done;
-    await allGone(pidsIn(pids));
+    const { pids } = await abortOnce("timeout", 1, (f) => `timeout 60 sh -c 'echo $$ > ${f}; sleep 60' & wait`);
+    await allGone(pids);
   });
 
   it("kills a group that ignores SIGTERM once the grace period is over", async () => {
-    const pids = join(dir, "stubborn.pids");
-    const abort = new AbortController();
-    const { done } = sh(`trap '' TERM; echo $$ > ${pids}; sleep 60 & echo $! >> ${pids}; wait`, { signal: abort.signal, killGraceMs: 100 });
-    await until(async () => existsSync(pids) && pidsIn(pids).length === 2, 5000);
-    abort.abort();
-    expect(await done).toEqual({ code: null, signal: "SIGKILL" });
-    await allGone(pidsIn(pids));
+    const { end, pids } = await abortOnce("stubborn", 2, (f) => `trap '' TERM; echo $$ > ${f}; sleep 60 & echo $! >> ${f}; wait`, 100);
+    expect(end).toEqual({ code: null, signal: "SIGKILL" });
+    await allGone(pids);
   });
 
   it("kills what the command left running in the background when it exits", async () => {
